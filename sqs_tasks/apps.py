@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SQSTasksConfig(AppConfig):
+    name = "sqs_tasks"
+    verbose_name = "Tasks on SQS"

@@ -1,0 +1,98 @@
+"""Where messages go: queue URLs by name or ARN, dead-letter queues, and sends.
+
+URLs and redrive policies are looked up once per process and kept: they never change
+while a function lives, and each lookup is a request on the hot path otherwise.
+"""
+
+import json
+from collections.abc import Sequence
+from functools import cache
+
+from django.core.exceptions import ImproperlyConfigured
+
+from sqs_tasks import aws
+from sqs_tasks.codec import OutgoingMessage
+
+MAX_DELAY_SECONDS = 900  # SQS's limit for DelaySeconds
+BATCH_SIZE = 10  # SendMessageBatch entries per request
+BATCH_BYTES = 1024 * 1024 - 16 * 1024  # SendMessageBatch payload limit, less attribute headroom
+
+
+@cache
+def url_for_name(queue_name: str) -> str:
+    return aws.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
+
+
+def url_for_arn(arn: str) -> str:
+    return url_for_name(name_from_arn(arn))
+
+
+def name_from_arn(arn: str) -> str:
+    return arn.rsplit(":", 1)[-1]
+
+
+@cache
+def dead_letter_url(source_url: str) -> str:
+    """The source queue's own RedrivePolicy names its dead-letter queue: one truth, the template."""
+    attributes = aws.client("sqs").get_queue_attributes(
+        QueueUrl=source_url, AttributeNames=["RedrivePolicy"]
+    )["Attributes"]
+    if "RedrivePolicy" not in attributes:
+        raise ImproperlyConfigured(f"Queue {source_url} has no RedrivePolicy (dead-letter queue).")
+    return url_for_arn(json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"])
+
+
+def clear_caches() -> None:
+    url_for_name.cache_clear()
+    dead_letter_url.cache_clear()
+
+
+def delay_seconds(seconds: float) -> int:
+    return max(0, min(MAX_DELAY_SECONDS, int(seconds)))
+
+
+def send(queue_url: str, message: OutgoingMessage, *, delay: float = 0) -> str:
+    response = aws.client("sqs").send_message(
+        QueueUrl=queue_url,
+        MessageBody=message.body,
+        MessageAttributes=message.attributes,
+        DelaySeconds=delay_seconds(delay),
+    )
+    return response["MessageId"]
+
+
+def send_batch(queue_url: str, messages: Sequence[tuple[OutgoingMessage, float]]) -> list[str]:
+    """Send (message, delay) pairs, ten per request; returns the task ids SQS refused."""
+    refused: list[str] = []
+    sqs = aws.client("sqs")
+    for chunk in _chunks(messages):
+        response = sqs.send_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {
+                    "Id": str(index),
+                    "MessageBody": message.body,
+                    "MessageAttributes": message.attributes,
+                    "DelaySeconds": delay_seconds(delay),
+                }
+                for index, (message, delay) in enumerate(chunk)
+            ],
+        )
+        refused += [chunk[int(entry["Id"])][0].task_id for entry in response.get("Failed", [])]
+    return refused
+
+
+def _chunks(
+    messages: Sequence[tuple[OutgoingMessage, float]],
+) -> list[list[tuple[OutgoingMessage, float]]]:
+    """Groups that respect both SendMessageBatch limits: ten entries and 1 MiB."""
+    chunks: list[list[tuple[OutgoingMessage, float]]] = [[]]
+    size = 0
+    for item in messages:
+        item_size = len(item[0].body.encode())
+        if len(chunks[-1]) == BATCH_SIZE or (chunks[-1] and size + item_size > BATCH_BYTES):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += item_size
+    return [chunk for chunk in chunks if chunk]

@@ -1,0 +1,213 @@
+"""The results table: one DynamoDB item per task, the single truth about its status.
+
+Every transition is a conditional write, so two deliveries of one message, or a worker
+whose lease ran out, can never both record an outcome. Attribute names are the ones an
+operator sees in the DynamoDB console; `by-status` (status, updated_at) lists failures.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.tasks import TaskResultStatus
+
+from sqs_tasks import aws
+from sqs_tasks.dynamo import from_item, to_attribute, to_item
+
+READY = TaskResultStatus.READY.value
+RUNNING = TaskResultStatus.RUNNING.value
+FAILED = TaskResultStatus.FAILED.value
+SUCCESSFUL = TaskResultStatus.SUCCESSFUL.value
+FINISHED = {FAILED, SUCCESSFUL}
+STATUS_INDEX = "by-status"
+BATCH_WRITE_SIZE = 25
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The outcome of trying to claim a task; `before` is the item as it was (or None)."""
+
+    granted: bool
+    before: dict[str, Any] | None
+
+    @property
+    def lease_lost(self) -> bool:
+        """An earlier attempt claimed the task and never reported back."""
+        return self.before is not None and self.before["status"] == RUNNING
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+class ResultStore:
+    def __init__(self, table_name: str, ttl_seconds: int) -> None:
+        self.table_name = table_name
+        self.ttl_seconds = ttl_seconds
+
+    @property
+    def _db(self) -> Any:
+        return aws.client("dynamodb")
+
+    def _expires_at(self) -> int:
+        return int(time.time()) + self.ttl_seconds
+
+    def new_item(self, values: dict[str, Any]) -> dict[str, Any]:
+        """A READY item: the caller's fields plus the bookkeeping every item carries."""
+        return {
+            "status": READY,
+            "attempts": 0,
+            "worker_ids": [],
+            "errors": [],
+            "expires_at": self._expires_at(),
+            **values,
+        }
+
+    def create(self, values: dict[str, Any]) -> dict[str, Any] | None:
+        """Write a new READY item; if one with that id exists, return it and write nothing."""
+        db = self._db
+        try:
+            db.put_item(
+                TableName=self.table_name,
+                Item=to_item(self.new_item(values)),
+                ConditionExpression="attribute_not_exists(id)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except db.exceptions.ConditionalCheckFailedException as error:
+            return from_item(error.response.get("Item") or {}) or self.get(values["id"])
+        return None
+
+    def create_many(self, items: list[dict[str, Any]]) -> list[str]:
+        """BatchWriteItem in 25s; returns the ids DynamoDB still refused after retries."""
+        refused: list[str] = []
+        for start in range(0, len(items), BATCH_WRITE_SIZE):
+            requests = [
+                {"PutRequest": {"Item": to_item(self.new_item(values))}}
+                for values in items[start : start + BATCH_WRITE_SIZE]
+            ]
+            for delay in (0.05, 0.2, 0.8, None):
+                unprocessed = self._db.batch_write_item(
+                    RequestItems={self.table_name: requests}
+                ).get("UnprocessedItems", {})
+                requests = unprocessed.get(self.table_name, [])
+                if not requests or delay is None:
+                    break
+                time.sleep(delay)
+            refused += [request["PutRequest"]["Item"]["id"]["S"] for request in requests]
+        return refused
+
+    def get(self, task_id: str) -> dict[str, Any] | None:
+        response = self._db.get_item(
+            TableName=self.table_name, Key={"id": {"S": task_id}}, ConsistentRead=True
+        )
+        return from_item(response["Item"]) if "Item" in response else None
+
+    def claim(
+        self, task_id: str, *, worker_id: str, max_attempts: int, lease_until: float, now: datetime
+    ) -> Claim:
+        """Mark the task RUNNING for this worker, if it is READY, or RUNNING under a lease
+        that ran out, and has attempts left."""
+        db = self._db
+        try:
+            response = db.update_item(
+                TableName=self.table_name,
+                Key={"id": {"S": task_id}},
+                UpdateExpression=(
+                    "SET #status = :running, started_at = if_not_exists(started_at, :now), "
+                    "last_attempted_at = :now, updated_at = :now, lease_owner = :worker, "
+                    "lease_expires_at = :lease, worker_ids = list_append(worker_ids, :workers) "
+                    "ADD attempts :one"
+                ),
+                ConditionExpression=(
+                    "attribute_exists(id) AND attempts < :max AND (#status = :ready OR "
+                    "(#status = :running AND lease_expires_at < :epoch))"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":running": RUNNING,
+                        ":ready": READY,
+                        ":now": _iso(now),
+                        ":worker": worker_id,
+                        ":workers": [worker_id],
+                        ":lease": int(lease_until) + 1,
+                        ":epoch": int(now.timestamp()),
+                        ":one": 1,
+                        ":max": max_attempts,
+                    }
+                ),
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except db.exceptions.ConditionalCheckFailedException as error:
+            item = error.response.get("Item")
+            return Claim(granted=False, before=from_item(item) if item else None)
+        return Claim(granted=True, before=from_item(response["Attributes"]))
+
+    def finish(
+        self,
+        task_id: str,
+        *,
+        status: str,
+        now: datetime,
+        errors: list[dict[str, Any]] = (),  # type: ignore[assignment]
+        fields: dict[str, Any] | None = None,
+        owner: str | None = None,
+    ) -> bool:
+        """Record an attempt's outcome (READY again, SUCCESSFUL or FAILED).
+
+        With `owner`, only the worker holding the lease may write; without, only a task
+        that has not finished may be changed (cancel, lost worker, unrunnable message).
+        Returns False when the condition did not hold.
+        """
+        values: dict[str, Any] = {
+            ":status": status,
+            ":now": _iso(now),
+            ":errors": list(errors),
+            ":expires": self._expires_at(),
+            **{f":{name}": value for name, value in (fields or {}).items()},
+        }
+        assignments = [
+            "#status = :status",
+            "updated_at = :now",
+            "expires_at = :expires",
+            "errors = list_append(errors, :errors)",
+            *(f"{name} = :{name}" for name in (fields or {})),
+        ]
+        if status in FINISHED:
+            assignments.append("finished_at = :now")
+        if owner is not None:
+            condition = "#status = :running AND lease_owner = :owner"
+            values |= {":running": RUNNING, ":owner": owner}
+        else:
+            condition = "attribute_exists(id) AND NOT #status IN (:failed, :successful)"
+            values |= {":failed": FAILED, ":successful": SUCCESSFUL}
+        db = self._db
+        try:
+            db.update_item(
+                TableName=self.table_name,
+                Key={"id": {"S": task_id}},
+                UpdateExpression="SET "
+                + ", ".join(assignments)
+                + " REMOVE lease_owner, lease_expires_at",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_item(values),
+            )
+        except db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def report_progress(self, task_id: str, progress: dict[str, Any]) -> None:
+        self._db.update_item(
+            TableName=self.table_name,
+            Key={"id": {"S": task_id}},
+            UpdateExpression="SET progress = :progress",
+            ConditionExpression="#status = :running",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":progress": to_attribute(progress),
+                ":running": to_attribute(RUNNING),
+            },
+        )

@@ -1,0 +1,51 @@
+"""The Task class our backend hands to `@task`, and the context a running task receives.
+
+Django passes extra `@task(...)` keywords to the backend's `task_class`, so these fields
+are how `max_attempts`, `retry_on` and `timeout` reach the backend (contract 5).
+"""
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from django.tasks import Task, TaskContext, TaskResult
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SQSTask(Task):
+    max_attempts: int | None = None  # total attempts, the first included
+    retry_on: tuple[type[BaseException], ...] | None = None  # None: the backend's default
+    timeout: float | None = None  # seconds for one attempt
+    # Tasks enqueued with the same key share one id, so only the first is ever sent.
+    dedup_key: str | None = None
+
+    def using(self, *, dedup_key: str | None = None, **changes: Any) -> "SQSTask":
+        """Django's `using()`, plus `dedup_key` for enqueue-once semantics."""
+        task = Task.using(self, **changes)
+        return replace(task, dedup_key=dedup_key) if dedup_key is not None else task
+
+    def enqueue_many(
+        self, calls: Iterable[tuple[Sequence[Any], Mapping[str, Any]]]
+    ) -> list[TaskResult]:
+        """Enqueue many calls of this task in a few requests: [(args, kwargs), ...]."""
+        return self.get_backend().enqueue_many([(self, args, kwargs) for args, kwargs in calls])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProgressContext(TaskContext):
+    """Django's TaskContext, plus progress a running task can report to its result."""
+
+    reporter: Callable[[dict[str, Any]], None] = field(repr=False)
+    min_interval: float = 0.5
+    _last_report: list[float] = field(default_factory=lambda: [0.0], repr=False)
+
+    def report_progress(self, current: int, total: int | None = None, message: str = "") -> None:
+        """Store progress with the result. Calls closer together than `min_interval` are
+        dropped, except the one that reaches `total`, so a tight loop cannot flood the table."""
+        now = time.monotonic()
+        done = total is not None and current >= total
+        if not done and now - self._last_report[0] < self.min_interval:
+            return
+        self._last_report[0] = now
+        self.reporter({"current": current, "total": total, "message": message})

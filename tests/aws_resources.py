@@ -1,0 +1,51 @@
+"""The AWS resources the task path needs, created in moto for unit tests.
+
+The infrastructure tests deploy template.yaml itself; these tests need only the same
+names and shapes, made in milliseconds.
+"""
+
+import json
+from typing import Any
+
+QUEUES = ("default", "heavy")
+PREFIX = "app-test"
+
+
+def create_resources(session: Any) -> dict[str, str]:
+    sqs = session.client("sqs")
+    urls: dict[str, str] = {}
+    for name in QUEUES:
+        dlq = sqs.create_queue(QueueName=f"{PREFIX}-{name}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        urls[name] = sqs.create_queue(
+            QueueName=f"{PREFIX}-{name}",
+            Attributes={
+                "VisibilityTimeout": "60",
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 10}),
+            },
+        )["QueueUrl"]
+        urls[f"{name}-dlq"] = dlq
+    session.client("dynamodb").create_table(
+        TableName=f"{PREFIX}-tasks",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "status", "AttributeType": "S"},
+            {"AttributeName": "updated_at", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-status",
+                "KeySchema": [
+                    {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "updated_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    session.client("s3").create_bucket(Bucket=f"{PREFIX}-payloads")
+    return urls

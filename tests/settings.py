@@ -1,0 +1,27 @@
+"""Test settings: the real settings, read from a test environment."""
+
+import os
+
+os.environ.update(
+    {
+        "APP_NAME": "app",
+        "APP_STAGE": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "DJANGO_SECRET_KEY": "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": os.environ.get("DATABASE_URL", "sqlite://:memory:"),
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+from django_app.settings import *  # noqa: E402, F403
+from django_app.settings import TASKS  # noqa: E402
+
+# Retries come back at once, so tests need not wait out a backoff.
+TASKS["default"]["OPTIONS"]["RETRY_BACKOFF_BASE"] = 0
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
