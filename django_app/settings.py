@@ -37,6 +37,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "sqs_tasks.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -118,8 +119,17 @@ LOGGING = {
         # One JSON object per line: what CloudWatch Logs Insights queries.
         "json": {"()": "aws_lambda_powertools.logging.formatter.LambdaPowertoolsFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "filters": {"task_context": {"()": "sqs_tasks.log_context.ContextFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["task_context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # botocore announces where it found credentials on every client: noise in task logs.
+    "loggers": {"botocore": {"level": "WARNING"}},
 }
 
 if not DEBUG:

@@ -29,19 +29,23 @@ class DrainReport:
 
 
 def queue_arn(queue_url: str) -> str:
-    return aws.client("sqs").get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=["QueueArn"]
-    )["Attributes"]["QueueArn"]
+    return aws.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
 
 
 def receive_batch(queue_url: str, batch_size: int = 10) -> list[dict[str, Any]]:
-    return aws.client("sqs").receive_message(
-        QueueUrl=queue_url,
-        MaxNumberOfMessages=batch_size,
-        AttributeNames=["All"],
-        MessageAttributeNames=["All"],
-        WaitTimeSeconds=0,
-    ).get("Messages", [])
+    return (
+        aws.client("sqs")
+        .receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=batch_size,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            WaitTimeSeconds=0,
+        )
+        .get("Messages", [])
+    )
 
 
 def deliver(
@@ -55,7 +59,9 @@ def deliver(
     if done:
         aws.client("sqs").delete_message_batch(
             QueueUrl=queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+            ],
         )
     return response
 

@@ -16,14 +16,16 @@ def create_resources(session: Any) -> dict[str, str]:
     urls: dict[str, str] = {}
     for name in QUEUES:
         dlq = sqs.create_queue(QueueName=f"{PREFIX}-{name}-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         urls[name] = sqs.create_queue(
             QueueName=f"{PREFIX}-{name}",
             Attributes={
                 "VisibilityTimeout": "60",
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 10}),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 10}
+                ),
             },
         )["QueueUrl"]
         urls[f"{name}-dlq"] = dlq

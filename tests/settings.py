@@ -19,8 +19,8 @@ os.environ.update(
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-from django_app.settings import *  # noqa: E402, F403
-from django_app.settings import TASKS  # noqa: E402
+from django_app.settings import *  # noqa: F403
+from django_app.settings import TASKS
 
 # Retries come back at once, so tests need not wait out a backoff.
 TASKS["default"]["OPTIONS"]["RETRY_BACKOFF_BASE"] = 0

@@ -103,6 +103,7 @@ class AttemptLog(Middleware):
             logging.ERROR if isinstance(outcome, Failed) else logging.INFO,
             "task attempt finished",
             extra={
+                "task_name": attempt.task.name,
                 "task_path": attempt.envelope.task_path,
                 "queue": attempt.envelope.queue_name,
                 "attempt": attempt.number,

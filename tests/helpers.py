@@ -1,0 +1,69 @@
+"""Small helpers the tests share."""
+
+import json
+from typing import Any
+
+import boto3
+
+from sqs_tasks.lambda_events import LambdaContext, sqs_event
+from sqs_tasks.testing import queue_arn, receive_batch
+
+REGION = "us-east-1"
+
+
+def sqs() -> Any:
+    return boto3.client("sqs", region_name=REGION)
+
+
+def visible_messages(queue_url: str) -> list[dict[str, Any]]:
+    """Every visible message, received and made visible again at once."""
+    messages = receive_batch(queue_url)
+    for message in messages:
+        sqs().change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    return messages
+
+
+def count(queue_url: str, attribute: str = "ApproximateNumberOfMessages") -> int:
+    return int(
+        sqs().get_queue_attributes(QueueUrl=queue_url, AttributeNames=[attribute])["Attributes"][
+            attribute
+        ]
+    )
+
+
+def event_for(queue_url: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    return sqs_event(messages, queue_arn(queue_url), REGION)
+
+
+def send_raw(queue_url: str, body: str, attributes: dict[str, str] | None = None) -> None:
+    sqs().send_message(
+        QueueUrl=queue_url,
+        MessageBody=body,
+        MessageAttributes={
+            name: {"DataType": "String", "StringValue": value}
+            for name, value in (attributes or {}).items()
+        },
+    )
+
+
+def attributes_of(message: dict[str, Any]) -> dict[str, str]:
+    return {name: value["StringValue"] for name, value in message["MessageAttributes"].items()}
+
+
+def body_of(message: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(message["Body"])
+
+
+def short_context(seconds: float) -> LambdaContext:
+    return LambdaContext(timeout_seconds=seconds)
+
+
+def expire_delays(queue_url: str) -> None:
+    """Fast-forward SQS delays: moto keeps them in real time, and tests cannot wait 15 min."""
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends["123456789012"][REGION].queues[queue_url.rsplit("/", 1)[-1]]
+    for message in queue._messages:
+        message.delayed_until = 0
