@@ -6,6 +6,7 @@ operator sees in the DynamoDB console; `by-status` (status, updated_at) lists fa
 """
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -151,7 +152,7 @@ class ResultStore:
         *,
         status: str,
         now: datetime,
-        errors: list[dict[str, Any]] = (),  # type: ignore[assignment]
+        errors: Sequence[dict[str, Any]] = (),
         fields: dict[str, Any] | None = None,
         owner: str | None = None,
     ) -> bool:

@@ -4,7 +4,6 @@ Django passes extra `@task(...)` keywords to the backend's `task_class`, so thes
 are how `max_attempts`, `retry_on` and `timeout` reach the backend (contract 5).
 """
 
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -36,16 +35,8 @@ class SQSTask(Task):
 class ProgressContext(TaskContext):
     """Django's TaskContext, plus progress a running task can report to its result."""
 
-    reporter: Callable[[dict[str, Any]], None] = field(repr=False)
-    min_interval: float = 0.5
-    _last_report: list[float] = field(default_factory=lambda: [0.0], repr=False)
+    reporter: Callable[[int, int | None, str], None] = field(repr=False)
 
     def report_progress(self, current: int, total: int | None = None, message: str = "") -> None:
-        """Store progress with the result. Calls closer together than `min_interval` are
-        dropped, except the one that reaches `total`, so a tight loop cannot flood the table."""
-        now = time.monotonic()
-        done = total is not None and current >= total
-        if not done and now - self._last_report[0] < self.min_interval:
-            return
-        self._last_report[0] = now
-        self.reporter({"current": current, "total": total, "message": message})
+        """Store how far the task has got, e.g. `context.report_progress(3, 10, "parsing")`."""
+        self.reporter(current, total, message)

@@ -23,6 +23,13 @@ def resolve_task(path: str) -> Task:
     return task
 
 
+def task_errors(errors: list[dict[str, Any]]) -> list[TaskError]:
+    return [
+        TaskError(exception_class_path=e["exception_class_path"], traceback=e["traceback"])
+        for e in errors
+    ]
+
+
 def _moment(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -46,10 +53,7 @@ def to_task_result(item: dict[str, Any], payloads: PayloadStore) -> TaskResult:
         args=args,
         kwargs=kwargs,
         backend=item["backend"],
-        errors=[
-            TaskError(exception_class_path=e["exception_class_path"], traceback=e["traceback"])
-            for e in item.get("errors", [])
-        ],
+        errors=task_errors(item.get("errors", [])),
         worker_ids=list(item.get("worker_ids", [])),
     )
     if item["status"] == TaskResultStatus.SUCCESSFUL:

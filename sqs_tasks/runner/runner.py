@@ -8,7 +8,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.tasks import Task, TaskResult, TaskResultStatus
-from django.tasks.base import TaskError
 from django.utils import timezone
 from django.utils.json import normalize_json
 
@@ -34,7 +33,9 @@ from sqs_tasks.runner.outcome import (
     RetryLater,
     Succeeded,
 )
+from sqs_tasks.runner.progress import ThrottledProgress
 from sqs_tasks.task import ProgressContext
+from sqs_tasks.task_results import task_errors
 
 if TYPE_CHECKING:
     from sqs_tasks.backends.sqs import SQSBackend
@@ -97,7 +98,7 @@ class TaskRunner:
         if task.takes_context:
             context = ProgressContext(
                 task_result=attempt.task_result,
-                reporter=partial(self.results.report_progress, envelope.task_id),
+                reporter=ThrottledProgress(partial(self.results.report_progress, envelope.task_id)),
             )
             value = task.call(context, *envelope.args, **envelope.kwargs)
         else:
@@ -128,9 +129,7 @@ class TaskRunner:
             return Succeeded() if recorded else Lost()
 
         record = ErrorRecord.from_exception(error, now)
-        result.errors.append(
-            TaskError(exception_class_path=record.exception_class_path, traceback=record.traceback)
-        )
+        result.errors.extend(task_errors([record.to_dict()]))
         config = self.backend.config
         if retry.should_retry(error, attempt.envelope.policy, attempt.number):
             outcome: Outcome = RetryLater(
@@ -207,10 +206,7 @@ class TaskRunner:
             args=envelope.args,
             kwargs=envelope.kwargs,
             backend=envelope.backend,
-            errors=[
-                TaskError(exception_class_path=e["exception_class_path"], traceback=e["traceback"])
-                for e in before.get("errors", [])
-            ],
+            errors=task_errors(before.get("errors", [])),
             worker_ids=[*before.get("worker_ids", []), worker_id],
         )
 

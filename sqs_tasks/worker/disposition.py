@@ -10,7 +10,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from sqs_tasks import aws, queues
-from sqs_tasks.codec import OutgoingMessage, string_attribute
+from sqs_tasks.codec import SIGNATURE_ATTRIBUTE, OutgoingMessage, string_attribute
 from sqs_tasks.errors import MESSAGE_LIMIT
 from sqs_tasks.runner.outcome import (
     AlreadyFinished,
@@ -93,7 +93,12 @@ def dead_letter(
     that say what failed at a glance in the console (contract 6). The caller returns
     normally afterwards, so Lambda deletes the original only once this send succeeded."""
     now = timezone.now().isoformat()
-    attributes = message.api_attributes()
+    # SQS allows ten attributes: keep the signature (so a redrive verifies) and add ours.
+    attributes = {
+        name: value
+        for name, value in message.api_attributes().items()
+        if name == SIGNATURE_ATTRIBUTE
+    }
     attributes |= {
         "task_id": string_attribute(task_id or "unknown"),
         "task_path": string_attribute(task_path or "unknown"),

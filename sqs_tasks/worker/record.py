@@ -52,6 +52,12 @@ class RecordHandler:
                 self._handle(message)
             except RejectedMessage as rejection:
                 self._reject(message, rejection)
+            except (disposition.ReturnToQueue, NotStarted):
+                raise
+            except Exception:
+                # AWS unreachable, a bug: the message comes back and is tried again.
+                logger.exception("record failed; it returns to the queue")
+                raise
 
     def _handle(self, message: IncomingMessage) -> None:
         envelope = self.backend.codec.decode(message.body, message.signature)

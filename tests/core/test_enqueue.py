@@ -201,9 +201,14 @@ def test_bad_task_options_are_refused_at_definition(options, error):
 def test_unknown_backend_option_is_refused():
     from django.core.exceptions import ImproperlyConfigured
 
-    with override_settings(
-        TASKS={"default": {"BACKEND": "sqs_tasks.backends.sqs.SQSBackend", "OPTIONS": {"TYPO": 1}}}
-    ), pytest.raises(ImproperlyConfigured, match="TYPO"):
+    with (
+        override_settings(
+            TASKS={
+                "default": {"BACKEND": "sqs_tasks.backends.sqs.SQSBackend", "OPTIONS": {"TYPO": 1}}
+            }
+        ),
+        pytest.raises(ImproperlyConfigured, match="TYPO"),
+    ):
         SQSBackend("x", {"OPTIONS": {"TYPO": 1}})
 
 
