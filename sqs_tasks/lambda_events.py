@@ -44,7 +44,7 @@ class LambdaContext:
     """The attributes and method of Lambda's context object that handlers use."""
 
     function_name: str = "local-worker"
-    timeout_seconds: float = 60.0
+    timeout_seconds: float = 900.0  # Lambda's maximum; the local stack passes the real one
     memory_limit_in_mb: int = 512
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     _started: float = field(default_factory=monotonic, repr=False)

@@ -6,7 +6,7 @@ operator sees in the DynamoDB console; `by-status` (status, updated_at) lists fa
 """
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -154,51 +154,93 @@ class ResultStore:
         now: datetime,
         errors: Sequence[dict[str, Any]] = (),
         fields: dict[str, Any] | None = None,
+        remove: Sequence[str] = (),
         owner: str | None = None,
+        expect: dict[str, Any] | None = None,
     ) -> bool:
-        """Record an attempt's outcome (READY again, SUCCESSFUL or FAILED).
+        """Move the task to `status`, appending `errors` and setting `fields`.
 
-        With `owner`, only the worker holding the lease may write; without, only a task
-        that has not finished may be changed (cancel, lost worker, unrunnable message).
-        Returns False when the condition did not hold.
+        Who may write: with `owner`, only the worker holding the lease; with `expect`,
+        only while those attributes still hold those values (cancel, redrive); else any
+        task that has not finished (a lost worker, an unrunnable message).
+        Returns False when that condition did not hold, and nothing was written.
         """
+        fields = fields or {}
         values: dict[str, Any] = {
             ":status": status,
             ":now": _iso(now),
             ":errors": list(errors),
             ":expires": self._expires_at(),
-            **{f":{name}": value for name, value in (fields or {}).items()},
+            **{f":{name}": value for name, value in fields.items()},
         }
         assignments = [
             "#status = :status",
             "updated_at = :now",
             "expires_at = :expires",
             "errors = list_append(errors, :errors)",
-            *(f"{name} = :{name}" for name in (fields or {})),
+            *(f"{name} = :{name}" for name in fields),
         ]
         if status in FINISHED:
             assignments.append("finished_at = :now")
         if owner is not None:
             condition = "#status = :running AND lease_owner = :owner"
             values |= {":running": RUNNING, ":owner": owner}
+        elif expect:
+            condition = " AND ".join(f"#{name} = :expected_{name}" for name in expect)
+            values |= {f":expected_{name}": value for name, value in expect.items()}
         else:
             condition = "attribute_exists(id) AND NOT #status IN (:failed, :successful)"
             values |= {":failed": FAILED, ":successful": SUCCESSFUL}
+        names = {"#status": "status", **{f"#{name}": name for name in expect or {}}}
         db = self._db
         try:
             db.update_item(
                 TableName=self.table_name,
                 Key={"id": {"S": task_id}},
-                UpdateExpression="SET "
-                + ", ".join(assignments)
-                + " REMOVE lease_owner, lease_expires_at",
+                UpdateExpression=f"SET {', '.join(assignments)} "
+                f"REMOVE {', '.join(['lease_owner', 'lease_expires_at', *remove])}",
                 ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_item(values),
             )
         except db.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def set_fields(self, task_id: str, fields: dict[str, Any]) -> None:
+        """Set bookkeeping fields without a status change (e.g. a redrive's progress)."""
+        self._db.update_item(
+            TableName=self.table_name,
+            Key={"id": {"S": task_id}},
+            UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in fields),
+            ConditionExpression="attribute_exists(id)",
+            ExpressionAttributeNames={f"#{name}": name for name in fields},
+            ExpressionAttributeValues=to_item({f":{k}": v for k, v in fields.items()}),
+        )
+
+    def by_status(
+        self, status: str, *, since: str = "0", until: str = "9", limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Items with `status`, newest first, through the `by-status` index.
+        `since`/`until` are ISO timestamps (strings sort as times do)."""
+        paginator = self._db.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table_name,
+            IndexName=STATUS_INDEX,
+            KeyConditionExpression="#status = :status AND updated_at BETWEEN :since AND :until",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item(
+                {":status": status, ":since": since, ":until": until}
+            ),
+            ScanIndexForward=False,
+        )
+        count = 0
+        for page in pages:
+            for item in page["Items"]:
+                if limit is not None and count >= limit:
+                    return
+                count += 1
+                yield from_item(item)
 
     def report_progress(self, task_id: str, progress: dict[str, Any]) -> None:
         self._db.update_item(

@@ -21,7 +21,7 @@ from django.tasks.signals import task_enqueued
 from django.utils import timezone
 from django.utils.json import normalize_json
 
-from sqs_tasks import log_context, queues
+from sqs_tasks import log_context, metrics, queues
 from sqs_tasks.claim_check import PayloadStore
 from sqs_tasks.codec import MessageCodec, OutgoingMessage
 from sqs_tasks.config import BackendConfig
@@ -200,6 +200,7 @@ class SQSBackend(BaseTaskBackend):
                 f"Could not send task {envelope.task_id}", [envelope.task_id]
             ) from error
         task_enqueued.send(type(self), task_result=prepared.result)
+        metrics.record_enqueued(envelope.queue_name, 1)
 
     def _dispatch_many(self, prepared: list[_Prepared]) -> None:
         if any(p.result.task.dedup_key for p in prepared if isinstance(p.result.task, SQSTask)):
@@ -227,6 +228,8 @@ class SQSBackend(BaseTaskBackend):
             raise EnqueueError(f"SQS refused {len(unsent)} of {len(prepared)} messages.", unsent)
         for one in prepared:
             task_enqueued.send(type(self), task_result=one.result)
+        for queue_name, batch in by_queue.items():
+            metrics.record_enqueued(queue_name, len(batch))
 
     def _mark_unsent(self, task_ids: list[str], error: BaseException) -> None:
         """A result whose message never left must not sit READY forever."""

@@ -14,9 +14,10 @@ from typing import Any
 from django.db import close_old_connections
 from django.tasks.signals import task_finished, task_started
 
+from sqs_tasks import metrics
 from sqs_tasks.exceptions import TaskTimeout
 from sqs_tasks.runner.attempt import Attempt
-from sqs_tasks.runner.outcome import Failed, Outcome, RetryLater
+from sqs_tasks.runner.outcome import Failed, Outcome, RetryLater, Succeeded
 
 logger = logging.getLogger("sqs_tasks.attempt")
 
@@ -87,8 +88,8 @@ class Signals(Middleware):
         task_finished.send(sender=self.sender, task_result=attempt.task_result)
 
 
-class AttemptLog(Middleware):
-    """One structured line per attempt: what Logs Insights queries and alarms read."""
+class Timed(Middleware):
+    """Base for middleware that reports an attempt's duration when it ends."""
 
     def __init__(self) -> None:
         self._started: dict[str, float] = {}
@@ -97,7 +98,27 @@ class AttemptLog(Middleware):
         self._started[attempt.task_id] = time.monotonic()
 
     def after_attempt(self, attempt: Attempt, outcome: Outcome) -> None:
-        duration = time.monotonic() - self._started.pop(attempt.task_id, time.monotonic())
+        started = self._started.pop(attempt.task_id, time.monotonic())
+        self.report(attempt, outcome, (time.monotonic() - started) * 1000)
+
+    def report(self, attempt: Attempt, outcome: Outcome, duration_ms: float) -> None:
+        raise NotImplementedError
+
+
+class AttemptMetrics(Timed):
+    """Counts and durations per queue, as EMF; the batch loop flushes them once per batch."""
+
+    COUNTERS = {Succeeded: metrics.SUCCEEDED, RetryLater: metrics.RETRIED, Failed: metrics.FAILED}
+
+    def report(self, attempt: Attempt, outcome: Outcome, duration_ms: float) -> None:
+        counter = self.COUNTERS.get(type(outcome))
+        metrics.record_attempt(attempt.envelope.queue_name, counter, duration_ms)
+
+
+class AttemptLog(Timed):
+    """One structured line per attempt: what Logs Insights queries and alarms read."""
+
+    def report(self, attempt: Attempt, outcome: Outcome, duration_ms: float) -> None:
         error = outcome.error if isinstance(outcome, Failed | RetryLater) else None
         logger.log(
             logging.ERROR if isinstance(outcome, Failed) else logging.INFO,
@@ -108,7 +129,7 @@ class AttemptLog(Middleware):
                 "queue": attempt.envelope.queue_name,
                 "attempt": attempt.number,
                 "outcome": type(outcome).__name__,
-                "duration_ms": round(duration * 1000, 1),
+                "duration_ms": round(duration_ms, 1),
                 "error_class": error.exception_class_path if error else None,
                 "error_message": error.message if error else None,
             },

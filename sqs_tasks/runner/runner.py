@@ -19,6 +19,7 @@ from sqs_tasks.runner import retry
 from sqs_tasks.runner.attempt import Attempt
 from sqs_tasks.runner.middleware import (
     AttemptLog,
+    AttemptMetrics,
     DatabaseConnections,
     Middleware,
     Signals,
@@ -46,7 +47,7 @@ LEASE_SLACK = 30.0
 
 def default_middleware(sender: type) -> list[Middleware]:
     """Outermost first: the log sees the final outcome, the limit bounds only the task."""
-    return [AttemptLog(), DatabaseConnections(), Signals(sender), TimeLimit()]
+    return [AttemptLog(), AttemptMetrics(), DatabaseConnections(), Signals(sender), TimeLimit()]
 
 
 class TaskRunner:

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.batch import (
 from django.core.exceptions import ImproperlyConfigured
 from django.tasks import task_backends
 
+from sqs_tasks import metrics
 from sqs_tasks.backends.sqs import SQSBackend
 from sqs_tasks.runner.runner import TaskRunner
 from sqs_tasks.worker.deadline import Deadline
@@ -40,6 +41,9 @@ def handle_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
         worker_id=getattr(context, "aws_request_id", None) or f"local-{os.getpid()}",
     )
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(
-        event=event, record_handler=handler, processor=processor, context=context
-    )
+    try:
+        return process_partial_response(
+            event=event, record_handler=handler, processor=processor, context=context
+        )
+    finally:
+        metrics.flush_attempts()
