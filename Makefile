@@ -38,3 +38,32 @@ run: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache
+
+# ---------------------------------------------------------------- deployment (docs/deploy.md)
+# The Lambda artifact every function in template.yaml runs: built once into build/lambda,
+# then copied by each build-<LogicalId> target, which is what `sam build` runs for a
+# function with `Metadata: BuildMethod: makefile` (samconfig.toml builds in source).
+LAMBDA_DIR := build/lambda
+LAMBDA_INPUTS := requirements.txt manage.py stack/artifact.py stack/bytecode.py \
+	$(shell find django_app sqs_tasks functions -type f -not -path '*/__pycache__/*' 2>/dev/null)
+STAGE ?= dev
+
+build/lambda.stamp: $(STAMP) $(LAMBDA_INPUTS)
+	$(BIN)/python -m stack.artifact $(LAMBDA_DIR)
+	touch $@
+
+.PHONY: lambda-artifact build-WorkerDefaultFunction build-WorkerHeavyFunction build-SchedulerFunction
+lambda-artifact: build/lambda.stamp
+
+build-WorkerDefaultFunction build-WorkerHeavyFunction build-SchedulerFunction: build/lambda.stamp
+	test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is set by sam build"; exit 1; }
+	cp -R $(LAMBDA_DIR)/. "$(ARTIFACTS_DIR)"
+
+# The web stage's package, as `zappa deploy|update $(STAGE)` would upload it.
+.PHONY: web-package test-infra
+web-package: $(STAMP)
+	mkdir -p build
+	$(BIN)/zappa package $(STAGE) --output build/web-$(STAGE).zip
+
+test-infra: $(STAMP)
+	$(BIN)/pytest tests/infra

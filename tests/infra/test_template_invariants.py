@@ -1,0 +1,296 @@
+"""Rules template.yaml must keep, checked on the CloudFormation that AWS would receive.
+
+The translated template is what counts: it includes what the SAM transform adds (event
+source mappings, event-invoke configs, any generated role), which the SAM source hides.
+"""
+
+from django.conf import settings
+
+from stack.template import Template, resources_of_type, walk
+
+LAMBDA_FUNCTION = "AWS::Lambda::Function"
+EVENT_SOURCE_MAPPING = "AWS::Lambda::EventSourceMapping"
+SQS_QUEUE = "AWS::SQS::Queue"
+# The only AWS-managed policy a role may carry: Lambda's VPC network-interface actions,
+# which EC2 accepts on "*" only, attached only when the functions run in a VPC.
+ALLOWED_MANAGED_POLICY = (
+    "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+)
+# What every function reads at start (django_app/settings.py and the task backend).
+REQUIRED_ENV = {
+    "DJANGO_SETTINGS_MODULE",
+    "APP_NAME",
+    "APP_STAGE",
+    "TASKS_TABLE",
+    "TASKS_BUCKET",
+    "LOG_LEVEL",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "DJANGO_SECRET_KEY",
+}
+
+
+def target(reference: dict) -> str:
+    """The logical id a Ref or GetAtt points at."""
+    if "Ref" in reference:
+        return reference["Ref"]
+    return reference["Fn::GetAtt"][0]
+
+
+def sqs_mappings(translated: Template) -> dict[str, dict]:
+    """Event source mappings whose source is one of the template's queues."""
+    queues = resources_of_type(translated, SQS_QUEUE)
+    return {
+        logical_id: mapping["Properties"]
+        for logical_id, mapping in resources_of_type(translated, EVENT_SOURCE_MAPPING).items()
+        if target(mapping["Properties"]["EventSourceArn"]) in queues
+    }
+
+
+def policy_documents(translated: Template) -> list[tuple[str, dict]]:
+    """Every permissions policy in the template (trust policies are not permissions)."""
+    documents = []
+    for logical_id, resource in translated["Resources"].items():
+        properties = resource.get("Properties", {})
+        for inline in properties.get("Policies", []):
+            documents.append((f"{logical_id}/{inline['PolicyName']}", inline["PolicyDocument"]))
+        if "PolicyDocument" in properties:
+            documents.append((logical_id, properties["PolicyDocument"]))
+    return documents
+
+
+def statements(document: dict) -> list[dict]:
+    """A document's statements, both branches of any Fn::If included."""
+    return [
+        node for node in walk(document["Statement"]) if isinstance(node, dict) and "Effect" in node
+    ]
+
+
+def as_list(value: object) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def test_every_sqs_event_reports_batch_item_failures(template, translated):
+    for logical_id, function in resources_of_type(template, "AWS::Serverless::Function").items():
+        for name, event in function["Properties"].get("Events", {}).items():
+            if event["Type"] == "SQS":
+                assert event["Properties"]["FunctionResponseTypes"] == [
+                    "ReportBatchItemFailures"
+                ], f"{logical_id}.{name}"
+    mappings = sqs_mappings(translated)
+    assert mappings, "no SQS event source mapping at all"
+    for logical_id, mapping in mappings.items():
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"], logical_id
+
+
+def test_queue_visibility_covers_six_function_timeouts_plus_the_batching_window(translated):
+    functions = resources_of_type(translated, LAMBDA_FUNCTION)
+    queues = resources_of_type(translated, SQS_QUEUE)
+    for logical_id, mapping in sqs_mappings(translated).items():
+        timeout = functions[target(mapping["FunctionName"])]["Properties"]["Timeout"]
+        window = mapping.get("MaximumBatchingWindowInSeconds", 0)
+        visibility = queues[target(mapping["EventSourceArn"])]["Properties"]["VisibilityTimeout"]
+        assert visibility >= 6 * timeout + window, logical_id
+
+
+def test_every_mapping_caps_its_concurrency_and_batch(translated):
+    for logical_id, mapping in sqs_mappings(translated).items():
+        assert 2 <= _mapping_concurrency(translated, mapping) <= 1000, logical_id
+        assert 1 <= mapping["BatchSize"] <= 10, logical_id
+
+
+def _mapping_concurrency(translated: Template, mapping: dict) -> int:
+    concurrency = mapping["ScalingConfig"]["MaximumConcurrency"]
+    if isinstance(concurrency, dict):  # Fn::FindInMap [StageConfig, !Ref Stage, key]
+        table, _, key = concurrency["Fn::FindInMap"]
+        return min(stage[key] for stage in translated["Mappings"][table].values())
+    return concurrency
+
+
+def test_a_task_queue_redrives_to_its_own_dead_letter_queue_after_at_least_five_receives(
+    translated,
+):
+    queues = resources_of_type(translated, SQS_QUEUE)
+    dead_letter_queues = set()
+    for logical_id, queue in queues.items():
+        redrive = queue["Properties"].get("RedrivePolicy")
+        if redrive is None:
+            continue
+        dlq = target(redrive["deadLetterTargetArn"])
+        assert dlq not in dead_letter_queues, f"{logical_id} shares its DLQ"
+        dead_letter_queues.add(dlq)
+        assert redrive["maxReceiveCount"] >= 5, logical_id
+        source_retention = queue["Properties"].get("MessageRetentionPeriod", 345600)
+        # SQS counts a dead-lettered message's age from its first enqueue.
+        assert queues[dlq]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+        assert queues[dlq]["Properties"]["MessageRetentionPeriod"] > source_retention
+
+
+def test_settings_queues_and_template_queues_match_one_to_one(template):
+    """Each Django queue has an SQS queue, a DLQ and a worker; the template has no other."""
+    expected = set(settings.TASKS["default"]["QUEUES"])
+    queue_names = {
+        logical_id: queue["Properties"]["QueueName"]["Fn::Sub"]
+        for logical_id, queue in resources_of_type(template, SQS_QUEUE).items()
+    }
+    prefix = "${AppName}-${Stage}-"
+    task_queues = {
+        name.removeprefix(prefix): logical_id
+        for logical_id, name in queue_names.items()
+        if not name.endswith("-dlq")
+    }
+    assert set(task_queues) == expected
+    consumed = {}
+    for logical_id, function in resources_of_type(template, "AWS::Serverless::Function").items():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] == "SQS":
+                consumed[target(event["Properties"]["Queue"])] = logical_id
+    assert set(consumed) == set(task_queues.values()), "every task queue, and only those"
+    for django_name, logical_id in task_queues.items():
+        redrive = resources_of_type(template, SQS_QUEUE)[logical_id]["Properties"]["RedrivePolicy"]
+        dlq = target(redrive["deadLetterTargetArn"])
+        assert queue_names[dlq] == f"{prefix}{django_name}-dlq"
+        worker = template["Resources"][consumed[logical_id]]["Properties"]
+        assert worker["Handler"].startswith("functions/")
+
+
+def test_the_default_task_time_limit_fits_in_every_worker(translated):
+    options = settings.TASKS["default"]["OPTIONS"]
+    functions = resources_of_type(translated, LAMBDA_FUNCTION)
+    for logical_id, mapping in sqs_mappings(translated).items():
+        timeout = functions[target(mapping["FunctionName"])]["Properties"]["Timeout"]
+        assert options["TIMEOUT"] + 5 < timeout, logical_id
+
+
+def test_heavy_worker_has_more_memory_and_time_than_default(template):
+    functions = resources_of_type(template, "AWS::Serverless::Function")
+    default, heavy = (
+        functions["WorkerDefaultFunction"]["Properties"],
+        functions["WorkerHeavyFunction"]["Properties"],
+    )
+    default_memory = default.get("MemorySize", template["Globals"]["Function"]["MemorySize"])
+    assert heavy["MemorySize"] > default_memory
+    assert heavy["Timeout"] > default["Timeout"]
+
+
+def test_every_function_gets_the_environment_it_needs(translated):
+    for logical_id, function in resources_of_type(translated, LAMBDA_FUNCTION).items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert set(variables) >= REQUIRED_ENV, logical_id
+        assert variables["DJANGO_SETTINGS_MODULE"] == "django_app.settings"
+        assert variables["TASKS_TABLE"] == {"Ref": "TasksTable"}
+        assert variables["TASKS_BUCKET"] == {"Ref": "TasksBucket"}
+        secret = variables["DJANGO_SECRET_KEY"]["Fn::Sub"]
+        assert secret == "{{resolve:secretsmanager:${DjangoSecretKey}:SecretString}}"
+        assert variables["DATABASE_SECRET_ARN"] == {
+            "Fn::If": ["HasDatabaseSecret", {"Ref": "DatabaseSecretArn"}, {"Ref": "AWS::NoValue"}]
+        }
+
+
+def test_functions_run_python_3_12_handlers_from_functions_package(translated):
+    for logical_id, function in resources_of_type(translated, LAMBDA_FUNCTION).items():
+        properties = function["Properties"]
+        assert properties["Runtime"] == "python3.12", logical_id
+        assert properties["Handler"].startswith("functions/"), logical_id
+        assert properties["Role"]["Fn::GetAtt"][1] == "Arn", "each function has its own role"
+
+
+def test_no_policy_grants_a_wildcard_action(translated):
+    for where, document in policy_documents(translated):
+        for statement in statements(document):
+            for action in as_list(statement.get("Action", [])):
+                assert action != "*", where
+                if statement["Effect"] == "Allow":
+                    assert "*" not in action, f"{where}: {action}"
+
+
+def test_no_policy_grants_on_a_wildcard_resource(translated):
+    for where, document in policy_documents(translated):
+        for statement in statements(document):
+            if statement["Effect"] == "Allow":
+                assert "*" not in as_list(statement["Resource"]), where
+                assert "NotResource" not in statement and "NotAction" not in statement, where
+
+
+def test_roles_carry_no_aws_managed_policy_but_vpc_access(translated):
+    for logical_id, role in resources_of_type(translated, "AWS::IAM::Role").items():
+        for node in walk(role["Properties"].get("ManagedPolicyArns", [])):
+            if isinstance(node, str) and ":iam::aws:policy/" in node:
+                assert node == ALLOWED_MANAGED_POLICY, f"{logical_id} attaches {node}"
+
+
+def test_queues_table_and_buckets_are_encrypted(translated):
+    for logical_id, queue in resources_of_type(translated, SQS_QUEUE).items():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True, logical_id
+    for logical_id, table in resources_of_type(translated, "AWS::DynamoDB::Table").items():
+        assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True, logical_id
+    for logical_id, bucket in resources_of_type(translated, "AWS::S3::Bucket").items():
+        rules = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        algorithm = rules[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+        assert algorithm in {"AES256", "aws:kms"}, logical_id
+
+
+def test_buckets_block_public_access_and_refuse_plain_http(translated):
+    policies = {
+        target(policy["Properties"]["Bucket"]): policy["Properties"]["PolicyDocument"]
+        for policy in resources_of_type(translated, "AWS::S3::BucketPolicy").values()
+    }
+    for logical_id, bucket in resources_of_type(translated, "AWS::S3::Bucket").items():
+        block = bucket["Properties"]["PublicAccessBlockConfiguration"]
+        assert all(block.values()) and len(block) == 4, logical_id
+        (deny,) = statements(policies[logical_id])
+        assert deny["Effect"] == "Deny"
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": False}}
+
+
+def test_results_table_shape(translated):
+    table = translated["Resources"]["TasksTable"]["Properties"]
+    assert table["TableName"] == {"Fn::Sub": "${AppName}-${Stage}-tasks"}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "by-status"
+    assert index["KeySchema"] == [
+        {"AttributeName": "status", "KeyType": "HASH"},
+        {"AttributeName": "updated_at", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "ALL"}
+
+
+def test_payload_bucket_expires_payloads_and_results_but_keeps_uploads(translated):
+    bucket = translated["Resources"]["TasksBucket"]["Properties"]
+    assert bucket["BucketName"] == {"Fn::Sub": "${AppName}-${Stage}-payloads"}
+    expiry = {
+        rule["Prefix"]: rule["ExpirationInDays"]
+        for rule in bucket["LifecycleConfiguration"]["Rules"]
+        if "ExpirationInDays" in rule
+    }
+    assert expiry == {"payloads/": 14, "results/": 30}
+
+
+def test_every_function_logs_to_its_own_group_with_retention(translated):
+    groups = resources_of_type(translated, "AWS::Logs::LogGroup")
+    for logical_id, function in resources_of_type(translated, LAMBDA_FUNCTION).items():
+        group = groups[target(function["Properties"]["LoggingConfig"]["LogGroup"])]
+        name = function["Properties"]["FunctionName"]["Fn::Sub"]
+        assert group["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/{name}"}
+        assert "RetentionInDays" in group["Properties"], logical_id
+
+
+def test_alarms_watch_every_dead_letter_queue_backlog_and_worker(translated):
+    watched = set()
+    for alarm in resources_of_type(translated, "AWS::CloudWatch::Alarm").values():
+        properties = alarm["Properties"]
+        assert properties["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        (dimension,) = properties["Dimensions"]
+        watched.add((properties["MetricName"], target(dimension["Value"])))
+    queues = resources_of_type(translated, SQS_QUEUE)
+    for logical_id, queue in queues.items():
+        if "RedrivePolicy" in queue["Properties"]:
+            assert ("ApproximateAgeOfOldestMessage", logical_id) in watched
+        else:
+            assert ("ApproximateNumberOfMessagesVisible", logical_id) in watched
+    for logical_id, mapping in sqs_mappings(translated).items():
+        worker = target(mapping["FunctionName"])
+        assert {("Errors", worker), ("Throttles", worker)} <= watched, logical_id
