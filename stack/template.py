@@ -25,7 +25,12 @@ _CfnLoader.add_multi_constructor("!", intrinsics_multi_constructor)
 
 
 def load_template(path: Path = TEMPLATE) -> Template:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
+    return parse_yaml(path.read_text(encoding="utf-8"))
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML in CloudFormation's dialect (short-form intrinsics become long-form dicts)."""
+    return yaml.load(text, Loader=_CfnLoader)
 
 
 def resources_of_type(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
