@@ -1,0 +1,191 @@
+"""zappa_settings.json: consistent with template.yaml, and `zappa package` builds a lean web
+package with bytecode Lambda can use, offline."""
+
+import ast
+import fnmatch
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from stack import web_package
+from stack.artifact import SOURCES
+from stack.template import ROOT
+
+from .bytecode import bytecode_problems
+
+SETTINGS = json.loads((ROOT / "zappa_settings.json").read_text())
+STAGES = ("dev", "prod")
+# What Zappa adds to the package beside the project and site-packages.
+ZAPPA_FILES = {"handler.py", "django_zappa_app.py", "zappa_settings.py", "package_info.json"}
+PACKAGE_LIMIT = 25 * 1024 * 1024
+# Left out of the temp copy the package is built from, as a fresh clone would be.
+NOT_IN_A_CLONE = shutil.ignore_patterns(
+    ".venv", ".git", "build", "staticfiles", "__pycache__", "*.zip", "db.sqlite3", ".*_cache"
+)
+
+
+def stage(name: str) -> dict:
+    """A stage's settings as Zappa reads them (extends resolved)."""
+    settings = SETTINGS[name]
+    if "extends" in settings:
+        return {
+            **stage(settings["extends"]),
+            **{k: v for k, v in settings.items() if k != "extends"},
+        }
+    return settings
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_stage_uses_the_template_resources_of_the_same_name(name, template):
+    settings = stage(name)
+    prefix = f"{settings['project_name']}-{name}"
+    assert template["Parameters"]["AppName"]["Default"] == settings["project_name"]
+    assert name in template["Parameters"]["Stage"]["AllowedValues"]
+    resources = template["Resources"]
+    assert resources["WebRole"]["Properties"]["RoleName"] == {"Fn::Sub": "${AppName}-${Stage}-web"}
+    assert settings["role_name"] == f"{prefix}-web"
+    deployments = resources["DeploymentBucket"]["Properties"]["BucketName"]
+    assert deployments == {"Fn::Sub": "${AppName}-${Stage}-deployments"}
+    assert settings["s3_bucket"] == f"{prefix}-deployments"
+    # Zappa names the function ${project_name}-${stage}: the template's web log group.
+    web_logs = resources["WebLogGroup"]["Properties"]["LogGroupName"]
+    assert web_logs == {"Fn::Sub": "/aws/lambda/${AppName}-${Stage}"}
+    secret = resources["DjangoSecretKey"]["Properties"]["Name"]
+    assert secret == {"Fn::Sub": "${AppName}/${Stage}/django-secret-key"}
+    variables = settings["environment_variables"]
+    assert variables["APP_NAME"] == settings["project_name"]
+    assert variables["APP_STAGE"] == name
+    assert variables["DJANGO_SECRET_ID"] == f"{settings['project_name']}/{name}/django-secret-key"
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_stage_is_the_web_app_only_with_no_secrets_and_no_role_of_its_own(name, template):
+    settings = stage(name)
+    assert settings["django_settings"] == "django_app.settings"
+    assert settings["runtime"] == template["Globals"]["Function"]["Runtime"] == "python3.12"
+    assert settings["manage_roles"] is False
+    assert settings["log_level"] == "INFO"
+    assert isinstance(settings["keep_warm"], bool)
+    assert settings["use_precompiled_packages"] is False
+    assert settings["slim_handler"] is False
+    assert "events" not in settings, "workers and schedules live in template.yaml"
+    for key in settings["environment_variables"]:
+        assert key == "DJANGO_SECRET_ID" or not any(
+            word in key for word in ("SECRET", "PASSWORD", "TOKEN", "KEY")
+        ), key
+
+
+def runtime_files() -> set:
+    """What the web stage may read of its packages: all but gettext sources (Django reads
+    the compiled .mo files), which `exclude` leaves out."""
+    files = web_package.files_of(web_package.runtime_distributions())
+    return {path for path in files if path.suffix != ".po"}
+
+
+def test_excludes_spare_every_file_the_web_stage_imports():
+    """Zappa matches `exclude` against every file and folder name at any depth."""
+    patterns = SETTINGS["dev"]["exclude"]
+    for path in runtime_files():
+        for part in path.parts:
+            hits = [pattern for pattern in patterns if fnmatch.fnmatch(part, pattern)]
+            assert not hits, f"{hits} would drop {path}"
+
+
+def test_excludes_skip_every_dev_tool_and_what_the_runtime_provides():
+    """So Zappa does not copy them only for the zip callback to throw them away."""
+    dev = web_package.closure(
+        web_package.requirement_names(ROOT / "requirements-dev.txt"), stop=frozenset()
+    )
+    runtime = web_package.runtime_distributions()
+    copied = web_package.top_level_names(
+        {name: d for name, d in dev.items() if name not in runtime}
+    ) - web_package.top_level_names(runtime)
+    settings = SETTINGS["dev"]
+    patterns = settings["exclude"] + settings["exclude_glob"]
+    unmatched = {n for n in copied if not any(fnmatch.fnmatch(n, p) for p in patterns)}
+    assert not unmatched, f"add to exclude in zappa_settings.json: {sorted(unmatched)}"
+
+
+def test_only_packages_the_web_stage_does_not_import_are_left_out():
+    top_level = {"django", "django_app", "moto", "boto3", "werkzeug", "staticfiles", "handler.py"}
+    assert web_package.pruned_names(top_level) == {"boto3", "moto"}
+
+
+@pytest.fixture(scope="module")
+def web_zip(tmp_path_factory) -> Path:
+    """`zappa package dev` run in a copy of the project, with no network."""
+    work = tmp_path_factory.mktemp("zappa")
+    project, output = work / "project", work / "web-dev.zip"
+    shutil.copytree(ROOT, project, ignore=NOT_IN_A_CLONE)
+    env = {
+        **os.environ,
+        "VIRTUAL_ENV": sys.prefix,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        # Zappa checks PyPI for a newer Zappa; a closed local port answers at once.
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    }
+    process = subprocess.run(
+        [str(Path(sys.prefix) / "bin" / "zappa"), "package", "dev", "--output", str(output)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    return output
+
+
+@pytest.mark.slow
+def test_web_package_is_small(web_zip):
+    size = web_zip.stat().st_size
+    print(f"web package: {size / 2**20:.1f} MiB")
+    assert size < PACKAGE_LIMIT
+
+
+@pytest.mark.slow
+def test_web_package_holds_what_runs_and_nothing_else(web_zip):
+    names = zipfile.ZipFile(web_zip).namelist()
+    top_level = {name.split("/")[0] for name in names}
+    runtime = runtime_files()
+    allowed = (
+        {path.parts[0] for path in runtime}
+        | set(SOURCES)
+        | ZAPPA_FILES
+        | {"staticfiles", "__init__.py", "__pycache__"}
+    )
+    assert top_level <= allowed, f"add to exclude in zappa_settings.json: {top_level - allowed}"
+    missing = {str(path) for path in runtime} - set(names)
+    assert not missing, sorted(missing)[:10]
+    assert "staticfiles/staticfiles.json" in names, "collectstatic ran (whitenoise's manifest)"
+    assert "functions/worker.py" in names
+
+
+@pytest.mark.slow
+def test_web_package_bytecode_is_used_as_is_on_lambda(web_zip):
+    with zipfile.ZipFile(web_zip) as archive:
+        assert bytecode_problems(archive.namelist(), archive.read) == []
+
+
+@pytest.mark.slow
+def test_web_package_settings_carry_the_stage_environment_and_no_secret(web_zip):
+    with zipfile.ZipFile(web_zip) as archive:
+        module = ast.parse(archive.read("zappa_settings.py"))
+    values = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in module.body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+    }
+    variables = values["ENVIRONMENT_VARIABLES"]
+    assert variables["APP_STAGE"] == "dev"
+    assert variables["DJANGO_SECRET_ID"] == "app/dev/django-secret-key"
+    assert "DJANGO_SECRET_KEY" not in variables
+    assert values["API_STAGE"] == "dev"
