@@ -59,11 +59,12 @@ build-WorkerDefaultFunction build-WorkerHeavyFunction build-SchedulerFunction: b
 	test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is set by sam build"; exit 1; }
 	cp -R $(LAMBDA_DIR)/. "$(ARTIFACTS_DIR)"
 
-# The web stage's package, as `zappa deploy|update $(STAGE)` would upload it.
+# The web stage's package, as `zappa deploy|update $(STAGE)` would upload it. Zappa packages
+# the virtualenv VIRTUAL_ENV names (without it, pyenv's): always this project's.
 .PHONY: web-package test-infra
 web-package: $(STAMP)
 	mkdir -p build
-	$(BIN)/zappa package $(STAGE) --output build/web-$(STAGE).zip
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/zappa package $(STAGE) --output build/web-$(STAGE).zip
 
 test-infra: $(STAMP)
 	$(BIN)/pytest tests/infra

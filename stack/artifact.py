@@ -6,6 +6,7 @@ as it is (stack.bytecode). `make build-<LogicalId>` (what `sam build` runs) buil
 `python -m stack.artifact build/lambda`.
 """
 
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from stack import dependencies
 from stack.bytecode import LAMBDA_PYTHON, cache_path, check_interpreter, compile_source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,16 +65,34 @@ def install_requirements(dest: Path, requirements: Path = ROOT / "requirements.t
         ],
         check=True,
     )
+    remove_runtime_provided(dest, requirements)
     prune(dest)
+
+
+def remove_runtime_provided(dest: Path, requirements: Path) -> list[str]:
+    """Delete what pip installed only because a requirement declares boto3 (or its kin)."""
+    available = dependencies.installed([dest])
+    keep = dependencies.needed(dependencies.requirement_names(requirements), available)
+    removed = sorted(dependencies.surplus(os.listdir(dest), keep, available))
+    for name in removed:
+        _remove(dest / name)
+    return removed
 
 
 def prune(dest: Path) -> None:
     """Drop what installed packages carry but Lambda never reads."""
     # Console scripts (django-admin ...) cannot run there.
-    shutil.rmtree(dest / "bin", ignore_errors=True)
+    _remove(dest / "bin")
     # Translation sources: Django reads the compiled .mo files beside them (~11 MB).
     for source in dest.rglob("*.po"):
         source.unlink()
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
 
 
 def compile_bytecode(root: Path) -> None:

@@ -4,84 +4,27 @@ Zappa zips the project plus *everything* in the virtualenv's site-packages, less
 names in zappa_settings.json's `exclude`. That list keeps the known dev tools from being
 copied at all, but a package installed by hand into the venv would slip through, so the
 finished zip is also cut down to what the web stage imports: requirements.txt and its
-dependencies, plus the part of Zappa its handler imports on Lambda. boto3 and botocore are
-the runtime's: whatever needs them does not get them packaged.
+dependencies, less what the Lambda runtime provides (stack.dependencies), plus the part of
+Zappa its handler imports on Lambda.
 """
 
-import importlib.metadata
-import re
 import zipfile
 from collections.abc import Iterator
-from functools import cache
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from packaging.requirements import Requirement
-
+from stack import dependencies
 from stack.artifact import ROOT, write_zip
 from stack.bytecode import cache_path, check_interpreter, compile_source
 
-ZAPPA_RUNTIME = ("zappa", "werkzeug", "durationpy")
-LAMBDA_PROVIDED = frozenset({"boto3", "botocore"})
-
-Distributions = dict[str, importlib.metadata.Distribution]
+# What Zappa's handler imports on Lambda; Zappa's own dependencies only deploy.
+ZAPPA_HANDLER_NEEDS = ("werkzeug", "durationpy")
 
 
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def requirement_names(path: Path) -> list[str]:
-    """The distribution names a requirements file pins (-r includes are not followed)."""
-    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
-    return [Requirement(line).name for line in lines if line and not line.startswith("-")]
-
-
-@cache
-def installed_distributions() -> Distributions:
-    return {canonical(d.metadata["Name"]): d for d in importlib.metadata.distributions()}
-
-
-def closure(names: list[str], *, stop: frozenset[str] = LAMBDA_PROVIDED) -> Distributions:
-    """The installed distributions named, and all they depend on (extras left out)."""
-    installed = installed_distributions()
-    found: Distributions = {}
-    pending = [canonical(name) for name in names]
-    while pending:
-        name = pending.pop()
-        if name in found or name in stop:
-            continue
-        found[name] = installed[name]
-        if name == "zappa":
-            continue  # its own dependencies deploy; they do not serve
-        for line in installed[name].requires or []:
-            requirement = Requirement(line)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                pending.append(canonical(requirement.name))
-    return found
-
-
-def runtime_distributions() -> Distributions:
-    return closure([*requirement_names(ROOT / "requirements.txt"), *ZAPPA_RUNTIME])
-
-
-def files_of(distributions: Distributions) -> set[PurePosixPath]:
-    """Their installed files, relative to site-packages (scripts and bytecode left out)."""
-    return {
-        PurePosixPath(path.as_posix())
-        for distribution in distributions.values()
-        for path in distribution.files or []
-        if not path.as_posix().startswith("..") and "__pycache__" not in path.parts
-    }
-
-
-def top_level_names(distributions: Distributions) -> set[str]:
-    return {path.parts[0] for path in files_of(distributions)}
-
-
-def pruned_names(names: set[str]) -> set[str]:
-    """Of these top-level names, those that only packages the web stage does not import own."""
-    owned_elsewhere = top_level_names(installed_distributions())
-    return names & (owned_elsewhere - top_level_names(runtime_distributions()))
+def runtime_distributions() -> dependencies.Distributions:
+    """What the web stage imports, from the virtualenv Zappa packages."""
+    available = dependencies.installed()
+    names = [*dependencies.requirement_names(ROOT / "requirements.txt"), *ZAPPA_HANDLER_NEEDS]
+    return {**dependencies.needed(names, available), "zappa": available["zappa"]}
 
 
 def finish(zip_path: Path) -> list[str]:
@@ -89,10 +32,18 @@ def finish(zip_path: Path) -> list[str]:
 
     Returns the top-level names it left out, which `exclude` could have skipped copying."""
     check_interpreter()
+    runtime, available = runtime_distributions(), dependencies.installed()
     scratch = zip_path.with_name(f"{zip_path.name}.finishing")
     with zipfile.ZipFile(zip_path) as archive:
         names = [n for n in archive.namelist() if not n.endswith("/")]
-        removed = pruned_names({name.split("/")[0] for name in names})
+        top_level = {name.split("/")[0] for name in names}
+        missing = dependencies.top_level_names(runtime) - top_level
+        if missing:
+            raise RuntimeError(
+                f"Zappa packaged another environment ({', '.join(sorted(missing))} missing): "
+                "run it from the project's virtualenv (VIRTUAL_ENV set, e.g. by activating it)."
+            )
+        removed = dependencies.surplus(top_level, runtime, available)
         kept = sorted({n for n in names if n.split("/")[0] not in removed})
         write_zip(_with_bytecode(archive, kept), scratch)
     scratch.replace(zip_path)

@@ -66,3 +66,46 @@ def test_sam_build_finds_a_make_target_for_every_function(template, tmp_path):
         )
         assert process.returncode == 0, process.stderr
         assert f'cp -R build/lambda/. "{tmp_path}"' in process.stdout
+
+
+def fake_distribution(site: Path, name: str, requires: tuple[str, ...] = ()) -> None:
+    """A minimal installed distribution: metadata naming its requirements, and a package."""
+    package = site / name.replace("-", "_")
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    requirements = "".join(f"Requires-Dist: {r}\n" for r in requires)
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n{requirements}"
+    )
+    record = [f"{package.name}/__init__.py,,", f"{info.name}/METADATA,,", f"{info.name}/RECORD,,"]
+    (info / "RECORD").write_text("\n".join(record) + "\n")
+
+
+def test_what_only_boto3_needs_is_removed_from_the_artifact(tmp_path):
+    """django-ses declares boto3; pip installs it; the runtime has it already."""
+    site = tmp_path / "lambda"
+    site.mkdir()
+    fake_distribution(site, "django-ses", ("boto3>=1.0", "django"))
+    fake_distribution(site, "django")
+    fake_distribution(site, "boto3", ("botocore",))
+    fake_distribution(site, "botocore", ("urllib3",))
+    fake_distribution(site, "urllib3")
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("# pinned\ndjango-ses==1.0\ndjango==1.0\n")
+    removed = artifact.remove_runtime_provided(site, requirements)
+    assert removed == [
+        "boto3",
+        "boto3-1.0.dist-info",
+        "botocore",
+        "botocore-1.0.dist-info",
+        "urllib3",
+        "urllib3-1.0.dist-info",
+    ]
+    assert sorted(p.name for p in site.iterdir()) == [
+        "django",
+        "django-1.0.dist-info",
+        "django_ses",
+        "django_ses-1.0.dist-info",
+    ]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from stack import web_package
+from stack import dependencies, web_package
 from stack.artifact import SOURCES
 from stack.template import ROOT
 
@@ -84,7 +84,7 @@ def test_stage_is_the_web_app_only_with_no_secrets_and_no_role_of_its_own(name, 
 def runtime_files() -> set:
     """What the web stage may read of its packages: all but gettext sources (Django reads
     the compiled .mo files), which `exclude` leaves out."""
-    files = web_package.files_of(web_package.runtime_distributions())
+    files = dependencies.files_of(web_package.runtime_distributions())
     return {path for path in files if path.suffix != ".po"}
 
 
@@ -99,13 +99,12 @@ def test_excludes_spare_every_file_the_web_stage_imports():
 
 def test_excludes_skip_every_dev_tool_and_what_the_runtime_provides():
     """So Zappa does not copy them only for the zip callback to throw them away."""
-    dev = web_package.closure(
-        web_package.requirement_names(ROOT / "requirements-dev.txt"), stop=frozenset()
+    available = dependencies.installed()
+    dev = dependencies.closure(
+        dependencies.requirement_names(ROOT / "requirements-dev.txt"), available
     )
     runtime = web_package.runtime_distributions()
-    copied = web_package.top_level_names(
-        {name: d for name, d in dev.items() if name not in runtime}
-    ) - web_package.top_level_names(runtime)
+    copied = dependencies.surplus(dependencies.top_level_names(dev), runtime, available)
     settings = SETTINGS["dev"]
     patterns = settings["exclude"] + settings["exclude_glob"]
     unmatched = {n for n in copied if not any(fnmatch.fnmatch(n, p) for p in patterns)}
@@ -114,7 +113,22 @@ def test_excludes_skip_every_dev_tool_and_what_the_runtime_provides():
 
 def test_only_packages_the_web_stage_does_not_import_are_left_out():
     top_level = {"django", "django_app", "moto", "boto3", "werkzeug", "staticfiles", "handler.py"}
-    assert web_package.pruned_names(top_level) == {"boto3", "moto"}
+    runtime, available = web_package.runtime_distributions(), dependencies.installed()
+    assert dependencies.surplus(top_level, runtime, available) == {"boto3", "moto"}
+
+
+def test_the_runtime_provides_boto3_and_its_dependencies_only():
+    provided = dependencies.closure(dependencies.LAMBDA_PROVIDED, dependencies.installed())
+    assert set(provided) == {
+        "boto3",
+        "botocore",
+        "s3transfer",
+        "jmespath",
+        "python-dateutil",
+        "six",
+        "urllib3",
+    }
+    assert not set(provided) & set(web_package.runtime_distributions())
 
 
 @pytest.fixture(scope="module")
