@@ -34,6 +34,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "sqs_tasks",
     "django_app",
+    "django_app.accounts",
+    "django_app.jobs",
+    "django_app.reports",
 ]
 
 MIDDLEWARE = [
@@ -95,6 +98,17 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# ---------------------------------------------------------------- the web app
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "reports:index"
+LOGOUT_REDIRECT_URL = "accounts:login"
+# Tasks have no request to build links from: emails link to pages under this URL
+# (on API Gateway, the stage URL including its /<stage> path).
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+REPORTS_MAX_UPLOAD_BYTES = env_int("REPORTS_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
+REPORTS_UPLOAD_FORM_EXPIRY = env_int("REPORTS_UPLOAD_FORM_EXPIRY", 3600)  # seconds
+REPORTS_LINK_EXPIRY = env_int("REPORTS_LINK_EXPIRY", 24 * 3600)  # the emailed link
 
 TASKS = {
     "default": {

@@ -1,6 +1,9 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("django_app.accounts.urls")),
+    path("tasks/", include("django_app.jobs.urls")),
+    path("", include("django_app.reports.urls")),
 ]

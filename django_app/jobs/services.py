@@ -1,0 +1,84 @@
+"""Starting a task on a user's behalf, and starting a failed one again.
+
+The Job row and the enqueue share one transaction, and the backend sends only on
+commit: if the row cannot be written nothing is sent, and if sending fails the backend
+marks the result FAILED, which the job's page then shows (with a retry button).
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, models, transaction
+from django.tasks import Task
+
+from django_app.jobs.models import Job
+from sqs_tasks.task_results import resolve_task
+
+
+def start(
+    owner: Any,
+    task: Task,
+    *args: Any,
+    label: str,
+    subject: models.Model | None = None,
+    **kwargs: Any,
+) -> Job:
+    """Enqueue `task(*args, **kwargs)` for `owner`. A task enqueued with a dedup key
+    that was used before returns the job already recorded for it."""
+    with transaction.atomic():
+        return _enqueue(
+            task,
+            args,
+            kwargs,
+            owner=owner,
+            label=label,
+            subject_type=ContentType.objects.get_for_model(subject) if subject else None,
+            subject_id=subject.pk if subject else None,
+        )
+
+
+def retry(job: Job) -> Job:
+    """Enqueue the failed job's call again, as a new task linked to the one it replaces.
+    A job is retried at most once: a second request gets the first retry back."""
+    try:
+        with transaction.atomic():
+            return _enqueue(
+                resolve_task(job.task_path),
+                job.args,
+                job.kwargs,
+                owner=job.owner,
+                label=job.label,
+                subject_type=job.subject_type,
+                subject_id=job.subject_id,
+                retry_of=job,
+            )
+    except IntegrityError:  # retried already; the rollback dropped the second send
+        return Job.objects.get(retry_of=job)
+
+
+def _enqueue(task: Task, args: Sequence[Any], kwargs: dict[str, Any], **fields: Any) -> Job:
+    result = task.enqueue(*args, **kwargs)
+    job, _ = Job.objects.get_or_create(
+        task_id=result.id,
+        defaults={
+            **fields,
+            "task_path": task.module_path,
+            "args": result.args,
+            "kwargs": result.kwargs,
+        },
+    )
+    return job
+
+
+def latest_for(subject: models.Model, task: Task) -> Job | None:
+    """The newest job running `task` on `subject` (after retries, the one that counts)."""
+    return (
+        Job.objects.filter(
+            subject_type=ContentType.objects.get_for_model(subject),
+            subject_id=subject.pk,
+            task_path=task.module_path,
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )

@@ -1,0 +1,54 @@
+// Progress bars that update without reloading: each [data-job] element polls its
+// status URL (a small JSON endpoint) until the task has finished.
+(function () {
+  "use strict";
+  var POLL_MS = 1000;
+  var MAX_BACKOFF_MS = 15000;
+  var FINISHED = ["SUCCESSFUL", "FAILED", "UNKNOWN"];
+
+  function field(el, name) {
+    return el.querySelector('[data-field="' + name + '"]');
+  }
+
+  function render(el, data) {
+    el.dataset.state = data.status;
+    var badge = field(el, "status");
+    badge.textContent = data.status.toLowerCase();
+    badge.dataset.state = data.status;
+    field(el, "message").textContent = data.message || "";
+    var bar = field(el, "bar");
+    bar.setAttribute("aria-valuenow", String(data.percent));
+    bar.firstElementChild.style.width = data.percent + "%";
+    var error = field(el, "error");
+    error.textContent = data.error || "";
+    error.hidden = !data.error;
+    var attempts = document.querySelector('[data-attempts-for="' + data.id + '"]');
+    if (attempts) {
+      attempts.textContent = data.attempts + (data.max_attempts ? " / " + data.max_attempts : "");
+    }
+  }
+
+  function poll(el, delay) {
+    fetch(el.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (data) {
+        render(el, data);
+        if (!data.finished) {
+          window.setTimeout(function () { poll(el, POLL_MS); }, POLL_MS);
+        } else if (el.hasAttribute("data-reload-on-finish")) {
+          window.location.reload();
+        }
+      })
+      .catch(function () {
+        var next = Math.min(delay * 2, MAX_BACKOFF_MS);
+        window.setTimeout(function () { poll(el, next); }, next);
+      });
+  }
+
+  document.querySelectorAll("[data-job]").forEach(function (el) {
+    if (FINISHED.indexOf(el.dataset.state) === -1) { poll(el, POLL_MS); }
+  });
+})();

@@ -1,0 +1,59 @@
+"""The task pages: a user's tasks, one task's status as JSON (polled by the progress
+bar), and retry of a failed task. Lookups go through `visible_to`/`owned_by`, so
+another user's task id is a 404."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.tasks import TaskResultStatus
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from django_app.jobs import services
+from django_app.jobs.models import Job
+from django_app.jobs.status import status_of
+from django_app.redirects import safe_next
+
+PAGE_SIZE = 25
+
+
+@login_required
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    jobs = Job.objects.visible_to(request.user).select_related("owner", "retried_by")
+    page = Paginator(jobs.prefetch_related("subject"), PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [(job, status_of(job)) for job in page]
+    return render(request, "jobs/list.html", {"page": page, "rows": rows})
+
+
+@login_required
+@require_GET
+@never_cache
+def job_status(request: HttpRequest, task_id: str) -> JsonResponse:
+    job = get_object_or_404(Job.objects.visible_to(request.user), task_id=task_id)
+    status = status_of(job)
+    return JsonResponse(
+        {
+            "id": job.task_id,
+            "label": job.label,
+            **status.to_dict(),
+            "subject_url": job.subject_url,
+            "retry_url": reverse("jobs:retry", args=[job.task_id]),
+        }
+    )
+
+
+@login_required
+@require_POST
+def job_retry(request: HttpRequest, task_id: str) -> HttpResponse:
+    job = get_object_or_404(Job.objects.owned_by(request.user), task_id=task_id)
+    back = safe_next(request, "jobs:list")
+    if status_of(job).status != TaskResultStatus.FAILED:
+        messages.error(request, "Only a task that failed can be retried.")
+        return redirect(back)
+    again = services.retry(job)
+    messages.success(request, f"{again.label}: started again.")
+    return redirect(back)

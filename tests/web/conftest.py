@@ -1,0 +1,61 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """Pages use {% static %}; the manifest storage needs collectstatic, which unit tests
+    skip (test_static.py runs it)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def web_aws(aws):
+    """The core's moto resources; the web app adds its own here."""
+    return aws
+
+
+def _user(username, **extra):
+    return get_user_model().objects.create_user(
+        username, f"{username}@example.com", "correct horse battery", **extra
+    )
+
+
+@pytest.fixture
+def alice(transactional_db):
+    return _user("alice")
+
+
+@pytest.fixture
+def bob(transactional_db):
+    return _user("bob")
+
+
+@pytest.fixture
+def staff(transactional_db):
+    return _user("root", is_staff=True)
+
+
+def _client_for(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def alice_client(alice):
+    return _client_for(alice)
+
+
+@pytest.fixture
+def bob_client(bob):
+    return _client_for(bob)
+
+
+@pytest.fixture
+def staff_client(staff):
+    return _client_for(staff)

@@ -1,0 +1,204 @@
+"""The task pages: the list, the JSON status the progress bar polls, and retry."""
+
+import pytest
+from django.tasks import TaskResultStatus, default_task_backend
+from django.test import Client
+from django.urls import reverse
+
+from django_app.jobs import services
+from django_app.jobs.errors import GENERIC_FAILURE, user_message
+from django_app.jobs.models import Job
+from django_app.jobs.status import status_of
+from django_app.reports.aggregate import Aggregator
+from django_app.reports.tasks import build_report
+from sqs_tasks.testing import drain_queue
+from tests import sample_tasks
+from tests.helpers import count
+from tests.web.helpers import build
+
+pytestmark = pytest.mark.usefixtures("web_aws")
+
+
+def status_json(client, job):
+    return client.get(reverse("jobs:status", args=[job.task_id]))
+
+
+def failing_report(client, user, monkeypatch):
+    """A report whose build fails with a bug; the job of that build."""
+
+    def explode(self, row):
+        raise KeyError("boom")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Aggregator, "add", explode)
+        report = build(client, user)
+    return report, Job.objects.get(subject_id=report.pk, task_path__endswith="build_report")
+
+
+def test_status_endpoint_while_ready_running_and_done(alice_client, alice):
+    job = services.start(alice, sample_tasks.counts_up, 4, label="Count to four")
+    data = status_json(alice_client, job).json()
+    assert data == {
+        "id": job.task_id,
+        "label": "Count to four",
+        "status": "READY",
+        "attempts": 0,
+        "max_attempts": 3,
+        "current": None,
+        "total": None,
+        "message": "",
+        "error": "",
+        "error_class": "",
+        "finished": False,
+        "percent": 0,
+        "subject_url": "",
+        "retry_url": reverse("jobs:retry", args=[job.task_id]),
+    }
+    response = status_json(alice_client, job)
+    assert response["Cache-Control"].startswith("max-age=0")  # polled: never cached
+
+    store = default_task_backend.results
+    store._db.update_item(  # what a running task's report_progress leaves
+        TableName=store.table_name,
+        Key={"id": {"S": job.task_id}},
+        UpdateExpression="SET #s = :running, progress = :p",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":running": {"S": "RUNNING"},
+            ":p": {"M": {"current": {"N": "1"}, "total": {"N": "4"}, "message": {"S": "step 1"}}},
+        },
+    )
+    data = status_json(alice_client, job).json()
+    assert (data["status"], data["percent"], data["message"]) == ("RUNNING", 25, "step 1")
+
+    store._db.update_item(
+        TableName=store.table_name,
+        Key={"id": {"S": job.task_id}},
+        UpdateExpression="SET #s = :ready",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":ready": {"S": "READY"}},
+    )
+    drain_queue("default")
+    data = status_json(alice_client, job).json()
+    assert (data["status"], data["finished"], data["percent"], data["attempts"]) == (
+        "SUCCESSFUL",
+        True,
+        100,
+        1,
+    )
+
+
+def test_a_final_status_is_kept_and_outlives_the_result_store(alice_client, alice):
+    job = services.start(alice, sample_tasks.add, 1, 2, label="Add")
+    drain_queue("default")
+    assert status_json(alice_client, job).json()["status"] == "SUCCESSFUL"
+    job.refresh_from_db()
+    assert job.final_status["status"] == "SUCCESSFUL"
+    store = default_task_backend.results
+    store._db.delete_item(TableName=store.table_name, Key={"id": {"S": job.task_id}})
+    assert status_json(alice_client, job).json()["status"] == "SUCCESSFUL"
+
+
+def test_a_job_whose_record_is_gone(alice):
+    job = services.start(alice, sample_tasks.add, 1, 2, label="Add")
+    store = default_task_backend.results
+    store._db.delete_item(TableName=store.table_name, Key={"id": {"S": job.task_id}})
+    assert status_of(job).status == "READY"  # just started: the record is on its way
+    Job.objects.filter(pk=job.pk).update(created_at=job.created_at.replace(year=2000))
+    job.refresh_from_db()
+    gone = status_of(job)
+    assert gone.status == "UNKNOWN" and gone.finished  # the page stops polling
+    job.refresh_from_db()
+    assert job.final_status is None
+
+
+def test_the_task_list_shows_status_attempts_progress_and_errors(alice_client, alice, monkeypatch):
+    report, failed = failing_report(alice_client, alice, monkeypatch)
+    ok = services.start(alice, sample_tasks.add, 2, 2, label="Add two and two")
+    drain_queue("default")
+
+    page = alice_client.get(reverse("jobs:list")).content.decode()
+    assert page.index("Add two and two") < page.index("Report on sales.csv")  # newest first
+    assert f'<tr data-task-id="{failed.task_id}">' in page
+    assert f'<a href="{report.get_absolute_url()}">Report on sales.csv</a>' in page
+    assert f'data-attempts-for="{failed.task_id}">1 / 3<' in page
+    assert GENERIC_FAILURE.replace("'", "&#x27;") in page
+    assert f'data-retry="{failed.task_id}"' in page
+    assert f'data-retry="{ok.task_id}"' not in page
+    assert "KeyError" not in page  # the class is for staff only
+    assert "<th>Owner</th>" not in page
+
+
+def test_retry_enqueues_the_same_call_again_as_a_new_task(alice_client, alice, monkeypatch):
+    report, failed = failing_report(alice_client, alice, monkeypatch)
+    back = report.get_absolute_url()
+    response = alice_client.post(reverse("jobs:retry", args=[failed.task_id]), {"next": back})
+    assert response["Location"] == back
+
+    again = Job.objects.get(retry_of=failed)
+    assert again.task_id != failed.task_id and again.args == failed.args
+    assert again.owner == alice and again.subject == report
+
+    # A double click: no second task.
+    alice_client.post(reverse("jobs:retry", args=[failed.task_id]))
+    assert Job.objects.filter(retry_of=failed).count() == 1
+
+    drain_queue("heavy")  # the bug is gone now
+    report.refresh_from_db()
+    assert report.is_ready
+    assert status_of(again).status == TaskResultStatus.SUCCESSFUL
+    page = alice_client.get(back).content.decode()
+    assert 'data-report-ready="true"' in page
+
+
+def test_only_failed_tasks_can_be_retried(alice_client, alice, web_aws):
+    job = services.start(alice, sample_tasks.add, 1, 1, label="Add")
+    response = alice_client.post(reverse("jobs:retry", args=[job.task_id]), follow=True)
+    assert b"Only a task that failed can be retried." in response.content
+    assert not Job.objects.filter(retry_of=job).exists()
+    assert count(web_aws["default"]) == 1
+
+
+def test_retry_is_a_post_with_a_csrf_token(alice, alice_client, monkeypatch):
+    _, failed = failing_report(alice_client, alice, monkeypatch)
+    url = reverse("jobs:retry", args=[failed.task_id])
+    assert alice_client.get(url).status_code == 405
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(alice)
+    assert strict.post(url).status_code == 403
+    assert not Job.objects.filter(retry_of=failed).exists()
+
+
+def test_retry_refuses_an_unsafe_next(alice_client, alice, monkeypatch):
+    _, failed = failing_report(alice_client, alice, monkeypatch)
+    response = alice_client.post(
+        reverse("jobs:retry", args=[failed.task_id]), {"next": "https://evil.example/"}
+    )
+    assert response["Location"] == reverse("jobs:list")
+
+
+def test_a_reports_page_follows_its_build_not_its_email(alice_client, alice):
+    report = build(alice_client, alice)
+    drain_queue("default")  # the email job is the newest job about the report
+    latest = services.latest_for(report, build_report)
+    assert latest.task_path == "django_app.reports.tasks.build_report"
+
+
+@pytest.mark.parametrize(
+    ("path", "message", "shown"),
+    [
+        ("django_app.reports.parsing.CsvError", "Line 3 is bad.", "Line 3 is bad."),
+        ("django_app.jobs.errors.TransientError", "Try later.", "Try later."),
+        (
+            "sqs_tasks.exceptions.TaskTimeout",
+            "attempt exceeded 600s",
+            "The task took too long and was stopped.",
+        ),
+        ("builtins.KeyError", "'secret'", GENERIC_FAILURE),
+        ("django_app.reports.models.Report", "not an exception", GENERIC_FAILURE),
+        ("django_app.nowhere.Missing", "x", GENERIC_FAILURE),
+        ("os.system", "x", GENERIC_FAILURE),
+    ],
+)
+def test_what_a_user_reads_for_a_failure(path, message, shown):
+    assert user_message(path, message) == shown

@@ -1,0 +1,214 @@
+"""The report task on the heavy queue, run through the real worker handler."""
+
+import re
+from html import unescape
+
+import pytest
+from django.tasks import TaskResultStatus, default_task_backend
+from django.urls import reverse
+
+from django_app.jobs.errors import GENERIC_FAILURE
+from django_app.reports import storage, tasks
+from django_app.reports.aggregate import Aggregator
+from django_app.reports.models import Report
+from sqs_tasks.testing import drain_queue
+from tests.web.helpers import BUCKET, build, s3_text, start_report, upload
+
+pytestmark = pytest.mark.usefixtures("web_aws")
+
+
+def build_job(report):
+    return report.owner.jobs.get(
+        task_path="django_app.reports.tasks.build_report", subject_id=report.pk
+    )
+
+
+def test_good_csv_gives_summaries_totals_groups_html_and_csv(alice_client, alice):
+    report = build(alice_client, alice, group_by=["region"])
+
+    assert report.is_ready and report.finished_at
+    assert report.summary == {
+        "rows": 5,
+        "columns": 4,
+        "groups": 3,
+        "group_by": ["region"],
+        "totals": {"units": "11", "amount": "18.75"},
+    }
+    prefix = f"reports/{alice.pk}/{report.token.hex}/"
+    assert report.html_key == prefix + "report.html" and report.csv_key == prefix + "report.csv"
+    assert s3_text(report.csv_key) == (
+        "region,rows,sum of units,sum of amount\neast,1,0,2.25\nnorth,3,10,15\nsouth,1,1,1.5\n"
+    )
+    html = s3_text(report.html_key)
+    assert '<main id="report-document">' in html
+    assert '<dd data-total="amount">18.75</dd>' in html
+    assert '<tr data-column="units">' in html and "north (3)" in html
+    head = storage.aws.client("s3").head_object(Bucket=BUCKET, Key=report.html_key)
+    assert head["ContentType"] == "text/html; charset=utf-8"
+
+    result = default_task_backend.get_result(build_job(report).task_id)
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    assert result.return_value == report.summary
+
+
+def test_chosen_groupings_and_none(alice_client, alice):
+    by_two = build(alice_client, alice, group_by=["region", "product"])
+    assert s3_text(by_two.csv_key).splitlines()[:3] == [
+        "region,product,rows,sum of units,sum of amount",
+        "east,pears,1,0,2.25",
+        "north,apples,2,8,12",
+    ]
+    upload_row = by_two.upload
+    none = start_report(alice_client, upload_row, [])
+    drain_queue("heavy")
+    none.refresh_from_db()
+    assert s3_text(none.csv_key) == "rows,sum of units,sum of amount\n5,11,18.75\n"
+
+
+def test_progress_is_reported_as_the_file_is_read(alice_client, alice, monkeypatch):
+    seen = []
+    store = default_task_backend.results
+    original = store.report_progress
+    monkeypatch.setattr(
+        store,
+        "report_progress",
+        lambda task_id, progress: (seen.append(progress), original(task_id, progress)),
+    )
+    big = "id,amount\n" + "".join(f"{i},{i % 7}\n" for i in range(1, 1201))
+    report = build(alice_client, alice, text=big)
+
+    size = len(big.encode())
+    assert seen[0] == {"current": 0, "total": size, "message": "Reading the file"}
+    assert seen[-1] == {
+        "current": size,
+        "total": size,
+        "message": "Read 1,200 rows; writing the report",
+    }
+    item = store.get(build_job(report).task_id)
+    assert item["progress"] == seen[-1]  # what the status endpoint reads
+    assert report.summary["rows"] == 1200
+
+
+def test_the_owner_gets_one_email_with_a_presigned_link(alice_client, alice, mailoutbox):
+    report = build(alice_client, alice)
+    assert mailoutbox == []  # the email is its own task, on the default queue
+    drain_queue("default")
+
+    (email,) = mailoutbox
+    assert email.to == ["alice@example.com"]
+    assert email.subject == "Your report on sales.csv is ready"
+    link = re.search(r"https://\S+", email.body)[0]
+    assert link.startswith(f"https://{BUCKET}.s3.amazonaws.com/{report.csv_key}?")
+    assert "X-Amz-Signature=" in link and "X-Amz-Expires=86400" in link
+    assert "response-content-disposition=attachment" in link
+    assert f"http://127.0.0.1:8000/reports/{report.pk}/" in email.body
+    html, kind = email.alternatives[0]
+    assert kind == "text/html" and 'id="email-download-link"' in html
+    report.refresh_from_db()
+    assert report.emailed_at is not None
+
+    # A second delivery of the email task (SQS is at-least-once) sends nothing more.
+    assert tasks.send_report_email.call(report.pk) is False
+    assert len(mailoutbox) == 1
+    email_job = alice.jobs.get(task_path="django_app.reports.tasks.send_report_email")
+    assert email_job.label == "Email: report on sales.csv"
+
+
+def test_an_email_that_fails_to_send_is_released_for_the_retry(alice_client, alice, monkeypatch):
+    report = build(alice_client, alice)
+
+    def refuse(report):
+        raise ConnectionRefusedError("mail server down")
+
+    monkeypatch.setattr(tasks, "send_report_ready", refuse)
+    with pytest.raises(tasks.TransientError, match="Could not send the email"):
+        tasks.send_report_email.call(report.pk)
+    report.refresh_from_db()
+    assert report.emailed_at is None
+
+
+def test_the_report_page_shows_the_result_and_links_to_the_files(alice_client, alice):
+    report = build(alice_client, alice)
+    page = alice_client.get(report.get_absolute_url()).content.decode()
+    assert 'data-report-ready="true"' in page
+    assert '<dd id="summary-rows">5</dd>' in page
+    assert 'data-state="SUCCESSFUL"' in page and 'aria-valuenow="100"' in page
+    assert "data-reload-on-finish" not in page
+
+    opened = alice_client.get(reverse("reports:html", args=[report.pk]))
+    assert opened.status_code == 302
+    assert opened["Location"].startswith(f"https://{BUCKET}.s3.amazonaws.com/{report.html_key}?")
+    assert "response-content-disposition=inline" in opened["Location"]
+    download = alice_client.get(reverse("reports:csv", args=[report.pk]))
+    assert "sales-report.csv" in download["Location"]
+
+
+def test_the_report_page_while_waiting(alice_client, alice):
+    report = start_report(alice_client, upload(alice_client, alice))
+    page = alice_client.get(report.get_absolute_url()).content.decode()
+    assert 'data-report-ready="false"' in page
+    assert 'data-state="READY"' in page and "data-reload-on-finish" in page
+    assert alice_client.get(reverse("reports:html", args=[report.pk])).status_code == 404
+
+
+def test_a_malformed_file_fails_once_with_a_clear_error_on_the_page(alice_client, alice):
+    rows = "".join(f"north,apples,{i},1.00\n" for i in range(7))
+    broken = "region,product,units,amount\n" + rows + "south,pears\n"  # line 9
+    report = build(alice_client, alice, text=broken)
+
+    job = build_job(report)
+    result = default_task_backend.get_result(job.task_id)
+    assert result.status == TaskResultStatus.FAILED and len(result.worker_ids) == 1
+    message = "Line 9 has 2 values, but the header has 4 columns."
+    page = alice_client.get(report.get_absolute_url()).content.decode()
+    (shown,) = re.findall(r'<p class="error" data-field="error">(.*?)</p>', page)
+    assert unescape(shown) == message
+    assert "Traceback" not in page and "CsvError" not in page
+    assert 'id="retry-report"' in page
+    status = alice_client.get(reverse("jobs:status", args=[job.task_id])).json()
+    assert status["status"] == "FAILED" and status["error"] == message
+    assert not report.is_ready
+
+
+def test_an_unexpected_bug_shows_a_plain_sentence_not_internals(alice_client, alice, monkeypatch):
+    def explode(self, row):
+        raise KeyError("internal detail")
+
+    monkeypatch.setattr(Aggregator, "add", explode)
+    report = build(alice_client, alice)
+    page = alice_client.get(report.get_absolute_url()).content.decode()
+    assert unescape(GENERIC_FAILURE) in unescape(page)
+    assert "internal detail" not in page and "KeyError" not in page
+
+
+def test_a_storage_hiccup_is_retried_and_the_report_still_gets_built(
+    alice_client, alice, monkeypatch
+):
+    from botocore.exceptions import EndpointConnectionError
+
+    calls = []
+    real = storage.open_upload
+
+    def flaky(key):
+        calls.append(key)
+        if len(calls) == 1:
+            raise EndpointConnectionError(endpoint_url="https://s3.amazonaws.com")
+        return real(key)
+
+    monkeypatch.setattr(storage, "open_upload", flaky)
+    report = build(alice_client, alice)
+    assert report.is_ready and len(calls) == 2
+    result = default_task_backend.get_result(build_job(report).task_id)
+    assert [e.exception_class_path for e in result.errors] == [
+        "django_app.jobs.errors.TransientError"
+    ]
+
+
+def test_an_upload_gone_from_s3_is_a_clear_failure(alice_client, alice):
+    report = start_report(alice_client, upload(alice_client, alice))
+    storage.aws.client("s3").delete_object(Bucket=BUCKET, Key=report.upload.key)
+    drain_queue("heavy")
+    status = alice_client.get(reverse("jobs:status", args=[build_job(report).task_id])).json()
+    assert status["error"] == "The uploaded file is gone. Please upload it again."
+    assert status["attempts"] == 1
+    assert Report.objects.get(pk=report.pk).is_ready is False
