@@ -18,6 +18,12 @@ FAILED = "TasksFailed"
 DURATION = "TaskDuration"
 
 
+def enabled() -> bool:
+    """Only inside Lambda (or the local stack's copy of it) does CloudWatch read stdout;
+    elsewhere (a management command, a test) EMF lines would be noise in the output."""
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
 def namespace() -> str:
     return os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "DjangoTasks")
 
@@ -28,6 +34,8 @@ def _attempts() -> Metrics:
 
 
 def record_attempt(queue: str, counter: str | None, duration_ms: float) -> None:
+    if not enabled():
+        return
     metrics = _attempts()
     metrics.add_dimension("queue", queue)
     if counter:
@@ -43,6 +51,8 @@ def flush_attempts() -> None:
 
 
 def record_enqueued(queue: str, count: int) -> None:
+    if not enabled():
+        return
     with single_metric(
         name=ENQUEUED, unit=MetricUnit.Count, value=count, namespace=namespace()
     ) as metric:

@@ -175,7 +175,8 @@ def test_cancel_refuses_started_or_unknown_tasks(aws):
     assert default_task_backend.get_result(result.id).status == TaskResultStatus.SUCCESSFUL
 
 
-def test_worker_emits_emf_metrics_per_queue(aws, capsys):
+def test_worker_emits_emf_metrics_per_queue(aws, capsys, monkeypatch):
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "app-test-worker-default")
     sample_tasks.add.enqueue(1, 1)
     sample_tasks.always_flaky.enqueue()
     drain_queue("default")
@@ -208,3 +209,34 @@ def test_worker_emits_emf_metrics_per_queue(aws, capsys):
     assert totals["TasksRetried"] == 2
     assert totals["TasksFailed"] == 1
     assert totals["TaskDuration"] == 4
+
+
+def test_enqueue_by_path(aws):
+    task_id = run(
+        "tasks_enqueue", "tests.sample_tasks.add", "--args", "[2]", "--kwargs", '{"b": 5}'
+    )
+    drain_queue("default")
+    assert default_task_backend.get_result(task_id.strip()).return_value == 7
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        (["tests.sample_tasks.not_a_task"], "is not a django.tasks.Task"),
+        (["tests.sample_tasks.add", "--args", "{"], "is not JSON"),
+        (["tests.sample_tasks.add", "--args", "{}"], "JSON list"),
+        (["tests.sample_tasks.add", "--args", "[1]"], "do not fit"),
+        (["tests.sample_tasks.add", "--queue", "nope", "--args", "[1, 2]"], "not valid"),
+    ],
+)
+def test_enqueue_by_path_refuses_bad_input(aws, arguments, error):
+    with pytest.raises(CommandError, match=error):
+        run("tasks_enqueue", *arguments)
+    assert count(aws["default"]) == 0
+
+
+def test_no_emf_lines_outside_lambda(aws, capsys, monkeypatch):
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    sample_tasks.add.enqueue(1, 1)
+    drain_queue("default")
+    assert '"_aws"' not in capsys.readouterr().out

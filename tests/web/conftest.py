@@ -3,10 +3,16 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 
+@pytest.fixture(scope="session")
+def _empty_static_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("static")
+
+
 @pytest.fixture(autouse=True)
-def _plain_static_storage(settings):
+def _plain_static_storage(settings, _empty_static_root):
     """Pages use {% static %}; the manifest storage needs collectstatic, which unit tests
-    skip (test_static.py runs it)."""
+    skip (test_static.py runs it). An empty STATIC_ROOT keeps whitenoise quiet."""
+    settings.STATIC_ROOT = _empty_static_root
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -1,0 +1,238 @@
+"""Starting and stopping the local system, in order, and what the other commands need
+to know about a running one (state.json)."""
+
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from stack.local import logs, topology
+from stack.local.outbox import Outbox
+from stack.local.pollers import Poller
+from stack.local.runtime import FunctionRuntime
+from stack.local.schedules import ScheduleClock
+from stack.local.web import manage, serve, web_environment
+from stack.sam import deploy
+from stack.template import ROOT
+
+REGION = "us-east-1"
+PARAMETERS = {"AppName": "app", "Stage": "dev"}
+
+
+@dataclass
+class Paths:
+    root: Path  # state that survives a restart: database, secret key, outbox
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def outbox(self) -> Path:
+        return self.root / "outbox"
+
+    def secret_key(self) -> str:
+        path = self.root / "secret-key"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(50))
+        return path.read_text().strip()
+
+
+def local_environment(paths: Paths, aws_port: int) -> dict[str, str]:
+    """What every local process shares: the emulator as AWS, local secrets and database."""
+    return {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{aws_port}",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "DJANGO_SETTINGS_MODULE": "django_app.settings",
+        "DJANGO_SECRET_KEY": paths.secret_key(),
+        "DATABASE_URL": f"sqlite:///{paths.root / 'db.sqlite3'}",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_SECURE_COOKIES": "false",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOCAL_OUTBOX_DIR": str(paths.outbox),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def quiet_emulator() -> None:
+    """The emulator's request log and its notes on resources it skips (alarms, queue
+    policies) would drown the app's own lines."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("moto").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="moto")
+
+
+def detach_moto_lambda_runner() -> None:
+    """moto answers a send to a mapped queue by receiving the batch itself and running the
+    function in Docker, which is not here: the batch would just vanish from sight for a
+    visibility timeout. Our pollers take its place, so unhook it (the emulator is in this
+    process). The mappings stay readable through the Lambda API."""
+    from moto.sqs.models import sqs_backends
+
+    for account in sqs_backends.values():
+        for backend in account.values():
+            for queue in backend.queues.values():
+                queue.lambda_event_source_mappings.clear()
+
+
+def process_environment(paths: Paths, aws_port: int) -> dict[str, str]:
+    """The web stage's environment as Zappa would set it, with the local parts laid over."""
+    return {
+        **os.environ,
+        **web_environment(PARAMETERS["Stage"]),
+        **local_environment(paths, aws_port),
+    }
+
+
+def run_manage(paths: Paths, args: list[str]) -> int:
+    """`manage.py <args>` against the running local system (e.g. tasks_failed)."""
+    if not paths.state.exists():
+        sys.exit("The local system is not running: start it with `make run`.")
+    port = int(json.loads(paths.state.read_text())["endpoint"].rsplit(":", 1)[1])
+    command = [sys.executable, "manage.py", *args]
+    return subprocess.run(command, env=process_environment(paths, port), cwd=ROOT).returncode
+
+
+@dataclass
+class LocalSystem:
+    paths: Paths
+    aws_port: int
+    web_port: int
+    _parts: list[Any] = field(default_factory=list)
+    _stopped: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> None:
+        quiet_emulator()
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        env = local_environment(self.paths, self.aws_port)
+        os.environ.update(env)
+
+        emulator = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
+        emulator.start()
+        self._parts.append(emulator)
+        endpoint = env["AWS_ENDPOINT_URL"]
+        logs.emit("aws", f"emulator (moto) on {endpoint}")
+
+        session = boto3.session.Session(region_name=REGION)
+        outputs = deploy(session, parameters=PARAMETERS, endpoint_url=endpoint)
+        logs.emit("aws", f"template.yaml deployed: {len(outputs)} outputs")
+        cloudformation = session.client("cloudformation", endpoint_url=endpoint)
+        stack = f"{PARAMETERS['AppName']}-{PARAMETERS['Stage']}"
+        translated = cloudformation.get_template(StackName=stack)["TemplateBody"]
+        if isinstance(translated, str):
+            translated = json.loads(translated)
+        physical = {
+            r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+            for page in cloudformation.get_paginator("list_stack_resources").paginate(
+                StackName=stack
+            )
+            for r in page["StackResourceSummaries"]
+        }
+        detach_moto_lambda_runner()
+        functions = topology.functions(session, endpoint, env)
+        mappings = topology.queue_mappings(session, endpoint, functions)
+        schedules = topology.schedules(translated, physical, functions)
+
+        web_env = process_environment(self.paths, self.aws_port)
+        manage("migrate", "--noinput", "-v", "0", env=web_env)
+        manage("collectstatic", "--noinput", "-v", "0", env=web_env)
+        manage("ensure_admin", env=web_env)
+
+        runtimes = {
+            spec.name: FunctionRuntime(
+                spec, concurrency=self._concurrency(spec, mappings), cwd=str(ROOT)
+            )
+            for spec in functions.values()
+        }
+        self._parts += runtimes.values()
+        sqs = session.client("sqs", endpoint_url=endpoint)
+        for mapping in mappings:
+            poller = Poller(mapping, runtimes[mapping.function.name], sqs, REGION)
+            poller.start()
+            self._parts.append(poller)
+            logs.emit(
+                poller.source,
+                f"-> {mapping.function.name} ({mapping.function.handler}), batch "
+                f"{mapping.batch_size}, window {mapping.batching_window:g}s, "
+                f"concurrency {mapping.max_concurrency}, timeout {mapping.function.timeout:g}s",
+            )
+        clock = ScheduleClock(schedules, runtimes)
+        clock.start()
+        outbox = Outbox(self.paths.outbox)
+        outbox.start()
+        self._parts += [clock, outbox, _Process(serve(self.web_port, web_env))]
+        self.paths.state.write_text(
+            json.dumps(
+                {
+                    "endpoint": endpoint,
+                    "web": f"http://127.0.0.1:{self.web_port}",
+                    "pid": os.getpid(),
+                    "schedules": [asdict(s) for s in schedules],
+                },
+                indent=2,
+            )
+        )
+        logs.emit("local", f"ready: http://127.0.0.1:{self.web_port}/  (Ctrl-C stops everything)")
+
+    @staticmethod
+    def _concurrency(spec: Any, mappings: list[topology.QueueMapping]) -> int:
+        return max([m.max_concurrency for m in mappings if m.function.name == spec.name] or [1])
+
+    def wait(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: self._stopped.set())
+        self._stopped.wait()
+
+    def stop(self) -> None:
+        logs.emit("local", "stopping")
+        for part in reversed(self._parts):
+            part.stop()
+        self.paths.state.unlink(missing_ok=True)
+        logs.emit("local", "stopped")
+
+
+@dataclass
+class _Process:
+    process: subprocess.Popen
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def fire_now(paths: Paths, name: str) -> Any:
+    """Fire one schedule of the running system at once, as its rule would."""
+    from datetime import UTC, datetime
+
+    from stack.local.runtime import FunctionSpec
+    from stack.local.sandbox import load
+    from stack.local.schedules import scheduled_time
+
+    if not paths.state.exists():
+        sys.exit("The local system is not running: start it with `make run`.")
+    state = json.loads(paths.state.read_text())
+    known = {s["name"]: s for s in state["schedules"]}
+    if name not in known:
+        sys.exit(f"No schedule {name!r}. Known: {', '.join(sorted(known)) or '(none)'}")
+    entry = known[name]
+    schedule = topology.Schedule(**{**entry, "function": FunctionSpec(**entry["function"])})
+    os.environ.update(schedule.function.environment)
+    return load(schedule.function.handler)(schedule.event(scheduled_time(datetime.now(UTC))), None)

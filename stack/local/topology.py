@@ -1,0 +1,114 @@
+"""What was deployed, read back from the emulator: functions, their SQS event source
+mappings, and the schedules of the translated template (moto cannot create schedules).
+
+Reading the deployed stack rather than keeping a second list means the local run checks
+template.yaml every time.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from stack.local.runtime import FunctionSpec
+from stack.template import Template, resources_of_type
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMapping:
+    function: FunctionSpec
+    queue_arn: str
+    queue_url: str
+    batch_size: int
+    batching_window: float
+    max_concurrency: int
+    reports_item_failures: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    name: str  # the schedule's logical id
+    expression: str  # cron(...) or rate(...)
+    timezone: str
+    enabled: bool
+    function: FunctionSpec
+    input_template: str  # JSON with <aws.scheduler.scheduled-time> (or "" for none)
+
+    def event(self, scheduled_time: str) -> dict[str, Any]:
+        if not self.input_template:
+            return {"time": scheduled_time, "detail-type": "Scheduled Event", "detail": {}}
+        return json.loads(
+            self.input_template.replace("<aws.scheduler.scheduled-time>", scheduled_time)
+        )
+
+
+def functions(
+    session: Any, endpoint_url: str, overrides: dict[str, str]
+) -> dict[str, FunctionSpec]:
+    """Function name -> spec, with the local environment laid over the function's own."""
+    client = session.client("lambda", endpoint_url=endpoint_url)
+    specs = {}
+    for page in client.get_paginator("list_functions").paginate():
+        for config in page["Functions"]:
+            specs[config["FunctionArn"]] = FunctionSpec(
+                name=config["FunctionName"],
+                handler=config["Handler"],
+                timeout=float(config.get("Timeout", 3)),
+                environment={**config.get("Environment", {}).get("Variables", {}), **overrides},
+            )
+    return specs
+
+
+def queue_mappings(
+    session: Any, endpoint_url: str, specs: dict[str, FunctionSpec]
+) -> list[QueueMapping]:
+    client = session.client("lambda", endpoint_url=endpoint_url)
+    sqs = session.client("sqs", endpoint_url=endpoint_url)
+    mappings = []
+    for page in client.get_paginator("list_event_source_mappings").paginate():
+        for mapping in page["EventSourceMappings"]:
+            arn = mapping["EventSourceArn"]
+            if ":sqs:" not in arn:
+                continue
+            _, _, _, _, account, name = arn.split(":")
+            mappings.append(
+                QueueMapping(
+                    function=specs[mapping["FunctionArn"]],
+                    queue_arn=arn,
+                    queue_url=sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)[
+                        "QueueUrl"
+                    ],
+                    batch_size=int(mapping.get("BatchSize") or 10),
+                    batching_window=float(mapping.get("MaximumBatchingWindowInSeconds") or 0),
+                    max_concurrency=int(
+                        (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency") or 2
+                    ),
+                    reports_item_failures="ReportBatchItemFailures"
+                    in (mapping.get("FunctionResponseTypes") or []),
+                )
+            )
+    return mappings
+
+
+def schedules(
+    translated: Template, physical_ids: dict[str, str], specs: dict[str, FunctionSpec]
+) -> list[Schedule]:
+    """The template's EventBridge Scheduler schedules, each tied to its target function."""
+    by_name = {spec.name: spec for spec in specs.values()}
+    found = []
+    for logical_id, resource in resources_of_type(translated, "AWS::Scheduler::Schedule").items():
+        properties = resource["Properties"]
+        target = properties["Target"]
+        function_logical_id = target["Arn"]["Fn::GetAtt"][0]
+        found.append(
+            Schedule(
+                name=properties.get("Name")
+                if isinstance(properties.get("Name"), str)
+                else logical_id,
+                expression=properties["ScheduleExpression"],
+                timezone=properties.get("ScheduleExpressionTimezone", "UTC"),
+                enabled=properties.get("State", "ENABLED") == "ENABLED",
+                function=by_name[physical_ids[function_logical_id]],
+                input_template=target.get("Input", ""),
+            )
+        )
+    return found

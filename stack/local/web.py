@@ -1,0 +1,33 @@
+"""The web app, served as the web Lambda would run it: the stage's environment from
+zappa_settings.json, with the local endpoint and secrets laid over it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from stack.local import logs
+from stack.template import ROOT
+
+
+def web_environment(stage: str = "dev") -> dict[str, str]:
+    settings = json.loads((ROOT / "zappa_settings.json").read_text())
+    return dict(settings[stage].get("environment_variables", {}))
+
+
+def manage(*args: str, env: dict[str, str], cwd: Path = ROOT) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], env=env, cwd=cwd, check=True)
+
+
+def serve(port: int, env: dict[str, str], cwd: Path = ROOT) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    logs.follow("web", process.stdout)
+    return process

@@ -1,0 +1,131 @@
+"""Start the local system the way `make run` does, in a subprocess, and stop it after."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below pid, read from /proc (no extra dependency)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+class RunningSystem:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.aws_port, self.web_port = free_port(), free_port()
+        self.log = (root / "stack.log").open("w+")
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AWS_", "DJANGO_", "APP_", "DATABASE_"))
+        }
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "stack.local",
+                "--dir",
+                str(root),
+                "--aws-port",
+                str(self.aws_port),
+                "--web-port",
+                str(self.web_port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    def output(self) -> str:
+        if not self.log.closed:
+            self.log.flush()
+        return (self.root / "stack.log").read_text()
+
+    def wait_until_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the local system exited:\n{self.output()}")
+            if "ready: http" in self.output() and self._web_answers():
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"the local system did not start:\n{self.output()}")
+
+    def _web_answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.web_port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def state(self) -> dict:
+        return json.loads((self.root / "state.json").read_text())
+
+    def stop(self) -> set[int]:
+        """Ctrl-C, as a user would; returns the processes it had started."""
+        started = descendants(self.process.pid)
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=30)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+        self.log.close()
+        return started
+
+
+@pytest.fixture(scope="module")
+def local_system(tmp_path_factory):
+    system = RunningSystem(tmp_path_factory.mktemp("local-stack"))
+    try:
+        system.wait_until_ready()
+        yield system
+    finally:
+        if system.process.poll() is None:
+            system.stop()
