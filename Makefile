@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PYTHON_312 := $(shell command -v python3.12 2>/dev/null || pyenv which python3.12 2>/dev/null)
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test lint run bench clean
+.PHONY: help install test lint run fire bench clean
 
 help:
 	@echo "make run    start the whole system locally (web, queues, workers, schedules)"
@@ -32,9 +32,15 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
+# The whole system on this machine (stack/local): AWS emulated by moto, template.yaml
+# deployed into it, pollers and schedules driving the real handlers, the web app on :8000.
+# It migrates the local database and prints an admin login each start.
 run: $(STAMP)
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python -m stack.local
+
+# Fire a schedule of the running system now: make fire SCHEDULE=queue-health
+fire: $(STAMP)
+	$(BIN)/python -m stack.local fire $(SCHEDULE)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache
