@@ -1,21 +1,24 @@
 """Task metrics as CloudWatch embedded metric format (EMF) log lines.
 
 CloudWatch turns these stdout lines into metrics, so counting a task costs no API call
-on the hot path. Names and the `queue` dimension are what template.yaml's dashboard and
-alarms read: keep them in step.
+on the hot path. Every metric has one dimension, `queue`, whichever function emits it (the
+web app and the scheduler enqueue, the workers run): template.yaml's dashboard reads them
+per queue. Keep the names here and there in step.
 """
 
 import os
-from functools import cache
 
-from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 ENQUEUED = "TasksEnqueued"
 SUCCEEDED = "TasksSucceeded"
 RETRIED = "TasksRetried"
 FAILED = "TasksFailed"
 DURATION = "TaskDuration"
+
+# One metric set per queue: EMF allows one dimension set per line, and a batch's tasks may
+# enqueue onto other queues.
+_pending: dict[str, EphemeralMetrics] = {}
 
 
 def enabled() -> bool:
@@ -28,32 +31,32 @@ def namespace() -> str:
     return os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "DjangoTasks")
 
 
-@cache
-def _attempts() -> Metrics:
-    return Metrics(namespace=namespace())
+def _for_queue(queue: str) -> EphemeralMetrics:
+    if queue not in _pending:
+        metrics = EphemeralMetrics(namespace=namespace(), service="")  # no service dimension
+        metrics.add_dimension("queue", queue)
+        _pending[queue] = metrics
+    return _pending[queue]
 
 
 def record_attempt(queue: str, counter: str | None, duration_ms: float) -> None:
     if not enabled():
         return
-    metrics = _attempts()
-    metrics.add_dimension("queue", queue)
+    metrics = _for_queue(queue)
     if counter:
         metrics.add_metric(counter, MetricUnit.Count, 1)
     metrics.add_metric(DURATION, MetricUnit.Milliseconds, duration_ms)
 
 
-def flush_attempts() -> None:
-    """Print what the batch recorded as one EMF line (up to 100 values per metric)."""
-    metrics = _attempts()
-    if metrics.metric_set:
-        metrics.flush_metrics()
-
-
 def record_enqueued(queue: str, count: int) -> None:
-    if not enabled():
-        return
-    with single_metric(
-        name=ENQUEUED, unit=MetricUnit.Count, value=count, namespace=namespace()
-    ) as metric:
-        metric.add_dimension("queue", queue)
+    if enabled():
+        _for_queue(queue).add_metric(ENQUEUED, MetricUnit.Count, count)
+        flush()
+
+
+def flush() -> None:
+    """Print what was recorded, one EMF line per queue (up to 100 values per metric)."""
+    while _pending:
+        _, metrics = _pending.popitem()
+        if metrics.metric_set:
+            metrics.flush_metrics()

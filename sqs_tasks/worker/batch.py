@@ -46,4 +46,4 @@ def handle_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
             event=event, record_handler=handler, processor=processor, context=context
         )
     finally:
-        metrics.flush_attempts()
+        metrics.flush()

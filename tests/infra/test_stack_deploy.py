@@ -22,6 +22,8 @@ def test_moto_skips_only_the_resource_types_known_to_be_unsupported(deployed):
         "AWS::Lambda::EventInvokeConfig",
         "AWS::SNS::Subscription",
         "AWS::Scheduler::Schedule",  # checked in test_schedules.py
+        "AWS::Logs::QueryDefinition",  # checked in test_console.py
+        "AWS::CloudWatch::Dashboard",  # checked in test_console.py
     }
 
 
