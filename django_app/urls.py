@@ -5,5 +5,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django_app.accounts.urls")),
     path("tasks/", include("django_app.jobs.urls")),
+    path("rates/", include("django_app.rates.urls")),
     path("", include("django_app.reports.urls")),
 ]

@@ -1,6 +1,11 @@
+import boto3
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+
+from tests.web.fake_api import FakeApi
+
+RATE_LIMIT_TABLE = "app-test-rate-limits"
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +26,13 @@ def _plain_static_storage(settings, _empty_static_root):
 
 @pytest.fixture
 def web_aws(aws):
-    """The core's moto resources; the web app adds its own here."""
+    """The core's moto resources, plus the rate-limit table the web app adds."""
+    boto3.client("dynamodb", region_name="us-east-1").create_table(
+        TableName=RATE_LIMIT_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
     return aws
 
 
@@ -65,3 +76,17 @@ def bob_client(bob):
 @pytest.fixture
 def staff_client(staff):
     return _client_for(staff)
+
+
+@pytest.fixture
+def fake_api(settings):
+    """A scripted HTTP server on 127.0.0.1 (ephemeral port), and settings that point the
+    rates client at it, with short timeouts and a generous shared limit."""
+    with FakeApi() as api:
+        settings.RATES_API_URL = api.url
+        settings.RATES_API_TIMEOUT = 0.3
+        settings.RATES_API_BURST = 100
+        settings.RATES_API_CALLS_PER_MINUTE = 60_000
+        settings.RATES_API_MAX_WAIT = 2
+        settings.RATES_API_TRIES = 3
+        yield api

@@ -1,0 +1,35 @@
+"""Refreshing exchange rates: a slow, rate-limited external call, made from a task so
+no web request ever waits on it."""
+
+from typing import Any
+
+from django.db import transaction
+from django.tasks import TaskContext, task
+from django.utils import timezone
+
+from django_app.jobs.errors import TransientError
+from django_app.rates.client import Rates
+from django_app.rates.fetch import configured, fetch_latest
+from django_app.rates.models import ExchangeRate
+
+
+@task(takes_context=True, max_attempts=5, retry_on=(TransientError,), timeout=120)
+def refresh_rates(context: TaskContext, base: str) -> dict[str, Any]:
+    context.report_progress(0, 2, "Waiting for our turn at the exchange-rate service")
+    client, bucket, patience = configured()
+    rates = fetch_latest(base, client=client, bucket=bucket, patience=patience)
+    context.report_progress(1, 2, f"Saving {len(rates.rates)} rates")
+    save(rates)
+    context.report_progress(2, 2, "Done")
+    return {"base": rates.base, "date": rates.date, "count": len(rates.rates)}
+
+
+def save(rates: Rates) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        for currency, rate in rates.rates.items():
+            ExchangeRate.objects.update_or_create(
+                base=rates.base,
+                currency=currency,
+                defaults={"rate": rate, "as_of": rates.date, "fetched_at": now},
+            )
