@@ -3,10 +3,31 @@
 import traceback as tb
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from types import TracebackType
 from typing import Any
+
+import django.tasks
 
 TRACEBACK_LIMIT = 8 * 1024  # keep the tail, where the exception is; items cap at 400 KB
 MESSAGE_LIMIT = 1000
+
+
+# Frames of the machinery that calls a task: an operator reading a traceback wants it to
+# start at the task's own code.
+_MACHINERY = (
+    str(Path(__file__).resolve().parent / "runner"),
+    str(Path(django.tasks.__file__).resolve().parent),
+)
+
+
+def _task_frames(error: BaseException) -> TracebackType | None:
+    frames = error.__traceback__
+    while frames is not None and frames.tb_next is not None:
+        if not frames.tb_frame.f_code.co_filename.startswith(_MACHINERY):
+            break
+        frames = frames.tb_next
+    return frames
 
 
 def class_path(kind: type) -> str:
@@ -22,7 +43,7 @@ class ErrorRecord:
 
     @classmethod
     def from_exception(cls, error: BaseException, at: datetime) -> "ErrorRecord":
-        text = "".join(tb.format_exception(error))
+        text = "".join(tb.format_exception(type(error), error, _task_frames(error)))
         return cls(
             exception_class_path=class_path(type(error)),
             message=str(error)[:MESSAGE_LIMIT],

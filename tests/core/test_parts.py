@@ -77,3 +77,18 @@ def test_odd_bodies_are_rejected_not_crashed_on(aws, body):
     assert handler(event_for(aws["default"], messages), LambdaContext()) == {
         "batchItemFailures": []
     }
+
+
+def test_stored_tracebacks_start_at_the_tasks_own_code(aws):
+    from django.tasks import default_task_backend
+
+    from sqs_tasks.testing import drain_queue
+
+    result = sample_tasks.fails_with_value_error.enqueue()
+    drain_queue("default")
+    (error,) = default_task_backend.get_result(result.id).errors
+    assert error.traceback.startswith("Traceback (most recent call last):")
+    assert "sqs_tasks/runner" not in error.traceback
+    assert "django/tasks" not in error.traceback
+    assert 'sample_tasks.py", line' in error.traceback
+    assert error.traceback.rstrip().endswith("ValueError: bad input, retrying will not help")
