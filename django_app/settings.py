@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "sqs_tasks",
     "django_app",
+    "django_app.maintenance",
     "django_app.accounts",
     "django_app.jobs",
     "django_app.reports",
@@ -134,6 +135,33 @@ TASKS = {
         },
     }
 }
+
+# ---------------------------------------------------------------- email
+# SES through django-ses when deployed (the functions' roles may ses:SendEmail from the
+# account's verified identities), the console when DEBUG. django-ses reads its AWS_SES_*
+# settings, so MAILERS needs no OPTIONS and DJANGO_EMAIL_BACKEND can name any backend.
+# The local stack's AWS_ENDPOINT_URL (moto) wins over SES's regional endpoint, as for boto3.
+MAILERS = {
+    "default": {
+        "BACKEND": env_str(
+            "DJANGO_EMAIL_BACKEND",
+            "django.core.mail.backends.console.EmailBackend" if DEBUG else "django_ses.SESBackend",
+        )
+    }
+}
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "webmaster@localhost")
+USE_SES_V2 = True
+# No pacing inside a send (it costs a GetAccount call per connection and sleeps on billed
+# Lambda time): a throttled send raises, and the sending task's retry backs off instead.
+AWS_SES_AUTO_THROTTLE = None
+AWS_SES_REGION_NAME = AWS_REGION
+AWS_SES_REGION_ENDPOINT_URL = (
+    env_str("AWS_ENDPOINT_URL") or f"https://email.{AWS_REGION}.amazonaws.com"
+)
+
+# ---------------------------------------------------------------- maintenance
+OPERATOR_EMAILS = env_list("OPERATOR_EMAILS")  # who gets the daily failed-tasks digest
+UPLOADS_RETENTION_DAYS = env_int("UPLOADS_RETENTION_DAYS", 30)  # then uploads/ is purged
 
 LOGGING = {
     "version": 1,

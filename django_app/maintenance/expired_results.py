@@ -1,0 +1,73 @@
+"""Delete task results whose time is up, and the S3 objects they point to.
+
+The table's TTL attribute (`expires_at`) is only a backstop: DynamoDB deletes expired items
+up to days late (moto never does), and TTL leaves the claim-check objects a result points
+to (`payload_ref`, `return_value_ref`) behind in S3.
+
+Expired items are found by a Scan filtered on `expires_at`. A Scan reads the whole table,
+but the table only holds what TTL keeps (RESULT_TTL, 30 days by default) and this runs
+once a day; the `by-status` index is keyed on `updated_at`, which a claim moves without
+moving `expires_at`, so it cannot find expired items exactly. Each delete is conditional on
+the item still being expired, and its S3 objects are deleted only after it: a crash leaves
+an orphaned object (which the bucket's lifecycle rules expire), never a dangling pointer.
+"""
+
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqs_tasks import aws
+from sqs_tasks.backends.sqs import SQSBackend
+from sqs_tasks.dynamo import from_item
+
+POINTERS = ("payload_ref", "return_value_ref")
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeReport:
+    results: int  # items deleted
+    objects: int  # S3 objects deleted
+    complete: bool  # False when the time budget ran out first; the next run goes on
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def purge(backend: SQSBackend, now: datetime, *, budget_seconds: float) -> PurgeReport:
+    """Delete every result with `expires_at` before `now`, within `budget_seconds`."""
+    stop_at = time.monotonic() + budget_seconds
+    db = aws.client("dynamodb")
+    table = backend.results.table_name
+    cutoff = {":now": {"N": str(int(now.timestamp()))}}
+    pages = db.get_paginator("scan").paginate(
+        TableName=table,
+        FilterExpression="expires_at < :now",
+        ProjectionExpression="id, " + ", ".join(POINTERS),
+        ExpressionAttributeValues=cutoff,
+    )
+    results = objects = 0
+    for page in pages:
+        for item in map(from_item, page["Items"]):
+            if not _delete_if_expired(db, table, item["id"], cutoff):
+                continue  # written again since the scan read it
+            results += 1
+            for pointer in filter(None, (item.get(name) for name in POINTERS)):
+                backend.payloads.delete(pointer)
+                objects += 1
+        if time.monotonic() > stop_at:
+            return PurgeReport(results, objects, complete=False)
+    return PurgeReport(results, objects, complete=True)
+
+
+def _delete_if_expired(db: Any, table: str, task_id: str, cutoff: dict[str, Any]) -> bool:
+    try:
+        db.delete_item(
+            TableName=table,
+            Key={"id": {"S": task_id}},
+            ConditionExpression="expires_at < :now",
+            ExpressionAttributeValues=cutoff,
+        )
+    except db.exceptions.ConditionalCheckFailedException:
+        return False
+    return True

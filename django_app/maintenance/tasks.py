@@ -1,0 +1,62 @@
+"""The maintenance jobs, each a task with its schedule (template.yaml has the same ones).
+
+Running as tasks gives each run retries, a result and a dead-letter trail. A job that
+reasons about time ("expired", "yesterday") judges as of the tick it was scheduled for,
+so a late retry does the same work the on-time run would have.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.tasks import default_task_backend, task
+from django.utils import timezone
+
+from django_app.maintenance import digest, expired_results, health, sessions, uploads
+from sqs_tasks.periodic import periodic, tick_or_now
+
+PURGE_TIMEOUT = 600  # the heavy worker's Lambda allows 900 s
+
+
+@periodic("purge-expired-results", schedule="cron(15 2 * * ? *)")
+@task(queue_name="heavy", timeout=PURGE_TIMEOUT, max_attempts=3)
+def purge_expired_results(scheduled_time: str | None = None) -> dict[str, Any]:
+    """Results past `expires_at` and their S3 objects; what is left after the time budget
+    waits for tomorrow's run."""
+    report = expired_results.purge(
+        default_task_backend, tick_or_now(scheduled_time), budget_seconds=PURGE_TIMEOUT * 0.8
+    )
+    return report.as_dict()
+
+
+@periodic("clear-expired-sessions", schedule="cron(0 3 * * ? *)")
+@task(max_attempts=3, timeout=120)
+def clear_expired_sessions() -> dict[str, Any]:
+    return {"expired": sessions.clear_expired()}
+
+
+@periodic("remove-stale-uploads", schedule="cron(30 3 * * ? *)")
+@task(queue_name="heavy", max_attempts=3, timeout=600)
+def remove_stale_uploads(scheduled_time: str | None = None) -> dict[str, Any]:
+    cutoff = tick_or_now(scheduled_time) - timedelta(days=settings.UPLOADS_RETENTION_DAYS)
+    return uploads.remove_stale(default_task_backend.config.bucket_name, cutoff).as_dict()
+
+
+@periodic("failed-tasks-digest", schedule="cron(0 6 * * ? *)")
+@task(max_attempts=3, timeout=120)
+def send_failed_tasks_digest(scheduled_time: str | None = None) -> dict[str, Any]:
+    """Yesterday's (UTC) failures, mailed to OPERATOR_EMAILS when there are any."""
+    day = digest.day_before(tick_or_now(scheduled_time))
+    found = digest.collect(default_task_backend.results, day)
+    sent = digest.send(found, settings.OPERATOR_EMAILS)
+    return {"day": found.day.isoformat(), "failed": found.total, "sent": sent}
+
+
+# Every five minutes, on the clock. One attempt: a retried snapshot would be stale, and
+# the next one is five minutes away.
+@periodic("queue-health", schedule="cron(0/5 * * * ? *)")
+@task(max_attempts=1, timeout=30)
+def check_queue_health() -> list[dict[str, Any]]:
+    healths = health.check(default_task_backend, timezone.now())
+    health.report(healths)
+    return [h.as_dict() for h in healths]
