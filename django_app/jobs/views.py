@@ -34,12 +34,14 @@ def job_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 def job_status(request: HttpRequest, task_id: str) -> JsonResponse:
     job = get_object_or_404(Job.objects.visible_to(request.user), task_id=task_id)
-    status = status_of(job)
+    status = status_of(job).to_dict()
+    if not request.user.is_staff:
+        status["error_class"] = ""  # internals are for staff; users get `error`
     return JsonResponse(
         {
             "id": job.task_id,
             "label": job.label,
-            **status.to_dict(),
+            **status,
             "subject_url": job.subject_url,
             "retry_url": reverse("jobs:retry", args=[job.task_id]),
         }

@@ -179,6 +179,16 @@ def test_an_unexpected_bug_shows_a_plain_sentence_not_internals(alice_client, al
     page = alice_client.get(report.get_absolute_url()).content.decode()
     assert unescape(GENERIC_FAILURE) in unescape(page)
     assert "internal detail" not in page and "KeyError" not in page
+    status_url = reverse("jobs:status", args=[build_job(report).task_id])
+    assert alice_client.get(status_url).json()["error_class"] == ""
+
+
+def test_staff_see_which_exception_failed_a_task(alice_client, alice, staff_client, monkeypatch):
+    monkeypatch.setattr(Aggregator, "add", lambda self, row: {}[row[0]])
+    report = build(alice_client, alice)
+    status_url = reverse("jobs:status", args=[build_job(report).task_id])
+    assert staff_client.get(status_url).json()["error_class"] == "builtins.KeyError"
+    assert b"builtins.KeyError" in staff_client.get(reverse("jobs:list")).content
 
 
 def test_a_storage_hiccup_is_retried_and_the_report_still_gets_built(
