@@ -21,8 +21,10 @@ def client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
+    # S3 signs (and presigns) with SigV4: newer regions refuse botocore's SigV2 default.
+    extra = {"signature_version": "s3v4"} if service == "s3" else {}
     return boto3.session.Session().client(
-        service, region_name=settings.AWS_REGION, config=Config(**_CONFIG)
+        service, region_name=settings.AWS_REGION, config=Config(**_CONFIG, **extra)
     )
 
 

@@ -33,3 +33,14 @@ def backoff_delay(attempts: int, base: float, cap: float) -> float:
     burst spread out while each still waits at least half its step."""
     step = min(cap, base * 2 ** max(0, attempts - 1), MAX_VISIBILITY)
     return step / 2 + random.uniform(0, step / 2)
+
+
+def retry_delay(error: BaseException, attempts: int, base: float, cap: float) -> float:
+    """The backoff, or longer when the error says how long to wait (a `retry_after`
+    attribute, in seconds, as from an HTTP 429's Retry-After): coming back sooner than a
+    server asked only earns another refusal."""
+    asked = getattr(error, "retry_after", None)
+    delay = backoff_delay(attempts, base, cap)
+    if isinstance(asked, int | float) and asked > 0:
+        delay = max(delay, min(float(asked), MAX_VISIBILITY))
+    return delay

@@ -135,8 +135,8 @@ class TaskRunner:
         if retry.should_retry(error, attempt.envelope.policy, attempt.number):
             outcome: Outcome = RetryLater(
                 record,
-                retry.backoff_delay(
-                    attempt.number, config.retry_backoff_base, config.retry_backoff_max
+                retry.retry_delay(
+                    error, attempt.number, config.retry_backoff_base, config.retry_backoff_max
                 ),
             )
             status = READY

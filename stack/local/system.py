@@ -27,6 +27,7 @@ from stack.sam import deploy
 from stack.template import ROOT
 
 REGION = "us-east-1"
+LOCAL_SENDER = "tasks@app.local"
 PARAMETERS = {"AppName": "app", "Stage": "dev"}
 
 
@@ -64,6 +65,7 @@ def local_environment(paths: Paths, aws_port: int) -> dict[str, str]:
         "DJANGO_SECURE_COOKIES": "false",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOCAL_OUTBOX_DIR": str(paths.outbox),
+        "DJANGO_DEFAULT_FROM_EMAIL": LOCAL_SENDER,
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -143,6 +145,10 @@ class LocalSystem:
             for r in page["StackResourceSummaries"]
         }
         detach_moto_lambda_runner()
+        # SES sends only from verified identities (docs/deploy.md: verify yours on AWS).
+        session.client("ses", endpoint_url=endpoint).verify_email_identity(
+            EmailAddress=LOCAL_SENDER
+        )
         functions = topology.functions(session, endpoint, env)
         mappings = topology.queue_mappings(session, endpoint, functions)
         schedules = topology.schedules(translated, physical, functions)

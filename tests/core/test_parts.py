@@ -92,3 +92,13 @@ def test_stored_tracebacks_start_at_the_tasks_own_code(aws):
     assert "django/tasks" not in error.traceback
     assert 'sample_tasks.py", line' in error.traceback
     assert error.traceback.rstrip().endswith("ValueError: bad input, retrying will not help")
+
+
+def test_retry_waits_at_least_what_the_error_asks():
+    class Throttled(Exception):
+        retry_after = 120
+
+    assert retry.retry_delay(Throttled(), 1, base=10, cap=3600) == 120
+    assert 5 <= retry.retry_delay(ValueError(), 1, base=10, cap=3600) <= 10
+    huge = type("Huge", (Exception,), {"retry_after": 10**9})()
+    assert retry.retry_delay(huge, 1, base=10, cap=3600) == retry.MAX_VISIBILITY
