@@ -1,4 +1,4 @@
-"""Delete task results whose time is up, and the S3 objects they point to.
+"""Delete finished task results whose time is up, and the S3 objects they point to.
 
 The table's TTL attribute (`expires_at`) is only a backstop: DynamoDB deletes expired items
 up to days late (moto never does), and TTL leaves the claim-check objects a result points
@@ -10,6 +10,11 @@ once a day; the `by-status` index is keyed on `updated_at`, which a claim moves 
 moving `expires_at`, so it cannot find expired items exactly. Each delete is conditional on
 the item still being expired, and its S3 objects are deleted only after it: a crash leaves
 an orphaned object (which the bucket's lifecycle rules expire), never a dangling pointer.
+
+Only finished results (SUCCESSFUL, FAILED) are purged. An unfinished one past its expiry is
+either running (a claim does not move `expires_at`) or waiting for a `run_after` beyond
+RESULT_TTL: deleting it would lose a live task's record. TTL remains the backstop for
+unfinished items lost for good.
 """
 
 import time
@@ -19,9 +24,11 @@ from typing import Any
 
 from sqs_tasks import aws
 from sqs_tasks.backends.sqs import SQSBackend
-from sqs_tasks.dynamo import from_item
+from sqs_tasks.dynamo import from_item, to_item
+from sqs_tasks.results import FAILED, SUCCESSFUL
 
 POINTERS = ("payload_ref", "return_value_ref")
+EXPIRED_AND_FINISHED = "expires_at < :now AND #status IN (:successful, :failed)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,21 +42,26 @@ class PurgeReport:
 
 
 def purge(backend: SQSBackend, now: datetime, *, budget_seconds: float) -> PurgeReport:
-    """Delete every result with `expires_at` before `now`, within `budget_seconds`."""
+    """Delete every finished result with `expires_at` before `now`, within `budget_seconds`."""
     stop_at = time.monotonic() + budget_seconds
     db = aws.client("dynamodb")
     table = backend.results.table_name
-    cutoff = {":now": {"N": str(int(now.timestamp()))}}
+    condition = {
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": to_item(
+            {":now": int(now.timestamp()), ":successful": SUCCESSFUL, ":failed": FAILED}
+        ),
+    }
     pages = db.get_paginator("scan").paginate(
         TableName=table,
-        FilterExpression="expires_at < :now",
+        FilterExpression=EXPIRED_AND_FINISHED,
         ProjectionExpression="id, " + ", ".join(POINTERS),
-        ExpressionAttributeValues=cutoff,
+        **condition,
     )
     results = objects = 0
     for page in pages:
         for item in map(from_item, page["Items"]):
-            if not _delete_if_expired(db, table, item["id"], cutoff):
+            if not _delete_if_expired(db, table, item["id"], condition):
                 continue  # written again since the scan read it
             results += 1
             for pointer in filter(None, (item.get(name) for name in POINTERS)):
@@ -60,13 +72,13 @@ def purge(backend: SQSBackend, now: datetime, *, budget_seconds: float) -> Purge
     return PurgeReport(results, objects, complete=True)
 
 
-def _delete_if_expired(db: Any, table: str, task_id: str, cutoff: dict[str, Any]) -> bool:
+def _delete_if_expired(db: Any, table: str, task_id: str, condition: dict[str, Any]) -> bool:
     try:
         db.delete_item(
             TableName=table,
             Key={"id": {"S": task_id}},
-            ConditionExpression="expires_at < :now",
-            ExpressionAttributeValues=cutoff,
+            ConditionExpression=EXPIRED_AND_FINISHED,
+            **condition,
         )
     except db.exceptions.ConditionalCheckFailedException:
         return False
