@@ -101,9 +101,7 @@ def schedules(
         function_logical_id = target["Arn"]["Fn::GetAtt"][0]
         found.append(
             Schedule(
-                name=properties.get("Name")
-                if isinstance(properties.get("Name"), str)
-                else logical_id,
+                name=_schedule_name(logical_id, properties),
                 expression=properties["ScheduleExpression"],
                 timezone=properties.get("ScheduleExpressionTimezone", "UTC"),
                 enabled=properties.get("State", "ENABLED") == "ENABLED",
@@ -112,3 +110,16 @@ def schedules(
             )
         )
     return found
+
+
+def _schedule_name(logical_id: str, properties: dict[str, Any]) -> str:
+    """The periodic task's name from the Input (our ScheduleV2 convention), else a literal
+    Name, else the logical id."""
+    try:
+        payload = json.loads(properties["Target"].get("Input", ""))
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and isinstance(payload.get("schedule"), str):
+        return payload["schedule"]
+    name = properties.get("Name")
+    return name if isinstance(name, str) else logical_id

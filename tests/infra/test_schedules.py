@@ -83,7 +83,9 @@ def test_the_documented_example_becomes_a_scheduler_schedule_that_invokes_the_sc
     template, translated
 ):
     with_schedule = translate_offline(with_example_schedule(template))
-    (schedule,) = resources_of_type(with_schedule, "AWS::Scheduler::Schedule").values()
+    schedules = resources_of_type(with_schedule, "AWS::Scheduler::Schedule")
+    existing = resources_of_type(translated, "AWS::Scheduler::Schedule")
+    (schedule,) = [s for logical_id, s in schedules.items() if logical_id not in existing]
     target = schedule["Properties"]["Target"]
     assert target["Arn"] == {"Fn::GetAtt": ["SchedulerFunction", "Arn"]}
     assert target["RoleArn"] == INVOKE_ROLE
