@@ -7,9 +7,12 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+
+from tests.web.fake_api import FakeApi
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,11 +54,15 @@ class RunningSystem:
         self.root = root
         self.aws_port, self.web_port = free_port(), free_port()
         self.log = (root / "stack.log").open("w+")
+        # The slow external API the rates feature calls, on loopback like everything else.
+        self._resources = ExitStack()
+        self.rates_api = self._resources.enter_context(FakeApi())
         env = {
             k: v
             for k, v in os.environ.items()
             if not k.startswith(("AWS_", "DJANGO_", "APP_", "DATABASE_"))
         }
+        env["RATES_API_URL"] = self.rates_api.url
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -117,6 +124,7 @@ class RunningSystem:
             if self.process.poll() is None:
                 self.process.kill()
         self.log.close()
+        self._resources.close()
         return started
 
 

@@ -1,6 +1,7 @@
 """Issue 5: the local system, started as `make run` starts it, used, and stopped."""
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -9,6 +10,7 @@ import urllib.request
 import pytest
 
 from tests.local.conftest import ROOT, alive
+from tests.local.web_client import WebClient
 
 pytestmark = pytest.mark.slow
 
@@ -83,6 +85,28 @@ def test_unknown_schedule_is_refused(local_system):
         timeout=60,
     )
     assert process.returncode != 0 and "No schedule 'nope'" in process.stderr
+
+
+def test_a_task_enqueued_through_the_web_app_reads_back_over_http(local_system):
+    browser = WebClient(local_system.url)
+    browser.submit(
+        "/accounts/signup/",
+        {
+            "username": "ada",
+            "email": "ada@example.com",
+            "password1": "an-Unusual-pass-42",
+            "password2": "an-Unusual-pass-42",
+        },
+    )
+    page = browser.submit("/rates/", {"base": "EUR"})  # "Refresh exchange rates"
+    status_url = re.search(r'data-status-url="([^"]+)"', page)[1]
+    deadline = time.monotonic() + 60
+    while (status := json.loads(browser.get(status_url)))["status"] != "SUCCESSFUL":
+        assert status["status"] != "FAILED", status
+        assert time.monotonic() < deadline, f"{status}\n{local_system.output()[-3000:]}"
+        time.sleep(0.5)
+    assert "USD" in browser.get("/rates/?base=EUR")
+    assert local_system.rates_api.paths  # the worker really called the API
 
 
 def test_stopping_leaves_no_process_behind(local_system):
