@@ -10,7 +10,6 @@ size and type limits S3 itself enforces.
 import re
 import uuid
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, BinaryIO
 from urllib.parse import unquote
 
@@ -51,19 +50,6 @@ def bucket() -> str:
     return default_task_backend.config.bucket_name
 
 
-@cache
-def _presigner() -> Any:
-    """An S3 client that signs forms and links with SigV4. botocore presigns with the
-    deprecated SigV2 unless told otherwise, which newer regions refuse. Presigning is
-    local (no request is sent), so one client serves the whole process."""
-    import boto3
-    from botocore.config import Config
-
-    return boto3.session.Session().client(
-        "s3", region_name=settings.AWS_REGION, config=Config(signature_version="s3v4")
-    )
-
-
 def upload_form(owner_id: int, redirect_url: str) -> UploadForm:
     """A presigned POST for one new key. S3 redirects the browser to `redirect_url`
     (with ?bucket=&key=&etag=) once the file is stored."""
@@ -77,7 +63,7 @@ def upload_form(owner_id: int, redirect_url: str) -> UploadForm:
         # The original file name, which the page's script fills in (percent-encoded).
         ["starts-with", "$x-amz-meta-filename", ""],
     ]
-    post = _presigner().generate_presigned_post(
+    post = aws.client("s3").generate_presigned_post(
         bucket(),
         key,
         Fields=fields,
@@ -151,7 +137,7 @@ def download_url(key: str, *, filename: str, attachment: bool, expires: int) -> 
     """A presigned GET. It lives at most `expires` seconds, and no longer than the
     credentials that signed it (on Lambda, the role's session: hours, not days)."""
     disposition = "attachment" if attachment else "inline"
-    return _presigner().generate_presigned_url(
+    return aws.client("s3").generate_presigned_url(
         "get_object",
         Params={
             "Bucket": bucket(),
