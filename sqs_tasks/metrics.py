@@ -49,8 +49,16 @@ def record_attempt(queue: str, counter: str | None, duration_ms: float) -> None:
 
 
 def record_enqueued(queue: str, count: int) -> None:
+    emit(queue, {ENQUEUED: (MetricUnit.Count, count)})
+
+
+def emit(queue: str, measurements: dict[str, tuple[MetricUnit, float]]) -> None:
+    """Emit other per-queue measurements now (name -> (unit, value)), with the same
+    namespace and single `queue` dimension as the task counts."""
     if enabled():
-        _for_queue(queue).add_metric(ENQUEUED, MetricUnit.Count, count)
+        metrics = _for_queue(queue)
+        for name, (unit, value) in measurements.items():
+            metrics.add_metric(name, unit, value)
         flush()
 
 

@@ -5,6 +5,7 @@ whose lease ran out, can never both record an outcome. Attribute names are the o
 operator sees in the DynamoDB console; `by-status` (status, updated_at) lists failures.
 """
 
+import itertools
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ FAILED = TaskResultStatus.FAILED.value
 SUCCESSFUL = TaskResultStatus.SUCCESSFUL.value
 FINISHED = {FAILED, SUCCESSFUL}
 STATUS_INDEX = "by-status"
+_EXPIRED_AND_FINISHED = "expires_at < :now AND #status IN (:successful, :failed)"
 BATCH_WRITE_SIZE = 25
 
 
@@ -51,17 +53,21 @@ class ResultStore:
     def _db(self) -> Any:
         return aws.client("dynamodb")
 
-    def _expires_at(self) -> int:
-        return int(time.time()) + self.ttl_seconds
+    def _expires_at(self, not_before: float = 0) -> int:
+        """When DynamoDB may drop the item: the TTL counts from now, or from a later start,
+        so a task deferred past the TTL still has its result when it runs."""
+        return int(max(time.time(), not_before)) + self.ttl_seconds
 
     def new_item(self, values: dict[str, Any]) -> dict[str, Any]:
         """A READY item: the caller's fields plus the bookkeeping every item carries."""
+        run_after = values.get("run_after")
+        starts = datetime.fromisoformat(run_after).timestamp() if run_after else 0
         return {
             "status": READY,
             "attempts": 0,
             "worker_ids": [],
             "errors": [],
-            "expires_at": self._expires_at(),
+            "expires_at": self._expires_at(not_before=starts),
             **values,
         }
 
@@ -219,28 +225,73 @@ class ResultStore:
         )
 
     def by_status(
-        self, status: str, *, since: str = "0", until: str = "9", limit: int | None = None
+        self,
+        status: str,
+        *,
+        since: str = "0",
+        until: str = "9",
+        queue: str = "",
+        due_by: datetime | None = None,
+        oldest_first: bool = False,
+        limit: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Items with `status`, newest first, through the `by-status` index.
-        `since`/`until` are ISO timestamps (strings sort as times do)."""
-        paginator = self._db.get_paginator("query")
-        pages = paginator.paginate(
+        """Items with `status`, newest first (or oldest), through the `by-status` index.
+        `since`/`until` bound `updated_at` (ISO strings sort as times do); `queue` keeps
+        one queue's; `due_by` keeps those whose run_after (if any) has come by then."""
+        filters, values = [], {":status": status, ":since": since, ":until": until}
+        if queue:
+            filters.append("queue_name = :queue")
+            values[":queue"] = queue
+        if due_by is not None:
+            filters.append("(attribute_not_exists(run_after) OR run_after <= :due)")
+            values[":due"] = _iso(due_by)
+        pages = self._db.get_paginator("query").paginate(
             TableName=self.table_name,
             IndexName=STATUS_INDEX,
             KeyConditionExpression="#status = :status AND updated_at BETWEEN :since AND :until",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_item(
-                {":status": status, ":since": since, ":until": until}
-            ),
-            ScanIndexForward=False,
+            ExpressionAttributeValues=to_item(values),
+            ScanIndexForward=oldest_first,
+            **({"FilterExpression": " AND ".join(filters)} if filters else {}),
         )
-        count = 0
+        items = (from_item(item) for page in pages for item in page["Items"])
+        yield from itertools.islice(items, limit)
+
+    def expired_finished(self, now: datetime) -> Iterator[dict[str, Any]]:
+        """Finished items whose `expires_at` has passed: what the table's TTL will drop,
+        late (DynamoDB deletes within days) or never (moto). Unfinished ones are left:
+        a task deferred or running past its expiry is still live."""
+        pages = self._db.get_paginator("scan").paginate(
+            TableName=self.table_name,
+            FilterExpression=_EXPIRED_AND_FINISHED,
+            **self._expired_values(now),
+        )
         for page in pages:
-            for item in page["Items"]:
-                if limit is not None and count >= limit:
-                    return
-                count += 1
-                yield from_item(item)
+            yield from map(from_item, page["Items"])
+
+    def delete_if_expired(self, task_id: str, now: datetime) -> bool:
+        """Delete the item if it is still expired and finished (it may have been written
+        again since it was read); False when it was not deleted."""
+        db = self._db
+        try:
+            db.delete_item(
+                TableName=self.table_name,
+                Key={"id": {"S": task_id}},
+                ConditionExpression=_EXPIRED_AND_FINISHED,
+                **self._expired_values(now),
+            )
+        except db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    @staticmethod
+    def _expired_values(now: datetime) -> dict[str, Any]:
+        return {
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": to_item(
+                {":now": int(now.timestamp()), ":successful": SUCCESSFUL, ":failed": FAILED}
+            ),
+        }
 
     def report_progress(self, task_id: str, progress: dict[str, Any]) -> None:
         self._db.update_item(

@@ -22,13 +22,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqs_tasks import aws
 from sqs_tasks.backends.sqs import SQSBackend
-from sqs_tasks.dynamo import from_item, to_item
-from sqs_tasks.results import FAILED, SUCCESSFUL
 
 POINTERS = ("payload_ref", "return_value_ref")
-EXPIRED_AND_FINISHED = "expires_at < :now AND #status IN (:successful, :failed)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,42 +40,13 @@ class PurgeReport:
 def purge(backend: SQSBackend, now: datetime, *, budget_seconds: float) -> PurgeReport:
     """Delete every finished result with `expires_at` before `now`, within `budget_seconds`."""
     stop_at = time.monotonic() + budget_seconds
-    db = aws.client("dynamodb")
-    table = backend.results.table_name
-    condition = {
-        "ExpressionAttributeNames": {"#status": "status"},
-        "ExpressionAttributeValues": to_item(
-            {":now": int(now.timestamp()), ":successful": SUCCESSFUL, ":failed": FAILED}
-        ),
-    }
-    pages = db.get_paginator("scan").paginate(
-        TableName=table,
-        FilterExpression=EXPIRED_AND_FINISHED,
-        ProjectionExpression="id, " + ", ".join(POINTERS),
-        **condition,
-    )
     results = objects = 0
-    for page in pages:
-        for item in map(from_item, page["Items"]):
-            if not _delete_if_expired(db, table, item["id"], condition):
-                continue  # written again since the scan read it
+    for item in backend.results.expired_finished(now):
+        if backend.results.delete_if_expired(item["id"], now):  # else written again since
             results += 1
             for pointer in filter(None, (item.get(name) for name in POINTERS)):
                 backend.payloads.delete(pointer)
                 objects += 1
-        if time.monotonic() > stop_at:
+        if time.monotonic() > stop_at:  # checked after an item: every run makes progress
             return PurgeReport(results, objects, complete=False)
     return PurgeReport(results, objects, complete=True)
-
-
-def _delete_if_expired(db: Any, table: str, task_id: str, condition: dict[str, Any]) -> bool:
-    try:
-        db.delete_item(
-            TableName=table,
-            Key={"id": {"S": task_id}},
-            ConditionExpression=EXPIRED_AND_FINISHED,
-            **condition,
-        )
-    except db.exceptions.ConditionalCheckFailedException:
-        return False
-    return True

@@ -22,12 +22,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit
 
 from sqs_tasks import aws, metrics, queues
 from sqs_tasks.backends.sqs import SQSBackend
-from sqs_tasks.dynamo import to_item
-from sqs_tasks.results import READY, STATUS_INDEX
+from sqs_tasks.results import READY
 
 logger = logging.getLogger(__name__)
 
@@ -75,15 +74,16 @@ def report(healths: list[QueueHealth]) -> None:
     if not metrics.enabled():
         return
     for health in healths:
-        # As sqs_tasks.metrics does: the `queue` dimension alone, no `service` one.
-        emitter = EphemeralMetrics(namespace=metrics.namespace(), service="")
-        emitter.add_dimension("queue", health.queue)
-        emitter.add_metric("QueueBacklog", MetricUnit.Count, health.backlog)
-        emitter.add_metric("QueueInFlight", MetricUnit.Count, health.in_flight)
-        emitter.add_metric("QueueDelayed", MetricUnit.Count, health.delayed)
-        emitter.add_metric("QueueOldestWaiting", MetricUnit.Seconds, health.oldest_waiting_seconds)
-        emitter.add_metric("DeadLetterMessages", MetricUnit.Count, health.dead_letters)
-        emitter.flush_metrics()
+        metrics.emit(
+            health.queue,
+            {
+                "QueueBacklog": (MetricUnit.Count, health.backlog),
+                "QueueInFlight": (MetricUnit.Count, health.in_flight),
+                "QueueDelayed": (MetricUnit.Count, health.delayed),
+                "QueueOldestWaiting": (MetricUnit.Seconds, health.oldest_waiting_seconds),
+                "DeadLetterMessages": (MetricUnit.Count, health.dead_letters),
+            },
+        )
 
 
 def _counts(url: str) -> dict[str, int]:
@@ -96,25 +96,9 @@ def _counts(url: str) -> dict[str, int]:
 def _oldest_waiting(backend: SQSBackend, queue_name: str, now: datetime) -> float:
     """Seconds since the oldest due READY task of the queue last changed (its enqueue, or
     its last failed attempt); the index is read oldest first, up to the first match."""
-    pages = (
-        aws.client("dynamodb")
-        .get_paginator("query")
-        .paginate(
-            TableName=backend.results.table_name,
-            IndexName=STATUS_INDEX,
-            KeyConditionExpression="#status = :ready",
-            FilterExpression="queue_name = :queue AND "
-            "(attribute_not_exists(run_after) OR run_after <= :now)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_item(
-                {":ready": READY, ":queue": queue_name, ":now": now.isoformat()}
-            ),
-            ProjectionExpression="updated_at",
-            ScanIndexForward=True,
-        )
-    )
-    for page in pages:
-        for item in page["Items"]:
-            waited = now - datetime.fromisoformat(item["updated_at"]["S"])
-            return round(max(0.0, waited.total_seconds()), 3)
+    for item in backend.results.by_status(
+        READY, queue=queue_name, due_by=now, oldest_first=True, limit=1
+    ):
+        waited = now - datetime.fromisoformat(item["updated_at"])
+        return round(max(0.0, waited.total_seconds()), 3)
     return 0.0

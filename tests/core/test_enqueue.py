@@ -229,3 +229,13 @@ def test_envelope_round_trips_through_json():
     )
     assert Envelope.from_json(envelope.to_json()) == envelope
     assert json.loads(envelope.to_json())["v"] == 1
+
+
+def test_a_deferred_result_outlives_its_start(aws):
+    """The TTL counts from the start, not from the enqueue: a task deferred past the
+    TTL must still find its result when it runs."""
+    start = timezone.now() + timedelta(days=45)
+    result = sample_tasks.add.using(run_after=start).enqueue(1, 1)
+    item = default_task_backend.results.get(result.id)
+    ttl = default_task_backend.config.result_ttl
+    assert item["expires_at"] >= start.timestamp() + ttl - 1
