@@ -29,8 +29,21 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The whole suite on SQLite; then, when a PostgreSQL server is available (TEST_POSTGRES_URL,
+# or the project's own server: `.ci/postgres start`, as CI does), the tests that touch the
+# database again on PostgreSQL. The rest (infra, local system, templates) does not depend on
+# the engine, and leaving it out keeps the two passes well under ten minutes.
+PG_TESTS := tests/core tests/ops tests/web tests/maintenance tests/periodic tests/database
+
 test: lint
 	$(BIN)/pytest
+	@url="$${TEST_POSTGRES_URL:-$$(.ci/postgres running)}"; \
+	if [ -z "$$url" ]; then \
+		echo "No PostgreSQL server (set TEST_POSTGRES_URL, or .ci/postgres start): SQLite only."; \
+	else \
+		echo "Again on PostgreSQL: $(PG_TESTS)"; \
+		DATABASE_URL="$$url" $(BIN)/pytest $(PG_TESTS); \
+	fi
 
 # The whole system on this machine (stack/local): AWS emulated by moto, template.yaml
 # deployed into it, pollers and schedules driving the real handlers, the web app on :8000.

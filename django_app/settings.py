@@ -7,8 +7,7 @@ without anyone copying URLs or ARNs after a deploy. Each name can still be overr
 
 from pathlib import Path
 
-import dj_database_url
-
+from django_app.database.config import default_database
 from django_app.env import env_bool, env_int, env_list, env_str, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -71,15 +70,12 @@ TEMPLATES = [
     },
 ]
 
-# Lambda freezes between invocations, so a kept connection may be dead when it thaws:
-# keep it for a minute and let Django test it before use (CONN_HEALTH_CHECKS).
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
-    )
-}
+# DATABASE_URL (SQLite by default), or when deployed DATABASE_SECRET_ARN: an RDS/Aurora
+# secret read on first connect, once per execution environment. Connections are closed
+# after each request and task (CONN_MAX_AGE 0) with health checks on: a frozen Lambda
+# environment cannot close what it keeps, so a kept connection would count against the
+# database's max_connections for the environment's whole life (django_app/database/config.py).
+DATABASES = {"default": default_database(str(BASE_DIR / "db.sqlite3"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

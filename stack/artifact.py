@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # What runs on Lambda, relative to the project root. Tests, docs and tools stay behind.
 SOURCES = ("django_app", "sqs_tasks", "functions", "manage.py")
-# Lambda's arm64 runtime is Amazon Linux 2023 (glibc 2.34): manylinux2014 wheels fit it.
-ARM64_WHEEL_PLATFORM = "manylinux2014_aarch64"
+# Lambda's arm64 runtime is Amazon Linux 2023 (glibc 2.34): manylinux wheels up to glibc
+# 2.34 fit it. pip takes every tag given; psycopg-binary ships only manylinux_2_28 builds.
+ARM64_WHEEL_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", ".*")
 # A fixed timestamp makes the zip depend on the files alone (reproducible artifacts).
@@ -53,8 +54,7 @@ def install_requirements(dest: Path, requirements: Path = ROOT / "requirements.t
             "--no-compile",
             "--target",
             str(dest),
-            "--platform",
-            ARM64_WHEEL_PLATFORM,
+            *(arg for platform in ARM64_WHEEL_PLATFORMS for arg in ("--platform", platform)),
             "--implementation",
             "cp",
             "--python-version",

@@ -1,0 +1,54 @@
+"""settings.DATABASES["default"], from the environment.
+
+Connection lifetime on Lambda (CONN_MAX_AGE = 0 unless DATABASE_CONN_MAX_AGE says
+otherwise): an execution environment is frozen between invocations, so no code runs to
+close a kept connection; the database keeps it open for as long as the environment lives
+(minutes to hours), idle, counted against max_connections. Closing at the end of each
+request and task (Django does it at request_finished, the task runner around each attempt)
+bounds the connections in use by the invocations running *now*, which MaximumConcurrency
+caps per queue, instead of by every environment that ever ran. Opening one costs a few
+milliseconds inside the VPC (more with TLS), small beside a task or a page. Behind RDS
+Proxy, which holds the real connections and multiplexes them, a longer age is cheap:
+set DATABASE_CONN_MAX_AGE then. CONN_HEALTH_CHECKS stays on so that a kept connection that
+died while its environment was frozen (idle timeout, failover, proxy restart) is replaced
+before use instead of failing the first query.
+"""
+
+from typing import Any
+
+import dj_database_url
+
+from django_app.env import env_int, env_str
+
+SECRET_ENGINE = "django_app.database.secret_postgresql"
+
+
+def default_database(sqlite_path: str) -> dict[str, Any]:
+    """From DATABASE_SECRET_ARN when set (deployed), else DATABASE_URL, else SQLite."""
+    lifetime = {
+        "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 0),
+        "CONN_HEALTH_CHECKS": True,
+    }
+    if arn := env_str("DATABASE_SECRET_ARN"):
+        return secret_database(arn) | lifetime
+    parsed = dj_database_url.parse(env_str("DATABASE_URL", f"sqlite:///{sqlite_path}"))
+    return {**parsed, **lifetime}
+
+
+def secret_database(arn: str) -> dict[str, Any]:
+    """PostgreSQL whose credentials are in a Secrets Manager secret; nothing is read now.
+
+    DATABASE_HOST (an RDS Proxy endpoint), DATABASE_PORT and DATABASE_NAME win over the
+    secret's host, port and dbname; an RDS-managed master secret holds only the username
+    and password, so the host and name come from them then."""
+    return {
+        "ENGINE": SECRET_ENGINE,
+        "SECRET_ARN": arn,
+        "NAME": env_str("DATABASE_NAME"),
+        "HOST": env_str("DATABASE_HOST"),
+        "PORT": env_str("DATABASE_PORT"),
+        "USER": "",
+        "PASSWORD": "",
+        # RDS for PostgreSQL 15+ refuses unencrypted connections by default.
+        "OPTIONS": {"sslmode": env_str("DATABASE_SSLMODE", "require")},
+    }
