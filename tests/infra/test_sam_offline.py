@@ -76,16 +76,23 @@ def test_prod_stage_with_vpc_and_database_deploys_beside_dev(fake_aws_env):
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
         group = ec2.create_security_group(GroupName="fn", Description="fn", VpcId=vpc)["GroupId"]
+        routes = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
         sam.deploy(session)
-        outputs = sam.deploy(
-            session,
-            parameters={**PROD_PARAMETERS, "SubnetIds": subnet, "SecurityGroupIds": group},
-        )
+        network = {
+            "VpcId": vpc,
+            "SubnetIds": subnet,
+            "SecurityGroupIds": group,
+            "RouteTableIds": routes,
+        }
+        outputs = sam.deploy(session, parameters={**PROD_PARAMETERS, **network})
         assert outputs["TasksTableName"] == "app-prod-tasks"
         lambda_client = session.client("lambda")
         config = lambda_client.get_function_configuration(FunctionName="app-prod-worker-heavy")
         assert config["VpcConfig"]["SubnetIds"] == [subnet]
-        assert config["VpcConfig"]["SecurityGroupIds"] == [group]
+        assert config["VpcConfig"]["SecurityGroupIds"] == [
+            outputs["FunctionsSecurityGroupId"],
+            group,
+        ]
         variables = config["Environment"]["Variables"]
         assert variables["DATABASE_SECRET_ARN"] == PROD_PARAMETERS["DatabaseSecretArn"]
         assert variables["APP_STAGE"] == "prod"
