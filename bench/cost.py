@@ -1,0 +1,164 @@
+"""Benchmark 1, AWS requests per task and dollars per million tasks: ours beside Zappa's
+async tasks and Celery on SQS, each running the same no-op tasks' whole life.
+
+Request counts do not vary between runs (checked: the report says if they did); the
+Lambda duration behind the GB-second figure does, so the dollars carry a spread.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench import pricing, requests_ours, requests_zappa
+from bench.counting import RequestCounter
+from bench.pricing import Usage
+from bench.report import table
+from bench.stats import Summary
+
+Measure = Callable[[int], tuple[Usage, RequestCounter]]
+
+
+@dataclass
+class SystemCost:
+    usages: list[Usage]
+    counters: list[RequestCounter]
+    error: str = ""
+
+    @property
+    def total(self) -> Summary:
+        return Summary.of([u.total_per_million() for u in self.usages])
+
+    @property
+    def counts_vary(self) -> bool:
+        return any(c.total != self.counters[0].total for c in self.counters)
+
+
+def measure(tasks: int, runs: int, celery_runs: int) -> dict[str, SystemCost]:
+    celery, why_not_celery = _celery()
+    systems: dict[str, tuple[Measure | None, int, str]] = {
+        "ours": (requests_ours.measure, runs, ""),
+        "zappa": (requests_zappa.measure, runs, ""),
+        "celery": (celery, celery_runs, why_not_celery),
+    }
+    results = {}
+    for name, (run, repeat, why_not) in systems.items():
+        if run is None:
+            results[name] = SystemCost([], [], why_not)
+            continue
+        pairs = [run(tasks) for _ in range(repeat)]
+        results[name] = SystemCost([u for u, _ in pairs], [c for _, c in pairs])
+    return results
+
+
+def _celery() -> tuple[Measure | None, str]:
+    try:
+        from bench import requests_celery
+    except ImportError as error:  # celery[sqs] is in requirements-bench.txt
+        return None, f"Celery is not installed here ({error}); `make bench` installs it."
+    return requests_celery.measure, ""
+
+
+def render(results: dict[str, SystemCost], tasks: int) -> str:
+    measured = {name: cost for name, cost in results.items() if cost.usages}
+    parts = [
+        "## 1. AWS requests per task, and dollars per million tasks",
+        f"The whole life of {tasks:,} no-op tasks: enqueue, run, read each result back once. "
+        "Requests are counted by service and operation with botocore's event hooks "
+        "(`before-parameter-build.*.*` on every client), or, for Celery's worker, by the moto "
+        "server that receives them (kombu polls SQS through pycurl, past botocore).",
+        "- **Ours**: `enqueue_many` (BatchWriteItem in 25s, SendMessageBatch in 10s); "
+        "batches of 10 through `functions.worker.handler`, with the requests Lambda's SQS "
+        "event source mapping makes counted as it would make them (ReceiveMessage, "
+        "DeleteMessageBatch: Lambda does not bill its polling, but SQS bills these requests "
+        "to you); `get_result()` per task.\n"
+        f"- **Zappa** 0.63 `@task(capture_response=True)`: {_paragraph(requests_zappa)}\n"
+        "- **Celery** (SQS broker, DynamoDB result backend): a real `celery worker` "
+        "(solo pool, prefetch 10 so it receives up to ten per poll like our batches) in its "
+        "own process against an embedded moto server; `AsyncResult.get()` per task.",
+        "### Requests per task\n\n" + _counts_table(measured, tasks),
+        "### Dollars per million tasks\n\n" + _dollars_table(measured),
+        _pricing_notes(measured),
+    ]
+    parts += [f"- {name}: {cost.error}" for name, cost in results.items() if cost.error]
+    return "\n\n".join(parts)
+
+
+def _paragraph(module: object) -> str:
+    """A module docstring's body (after its title line) as one Markdown paragraph."""
+    return " ".join((module.__doc__ or "").split("\n\n", 1)[-1].split())
+
+
+def _counts_table(results: dict[str, SystemCost], tasks: int) -> str:
+    rows = []
+    for name, cost in results.items():
+        counter = cost.counters[0]
+        for phase, counts in counter.by_phase.items():
+            for (service, operation), calls in sorted(counts.items()):
+                rows.append((name, phase, f"{service}:{operation}", calls, f"{calls / tasks:.3f}"))
+        total = sum(counter.total.values())
+        note = " (varied between runs)" if cost.counts_vary else ""
+        rows.append(
+            (
+                f"**{name}**",
+                "**all**",
+                "**every request**",
+                f"**{total}**{note}",
+                f"**{total / tasks:.2f}**",
+            )
+        )
+    return table(("system", "phase", "request", f"calls per {tasks:,}", "per task"), rows)
+
+
+def _dollars_table(results: dict[str, SystemCost]) -> str:
+    rows = []
+    for name, cost in results.items():
+        usage = cost.usages[0]
+        dollars = usage.dollars_per_million()
+        per_task = 1 / usage.tasks
+        rows.append(
+            (
+                name,
+                f"{usage.sqs_requests * per_task:.2f}",
+                f"{usage.wru * per_task:.2f} ({usage.dynamodb_index_writes * per_task:.0f} index)",
+                f"{usage.rru * per_task:.2f}",
+                f"{usage.lambda_invocations * per_task:.2f}",
+                *(f"${value:.3f}" for value in dollars.values()),
+                cost.total.format("$", 2) if len(cost.usages) > 1 else f"${cost.total.median:.2f}",
+            )
+        )
+    headers = (
+        "system",
+        "SQS req/task",
+        "WRU/task",
+        "RRU/task",
+        "invocations/task",
+        *(f"{k} $/M" for k in results[next(iter(results))].usages[0].dollars_per_million()),
+        "total $ per million tasks",
+    )
+    return table(headers, rows)
+
+
+def _pricing_notes(results: dict[str, SystemCost]) -> str:
+    sizes = ", ".join(f"{n} {c.usages[0].item_bytes} B" for n, c in results.items())
+    return "\n".join(
+        [
+            f"Prices (us-east-1, read {pricing.PRICES_DATE}): {pricing.PRICE_SOURCES}. "
+            "Free tiers left out.",
+            "",
+            "- SQS: each call is a request, one per 64 KB of payload (all payloads here are "
+            "far below 64 KB).",
+            f"- DynamoDB: one WRU per 1 KB written per item, one RRU per 4 KB strongly "
+            f"consistent read (half for eventually consistent; our `get_result` reads "
+            f"consistently, Zappa and Celery do not). Largest item: {sizes}. Our table's "
+            f"`by-status` index (projection ALL) is written too: "
+            f"{requests_ours.INDEX_WRITES_PER_UPDATE} index writes per UpdateItem (each changes "
+            "the index key, so the old entry is deleted and the new one put) and one per new "
+            "item. Zappa's and Celery's tables have no index.",
+            f"- Lambda duration: the handler's measured time against in-process moto plus "
+            f"{pricing.ASSUMED_ROUND_TRIP * 1000:.0f} ms per AWS call it makes (an assumed "
+            "in-region round trip: moto answers in-process), rounded up to 1 ms per invocation, "
+            "at 512 MB (our worker's MemorySize; Zappa's tasks run in the web function, "
+            "compared here at the same size and arm64 price).",
+            "- Celery has no Lambda line: it runs on servers you pay for by the hour, whatever "
+            "the task count. Its dollars are AWS requests only.",
+        ]
+    )
