@@ -58,6 +58,17 @@ fire: $(STAMP)
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache
 
+# The benchmarks (bench/, issue 8): cost per task beside Zappa and Celery, worker overhead,
+# cold start, package sizes, throughput beside django-tasks-db. Writes BENCHMARKS.md.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench: $(BENCH_STAMP) build/lambda.stamp web-package
+	$(BIN)/python -m bench
+
 # ---------------------------------------------------------------- deployment (docs/deploy.md)
 # The Lambda artifact every function in template.yaml runs: built once into build/lambda,
 # then copied by each build-<LogicalId> target, which is what `sam build` runs for a

@@ -1,0 +1,84 @@
+"""Running the benchmarks in order and turning their results into the report's summary
+and sections. Kept apart from __main__ so the smoke test can call it with tiny sizes."""
+
+from collections.abc import Callable
+from typing import Any
+
+from bench import artifact_size, cold_start, cost, local_stack, overhead, tasks_db, throughput
+
+Say = Callable[[str], None]
+
+
+def run_all(sizes: Any, say: Say, *, only_in_process: bool = False) -> tuple[str, list[str]]:
+    """Every benchmark (or, for the smoke test, only the in-process ones)."""
+    say(f"1/5 requests per task ({sizes.cost_tasks} tasks: ours, Zappa, Celery)")
+    costs = cost.measure(
+        sizes.cost_tasks, sizes.cost_runs, 0 if only_in_process else sizes.celery_runs
+    )
+    say(f"2/5 worker overhead ({sizes.overhead_runs} runs of {sizes.overhead_tasks} tasks)")
+    worker = overhead.measure(sizes.overhead_tasks, sizes.overhead_runs)
+    sections = [cost.render(costs, sizes.cost_tasks), overhead.render(worker, sizes.overhead_tasks)]
+    summary = [_cost_line(costs), _overhead_line(worker)]
+    if only_in_process:
+        return "\n".join(summary), sections
+    say(f"3/5 cold start ({sizes.cold_runs} runs of each variant)")
+    cold = cold_start.measure(sizes.cold_runs)
+    say("4/5 artifact size")
+    sizes_found = artifact_size.measure()
+    say(
+        f"5/5 throughput ({sizes.bursts} bursts of {sizes.burst_tasks}: "
+        "local stack, then django-tasks-db)"
+    )
+    ours = local_stack.measure(sizes.burst_tasks, sizes.bursts)
+    database = tasks_db.measure(sizes.burst_tasks, sizes.bursts)
+    sections += [
+        cold_start.render(cold),
+        artifact_size.render(sizes_found),
+        throughput.render(ours, database, local_stack.__doc__.strip(), tasks_db.__doc__.strip()),
+    ]
+    summary += [_cold_line(cold), _size_line(sizes_found), _throughput_line(ours, database)]
+    return "\n".join(summary), sections
+
+
+def _cost_line(costs: dict[str, cost.SystemCost]) -> str:
+    parts = []
+    for name, found in costs.items():
+        if found.usages:
+            per_task = found.counters[0].calls / found.usages[0].tasks
+            parts.append(f"{name} ${found.total.median:.2f} ({per_task:.2f} requests/task)")
+    return (
+        "- **Cost per million no-op tasks** (AWS requests, DynamoDB units, Lambda): "
+        + ", ".join(parts)
+        + "."
+    )
+
+
+def _overhead_line(worker: overhead.Overhead) -> str:
+    return (
+        f"- **Worker overhead**: the handler runs {worker.ratio.median:.2f}x the bare loop's "
+        f"rate (goal ≥ {overhead.GOAL})."
+    )
+
+
+def _cold_line(cold: cold_start.ColdStart) -> str:
+    return (
+        f"- **Cold start**: worker {cold.worker_ratio.median:.2f}x the boto3+Django floor "
+        f"({cold.worker_clients_ratio.median:.2f}x with the first clients on both sides), "
+        f"web (Zappa) {cold.web_ratio.median:.2f}x (goal ≤ {cold_start.GOAL})."
+    )
+
+
+def _size_line(found: dict[str, artifact_size.Size]) -> str:
+    parts = [
+        f"{name} {s.zipped_mb:.1f} MB zipped / {s.unzipped_mb:.1f} MB unzipped"
+        for name, s in found.items()
+    ]
+    return "- **Artifacts**: " + "; ".join(parts) + " (limits 50 / 250 MB)."
+
+
+def _throughput_line(ours: throughput.Throughput, database: throughput.Throughput) -> str:
+    return (
+        f"- **Throughput**: local stack {ours.tasks_per_second.median:.1f} tasks/s, "
+        f"django-tasks-db {database.tasks_per_second.median:.1f} tasks/s "
+        f"(p95 latency {ours.p95.median:.1f} s vs {database.p95.median:.1f} s)."
+    )
