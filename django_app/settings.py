@@ -158,6 +158,11 @@ AWS_SES_REGION_ENDPOINT_URL = (
 # ---------------------------------------------------------------- maintenance
 OPERATOR_EMAILS = env_list("OPERATOR_EMAILS")  # who gets the daily failed-tasks digest
 UPLOADS_RETENTION_DAYS = env_int("UPLOADS_RETENTION_DAYS", 30)  # then uploads/ is purged
+# The daily backup (backups/ in the tasks bucket): how long one is kept, and what it leaves
+# out: "app" or "app.model" labels (migrate recreates content types and permissions;
+# sessions are short-lived bearer credentials).
+BACKUP_RETENTION_DAYS = env_int("BACKUP_RETENTION_DAYS", 35)
+BACKUP_EXCLUDE = env_list("BACKUP_EXCLUDE", "contenttypes,auth.permission,sessions")
 
 LOGGING = {
     "version": 1,

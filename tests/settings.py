@@ -20,8 +20,15 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 from django_app.settings import *  # noqa: F403
-from django_app.settings import TASKS
+from django_app.settings import DATABASES, TASKS
 
 # Retries come back at once, so tests need not wait out a backoff.
 TASKS["default"]["OPTIONS"]["RETRY_BACKOFF_BASE"] = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A second database, created only for the tests that ask for it: the empty database a
+# backup is restored into (tests/maintenance/test_backups.py). SQLite gives each alias its
+# own in-memory database; elsewhere it needs a name of its own.
+DATABASES["restore"] = {**DATABASES["default"]}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    DATABASES["restore"]["TEST"] = {"NAME": "test_restore"}

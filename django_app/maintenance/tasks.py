@@ -13,9 +13,11 @@ from django.tasks import default_task_backend, task
 from django.utils import timezone
 
 from django_app.maintenance import digest, expired_results, health, sessions, uploads
+from django_app.maintenance.backups import store as backups
 from sqs_tasks.periodic import periodic, tick_or_now
 
 PURGE_TIMEOUT = 600  # the heavy worker's Lambda allows 900 s
+BACKUP_TIMEOUT = 840  # the whole of it, less the worker's margin
 
 
 @periodic("purge-expired-results", schedule="cron(15 2 * * ? *)")
@@ -50,6 +52,20 @@ def send_failed_tasks_digest(scheduled_time: str | None = None) -> dict[str, Any
     found = digest.collect(default_task_backend.results, day)
     sent = digest.send(found, settings.OPERATOR_EMAILS)
     return {"day": found.day.isoformat(), "failed": found.total, "sent": sent}
+
+
+@periodic("backup-database", schedule="cron(45 3 * * ? *)")
+@task(queue_name="heavy", timeout=BACKUP_TIMEOUT, max_attempts=2)
+def back_up_database(scheduled_time: str | None = None) -> dict[str, Any]:
+    """A consistent logical backup of the database to the bucket, named for the tick (a
+    retry rewrites the same key), then backups older than BACKUP_RETENTION_DAYS go."""
+    tick = tick_or_now(scheduled_time)
+    bucket = default_task_backend.config.bucket_name
+    report = backups.back_up(bucket, tick)
+    pruned = backups.prune(
+        bucket, tick, retention_days=settings.BACKUP_RETENTION_DAYS, keep=report.key
+    )
+    return {**report.as_dict(), "pruned": pruned}
 
 
 # Every five minutes, on the clock. One attempt: a retried snapshot would be stale, and

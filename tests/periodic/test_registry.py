@@ -109,4 +109,5 @@ def test_the_real_registry_discovers_the_apps_tasks_modules():
         "remove-stale-uploads",
         "failed-tasks-digest",
         "queue-health",
+        "backup-database",
     }
