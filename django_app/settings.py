@@ -78,6 +78,16 @@ TEMPLATES = [
 DATABASES = {"default": default_database(str(BASE_DIR / "db.sqlite3"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Shared by every Lambda instance: the database's cache table by default (a migration
+# creates it), or any backend named by DJANGO_CACHE_BACKEND and DJANGO_CACHE_LOCATION,
+# e.g. django.core.cache.backends.redis.RedisCache and redis://host:6379.
+CACHES = {
+    "default": {
+        "BACKEND": env_str("DJANGO_CACHE_BACKEND", "django.core.cache.backends.db.DatabaseCache"),
+        "LOCATION": env_str("DJANGO_CACHE_LOCATION", "django_cache"),
+    }
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -9,10 +9,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.tasks import TaskResultStatus
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from django_app.jobs import services
+from django_app.jobs import overview, services
 from django_app.jobs.models import Job
 from django_app.jobs.status import status_of
 from django_app.redirects import safe_next
@@ -26,7 +27,10 @@ def job_list(request: HttpRequest) -> HttpResponse:
     jobs = Job.objects.visible_to(request.user).select_related("owner", "retried_by")
     page = Paginator(jobs.prefetch_related("subject"), PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [(job, status_of(job)) for job in page]
-    return render(request, "jobs/list.html", {"page": page, "rows": rows})
+    context = {"page": page, "rows": rows}
+    if request.user.is_staff:  # the overview is costly: computed ahead, read from the cache
+        context |= {"overview": overview.current(timezone.now()), "statuses": overview.STATUSES}
+    return render(request, "jobs/list.html", context)
 
 
 @login_required
