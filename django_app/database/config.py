@@ -18,7 +18,7 @@ from typing import Any
 
 import dj_database_url
 
-from django_app.env import env_int, env_str
+from django_app.env import env_bool, env_int, env_str
 
 SECRET_ENGINE = "django_app.database.secret_postgresql"
 
@@ -28,6 +28,9 @@ def default_database(sqlite_path: str) -> dict[str, Any]:
     lifetime = {
         "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 0),
         "CONN_HEALTH_CHECKS": True,
+        # Behind a transaction-level pooler (RDS Proxy, PgBouncer), a server-side cursor
+        # declared outside a transaction may land on another server connection.
+        "DISABLE_SERVER_SIDE_CURSORS": env_bool("DATABASE_DISABLE_SERVER_SIDE_CURSORS", False),
     }
     if arn := env_str("DATABASE_SECRET_ARN"):
         return secret_database(arn) | lifetime

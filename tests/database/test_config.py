@@ -44,7 +44,9 @@ def test_sqlite_by_default_and_connections_closed_after_each_use(environment, no
 def test_database_url_and_a_longer_lifetime_behind_a_proxy(environment, no_aws):
     environment.setenv("DATABASE_URL", "postgres://u:p@db.example.com:5433/app")
     environment.setenv("DATABASE_CONN_MAX_AGE", "300")
+    environment.setenv("DATABASE_DISABLE_SERVER_SIDE_CURSORS", "true")
     database = config.default_database("/unused")
+    assert database["DISABLE_SERVER_SIDE_CURSORS"] is True
     assert database["ENGINE"] == "django.db.backends.postgresql"
     assert (database["HOST"], database["PORT"], database["NAME"]) == ("db.example.com", 5433, "app")
     assert database["CONN_MAX_AGE"] == 300

@@ -15,7 +15,7 @@ from django.db import connection, connections
 from django.tasks import TaskResultStatus
 
 from django_app.jobs.models import Job
-from django_app.maintenance.backups import restore, s3_stream, store
+from django_app.maintenance.backups import dump, restore, s3_stream, store
 from django_app.maintenance.backups.snapshot import backed_up_models, consistent_reads
 from django_app.reports.models import Report, Upload
 from sqs_tasks import aws as clients
@@ -116,7 +116,8 @@ def test_a_truncated_backup_is_refused_and_nothing_is_kept(aws):
     assert restore.populated_models("restore") == []
 
 
-def test_the_file_is_gzip_json_lines_with_header_rows_and_trailer(aws):
+def test_the_file_is_gzip_json_lines_with_header_rows_and_trailer(aws, monkeypatch):
+    monkeypatch.setattr(dump, "CHUNK", 1)  # every row its own page
     make_data()
     report = store.back_up(BUCKET, now())
     raw = s3().get_object(Bucket=BUCKET, Key=report.key)["Body"].read()
@@ -134,14 +135,15 @@ def test_the_file_is_gzip_json_lines_with_header_rows_and_trailer(aws):
 
 
 def test_named_by_date_and_old_ones_pruned(aws):
+    moment = now()
     for days_ago in (40, 36, 34, 1):
-        put(store.key_for(now() - days_ago * DAY))
+        put(store.key_for(moment - days_ago * DAY))
     put("backups/notes.txt")  # not a backup: never touched
-    written = store.back_up(BUCKET, now()).key
-    pruned = store.prune(BUCKET, now(), retention_days=35, keep=written)
-    assert pruned == [store.key_for(now() - 40 * DAY), store.key_for(now() - 36 * DAY)]
+    written = store.back_up(BUCKET, moment).key
+    pruned = store.prune(BUCKET, moment, retention_days=35, keep=written)
+    assert pruned == [store.key_for(moment - 40 * DAY), store.key_for(moment - 36 * DAY)]
     left = [key for _, key, _ in store.backups(BUCKET)]
-    assert left == [store.key_for(now() - 34 * DAY), store.key_for(now() - DAY), written]
+    assert left == [store.key_for(moment - 34 * DAY), store.key_for(moment - DAY), written]
 
 
 def test_keys_name_the_time_in_utc():

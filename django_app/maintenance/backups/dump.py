@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_app.maintenance.backups.snapshot import backed_up_models, consistent_reads
 
 FORMAT = {"backup": "django-app", "version": 1}
-CHUNK = 2000  # rows fetched per round trip from the server-side cursor
+CHUNK = 2000  # rows per query
 
 
 class ExactEncoder(DjangoJSONEncoder):
@@ -35,10 +35,9 @@ def dump(stream: TextIO, using: str = "default") -> dict[str, int]:
     with consistent_reads(using):
         _line(stream, {**FORMAT, **_describe(chosen, using)})
         for model in chosen:
-            queryset = model._base_manager.using(using).order_by("pk").iterator(CHUNK)
             serializers.serialize(
                 "jsonl",
-                _counted(queryset, rows, model._meta.label_lower),
+                _counted(_pages(model, using), rows, model._meta.label_lower),
                 stream=stream,
                 use_natural_foreign_keys=True,
                 cls=ExactEncoder,
@@ -60,6 +59,17 @@ def _describe(chosen: list[type[models.Model]], using: str) -> dict[str, object]
         "models": [model._meta.label_lower for model in chosen],
         "migrations": applied_migrations(using),
     }
+
+
+def _pages(model: type[models.Model], using: str) -> Iterator[models.Model]:
+    """Every row, in primary-key order, CHUNK rows per query (keyset pagination): memory
+    holds one chunk, and unlike a server-side cursor it works through RDS Proxy or
+    PgBouncer too. Inside the snapshot, the pages add up to one consistent table."""
+    rows = model._base_manager.using(using).order_by("pk")
+    page = list(rows[:CHUNK])
+    while page:
+        yield from page
+        page = list(rows.filter(pk__gt=page[-1].pk)[:CHUNK]) if len(page) == CHUNK else []
 
 
 def _counted(
