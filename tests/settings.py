@@ -32,3 +32,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["restore"] = {**DATABASES["default"]}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["restore"]["TEST"] = {"NAME": "test_restore"}
+# And one on SQLite whatever the default is: on the PostgreSQL pass, a backup made there
+# is restored into it, across engines.
+DATABASES["sqlite"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}

@@ -97,6 +97,17 @@ def test_round_trip_from_the_schedule_through_the_worker_into_a_fresh_database(a
     get_user_model().objects.db_manager("restore").create_user("carol", "c@example.com", "pw")
 
 
+@pytest.mark.django_db(transaction=True, databases=["default", "sqlite"])
+def test_restores_into_sqlite_whatever_the_engine_it_came_from(aws):
+    make_data()
+    text = io.StringIO()
+    dump.dump(text)
+    restore.restore(text.getvalue().splitlines(), using="sqlite")
+    restored, original = contents("sqlite"), contents("default")
+    for label, rows in original.items():
+        assert restored[label] == rows, label
+
+
 @pytest.mark.django_db(transaction=True, databases=BOTH)
 def test_a_database_with_rows_is_refused(aws):
     make_data()
