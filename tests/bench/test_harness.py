@@ -1,0 +1,53 @@
+"""A smoke run of the benchmark harness at tiny sizes: it runs and reports, in seconds.
+No timing is asserted (benchmarks are not tests); request counts are exact, so they are."""
+
+import pytest
+
+from bench import stats
+from bench.__main__ import QUICK
+from bench.counting import RequestCounter
+from bench.pricing import Usage, item_bytes
+from bench.run import run_all
+
+
+def test_summary_median_and_spread():
+    summary = stats.Summary.of([1.0, 3.0, 2.0])
+    assert (summary.median, summary.low, summary.high) == (2.0, 1.0, 3.0)
+    assert summary.spread == 1.0
+    assert summary.format("s") == "2.0 s (1.0-3.0, spread 100%, n=3)"
+
+
+def test_nearest_rank_percentiles():
+    values = list(range(1, 101))
+    assert [stats.percentile(values, p) for p in (0.5, 0.95, 0.99)] == [50, 95, 99]
+
+
+def test_counter_bills_sqs_chunks_and_dynamodb_items():
+    counter = RequestCounter()
+    counter.record("sqs", "SendMessageBatch", {"Entries": [{"MessageBody": "x" * 70_000}]})
+    put = {"PutRequest": {"Item": {}}}
+    counter.record("dynamodb", "BatchWriteItem", {"RequestItems": {"t": [put, put]}})
+    counter.record("dynamodb", "GetItem", {"ConsistentRead": True})
+    counter.record("dynamodb", "GetItem", {})
+    assert counter.sqs_chunks == 2  # 70 KB is two 64 KB chunks
+    assert (counter.dynamodb_writes, counter.dynamodb_puts, counter.dynamodb_reads) == (2, 2, 1.5)
+
+
+def test_item_size_follows_dynamodb_rules():
+    assert item_bytes({"id": {"S": "abc"}, "n": {"N": "1234"}}) == (2 + 3) + (1 + 3)
+    usage = Usage("x", tasks=2, dynamodb_writes=2, dynamodb_index_writes=2, item_bytes=1500)
+    assert usage.wru == 8  # 1.5 KB is two WRU per write, table and index alike
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_process_benchmarks_run_and_render():
+    summary, sections = run_all(QUICK, say=lambda _: None, only_in_process=True)
+    assert "Cost per million" in summary and "Worker overhead" in summary
+    requests, tasks = sections[0], QUICK.cost_tasks
+    # Our worker claims and finishes each task with one conditional write each.
+    assert f"| worker (functions.worker.handler) | dynamodb:UpdateItem | {2 * tasks} |" in requests
+    assert (
+        f"| zappa | enqueue (lambda:Invoke per task) | lambda:Invoke | {QUICK.cost_tasks} |"
+        in requests
+    )
+    assert "## 2. Worker overhead" in sections[1]
