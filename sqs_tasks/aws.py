@@ -1,9 +1,11 @@
 """boto3 clients, created on first use and reused for the life of the process.
 
 Nothing here runs at import time: cold starts pay for a client only when a task path
-needs it. boto3 itself honours AWS_ENDPOINT_URL, which the local stack sets.
+needs it. One session serves every client, so botocore loads its data once. boto3 itself
+honours AWS_ENDPOINT_URL, which the local stack sets.
 """
 
+import threading
 from functools import cache
 from typing import Any
 
@@ -14,20 +16,36 @@ _CONFIG = {
     "connect_timeout": 5,
     "read_timeout": 20,
 }
+# A boto3 session is not safe to create clients from in several threads at once (the web
+# app's first requests may race); clients themselves are.
+_lock = threading.Lock()
 
 
 @cache
-def client(service: str) -> Any:
+def _session() -> Any:
     import boto3
+
+    return boto3.session.Session()
+
+
+def client(service: str) -> Any:
+    with _lock:
+        return _client(service)
+
+
+@cache
+def _client(service: str) -> Any:
     from botocore.config import Config
 
     # S3 signs (and presigns) with SigV4: newer regions refuse botocore's SigV2 default.
     extra = {"signature_version": "s3v4"} if service == "s3" else {}
-    return boto3.session.Session().client(
+    return _session().client(
         service, region_name=settings.AWS_REGION, config=Config(**_CONFIG, **extra)
     )
 
 
 def reset_clients() -> None:
-    """Forget cached clients, e.g. when tests start a fresh moto backend."""
-    client.cache_clear()
+    """Forget cached clients and their session, e.g. when tests start a fresh moto."""
+    with _lock:
+        _client.cache_clear()
+        _session.cache_clear()

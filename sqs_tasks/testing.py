@@ -12,6 +12,7 @@ and the partial batch response is honoured: successes are deleted, failures stay
 """
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +29,7 @@ class DrainReport:
     returned: list[str] = field(default_factory=list)  # message ids left in the queue
 
 
+@cache  # a queue's ARN never changes, and Lambda knows it without asking
 def queue_arn(queue_url: str) -> str:
     return aws.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
         "Attributes"

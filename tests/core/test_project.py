@@ -52,7 +52,7 @@ def test_importing_the_worker_talks_to_no_aws():
     }
     code = (
         "import json, functions.worker, sqs_tasks.aws as a;"
-        "print(json.dumps({'clients': a.client.cache_info().currsize}))"
+        "print(json.dumps({'clients': a._client.cache_info().currsize}))"
     )
     process = run_python(code, env)
     assert process.returncode == 0, process.stderr

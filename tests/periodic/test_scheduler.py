@@ -119,7 +119,7 @@ def test_importing_the_scheduler_talks_to_no_aws():
     }
     code = (
         "import json, functions.scheduler as s, sqs_tasks.aws as a;"
-        "print(json.dumps({'clients': a.client.cache_info().currsize,"
+        "print(json.dumps({'clients': a._client.cache_info().currsize,"
         " 'tasks': len(s.periodic_tasks.all())}))"
     )
     process = run_python(code, env)
