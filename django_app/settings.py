@@ -164,6 +164,9 @@ AWS_SES_REGION_NAME = AWS_REGION
 AWS_SES_REGION_ENDPOINT_URL = (
     env_str("AWS_ENDPOINT_URL") or f"https://email.{AWS_REGION}.amazonaws.com"
 )
+# Set by the local system only: where it keeps the emails SES accepted, listed for staff
+# at /outbox/ (django_app/outbox.py). Unset, that page does not exist.
+LOCAL_OUTBOX_DIR = env_str("LOCAL_OUTBOX_DIR")
 
 # ---------------------------------------------------------------- maintenance
 OPERATOR_EMAILS = env_list("OPERATOR_EMAILS")  # who gets the daily failed-tasks digest

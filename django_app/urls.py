@@ -6,5 +6,6 @@ urlpatterns = [
     path("accounts/", include("django_app.accounts.urls")),
     path("tasks/", include("django_app.jobs.urls")),
     path("rates/", include("django_app.rates.urls")),
+    path("outbox/", include("django_app.outbox")),  # the local system's emails, for staff
     path("", include("django_app.reports.urls")),
 ]

@@ -128,12 +128,35 @@ class RunningSystem:
         return started
 
 
-@pytest.fixture(scope="module")
-def local_system(tmp_path_factory):
-    system = RunningSystem(tmp_path_factory.mktemp("local-stack"))
-    try:
-        system.wait_until_ready()
-        yield system
-    finally:
+@pytest.fixture(scope="session")
+def local_systems(tmp_path_factory):
+    """The local system, shared by every test here: a start costs 15-20 s. It starts on
+    first use and again after a test has stopped it (the shutdown test does), so test
+    order changes only how many starts a run pays for, never what a test gets. A start
+    that fails fails every later test at once, instead of costing each its own timeout."""
+    started: list[RunningSystem] = []
+    failed: list[BaseException] = []
+
+    def running() -> RunningSystem:
+        if failed:
+            raise RuntimeError("the local system failed to start (see the first error)")
+        if not started or started[-1].process.poll() is not None:
+            system = RunningSystem(tmp_path_factory.mktemp("local-stack"))
+            started.append(system)
+            try:
+                system.wait_until_ready()
+            except BaseException as error:
+                failed.append(error)
+                system.stop()
+                raise
+        return started[-1]
+
+    yield running
+    for system in started:
         if system.process.poll() is None:
             system.stop()
+
+
+@pytest.fixture
+def local_system(local_systems):
+    return local_systems()
