@@ -20,6 +20,11 @@ from django_app.rates.tasks import refresh_rates
 DEDUP_WINDOW = 10
 
 
+def dedup_window() -> int:
+    """The current DEDUP_WINDOW-second slot: clicks in one slot share a dedup key."""
+    return int(time.time()) // DEDUP_WINDOW
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def index(request: HttpRequest) -> HttpResponse:
@@ -29,7 +34,7 @@ def index(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         base = form.cleaned_data["base"]
-        window = int(time.time()) // DEDUP_WINDOW
+        window = dedup_window()
         services.start(
             request.user,
             refresh_rates.using(dedup_key=f"{request.user.pk}:{base}:{window}"),

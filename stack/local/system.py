@@ -50,7 +50,7 @@ class Paths:
         return path.read_text().strip()
 
 
-def local_environment(paths: Paths, aws_port: int) -> dict[str, str]:
+def local_environment(paths: Paths, aws_port: int, web_port: int = 8000) -> dict[str, str]:
     """What every local process shares: the emulator as AWS, local secrets and database."""
     return {
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{aws_port}",
@@ -65,6 +65,8 @@ def local_environment(paths: Paths, aws_port: int) -> dict[str, str]:
         "DJANGO_SECURE_COOKIES": "false",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOCAL_OUTBOX_DIR": str(paths.outbox),
+        # Links in emails point at the local web app.
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
         "DJANGO_DEFAULT_FROM_EMAIL": LOCAL_SENDER,
         "PYTHONUNBUFFERED": "1",
     }
@@ -91,12 +93,12 @@ def detach_moto_lambda_runner() -> None:
                 queue.lambda_event_source_mappings.clear()
 
 
-def process_environment(paths: Paths, aws_port: int) -> dict[str, str]:
+def process_environment(paths: Paths, aws_port: int, web_port: int = 8000) -> dict[str, str]:
     """The web stage's environment as Zappa would set it, with the local parts laid over."""
     return {
         **os.environ,
         **web_environment(PARAMETERS["Stage"]),
-        **local_environment(paths, aws_port),
+        **local_environment(paths, aws_port, web_port),
     }
 
 
@@ -104,9 +106,10 @@ def run_manage(paths: Paths, args: list[str]) -> int:
     """`manage.py <args>` against the running local system (e.g. tasks_failed)."""
     if not paths.state.exists():
         sys.exit("The local system is not running: start it with `make run`.")
-    port = int(json.loads(paths.state.read_text())["endpoint"].rsplit(":", 1)[1])
+    state = json.loads(paths.state.read_text())
+    ports = (int(state[key].rsplit(":", 1)[1]) for key in ("endpoint", "web"))
     command = [sys.executable, "manage.py", *args]
-    return subprocess.run(command, env=process_environment(paths, port), cwd=ROOT).returncode
+    return subprocess.run(command, env=process_environment(paths, *ports), cwd=ROOT).returncode
 
 
 @dataclass
@@ -120,7 +123,7 @@ class LocalSystem:
     def start(self) -> None:
         quiet_emulator()
         self.paths.root.mkdir(parents=True, exist_ok=True)
-        env = local_environment(self.paths, self.aws_port)
+        env = local_environment(self.paths, self.aws_port, self.web_port)
         os.environ.update(env)
 
         emulator = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
@@ -153,7 +156,7 @@ class LocalSystem:
         mappings = topology.queue_mappings(session, endpoint, functions)
         schedules = topology.schedules(translated, physical, functions)
 
-        web_env = process_environment(self.paths, self.aws_port)
+        web_env = process_environment(self.paths, self.aws_port, self.web_port)
         manage("migrate", "--noinput", "-v", "0", env=web_env)
         manage("collectstatic", "--noinput", "-v", "0", env=web_env)
         manage("ensure_admin", env=web_env)
@@ -192,7 +195,8 @@ class LocalSystem:
                 indent=2,
             )
         )
-        logs.emit("local", f"ready: http://127.0.0.1:{self.web_port}/  (Ctrl-C stops everything)")
+        web = f"http://127.0.0.1:{self.web_port}"
+        logs.emit("local", f"ready: {web}/  emails: {web}/outbox/  (Ctrl-C stops everything)")
 
     @staticmethod
     def _concurrency(spec: Any, mappings: list[topology.QueueMapping]) -> int:
