@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -210,7 +211,10 @@ class LocalSystem:
     def stop(self) -> None:
         logs.emit("local", "stopping")
         for part in reversed(self._parts):
+            started = time.monotonic()
             part.stop()
+            if (took := time.monotonic() - started) > 2:
+                logs.emit("local", f"{type(part).__name__} took {took:.0f}s to stop")
         self.paths.state.unlink(missing_ok=True)
         logs.emit("local", "stopped")
 
