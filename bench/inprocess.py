@@ -50,19 +50,6 @@ def invoke(messages: list[dict[str, Any]], arn: str) -> dict[str, Any]:
     return handler(sqs_event(messages, arn, REGION), LambdaContext())
 
 
-def delete_done(queue_url: str, messages: list[dict[str, Any]], answer: dict[str, Any]) -> None:
-    """What the mapping deletes after the invocation: all but the reported failures."""
-    failed = {item["itemIdentifier"] for item in answer.get("batchItemFailures", [])}
-    done = [m for m in messages if m["MessageId"] not in failed]
-    if done:
-        aws.client("sqs").delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
-            ],
-        )
-
-
 def receive(queue_url: str) -> list[dict[str, Any]]:
     """One poll of the mapping: up to ten messages, with all their attributes."""
     return receive_batch(queue_url, BATCH_SIZE)

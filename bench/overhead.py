@@ -25,6 +25,7 @@ from bench.stats import Summary, ratio
 from bench.tasks import noop
 from sqs_tasks import aws
 from sqs_tasks.lambda_events import LambdaContext, sqs_event
+from sqs_tasks.testing import delete_done
 
 Batch = list[dict[str, Any]]
 Calls = list[tuple[str, str, dict[str, Any]]]
@@ -80,7 +81,7 @@ def _record_one(queue_url: str, arn: str) -> Calls:
         aws.reset_clients()
         with counting(keep_params=True) as counter:
             answer = inprocess.invoke(batch, arn)
-        inprocess.delete_done(queue_url, batch, answer)
+        delete_done(queue_url, batch, answer)
     task_id = _task_id(batch[0])
     return [(s, op, _replace(params, task_id, "{task_id}")) for s, op, params in counter.log or []]
 
@@ -151,7 +152,7 @@ def _rate(queue_url: str, arn: str, tasks: int, process: Callable[[str], Any]) -
     answers = [run() for _, run in prepared]
     elapsed = time.perf_counter() - started
     for (batch, _), answer in zip(prepared, answers, strict=True):
-        inprocess.delete_done(queue_url, batch, answer)
+        delete_done(queue_url, batch, answer)
     return sum(len(batch) for batch, _ in prepared) / elapsed
 
 
@@ -160,7 +161,7 @@ def _profile(queue_url: str, arn: str, tasks: int, process: Callable[[str], Any]
     profiler = cProfile.Profile()
     answers = [profiler.runcall(run) for _, run in prepared]
     for (batch, _), answer in zip(prepared, answers, strict=True):
-        inprocess.delete_done(queue_url, batch, answer)
+        delete_done(queue_url, batch, answer)
     return pstats.Stats(profiler)
 
 

@@ -14,6 +14,7 @@ from bench.counting import RequestCounter, counting
 from bench.pricing import Usage, item_bytes
 from bench.tasks import noop
 from sqs_tasks import aws, queues
+from sqs_tasks.testing import delete_done
 
 # Ours: every UpdateItem sets updated_at, the sort key of the `by-status` index (whose
 # partition key is status), so DynamoDB deletes and re-puts the index entry: two index
@@ -60,4 +61,4 @@ def _process(counter: RequestCounter, queue_url: str, arn: str, usage: Usage) ->
             answer = inprocess.invoke(messages, arn)
             usage.add_invocation(time.perf_counter() - started, counter.calls - calls)
         with counter.during("event source mapping (Lambda's poller)"):
-            inprocess.delete_done(queue_url, messages, answer)
+            delete_done(queue_url, messages, answer)

@@ -56,6 +56,13 @@ def deliver(
     """Call the worker with one batch, then delete what it did not report as failed."""
     event = sqs_event(messages, queue_arn(queue_url), settings.AWS_REGION)
     response = handle_batch(event, context or LambdaContext())
+    delete_done(queue_url, messages, response)
+    return response
+
+
+def delete_done(queue_url: str, messages: list[dict[str, Any]], response: dict[str, Any]) -> None:
+    """What Lambda's event source mapping does after an invocation: delete every message
+    the partial batch response does not name."""
     failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
     done = [m for m in messages if m["MessageId"] not in failed]
     if done:
@@ -65,7 +72,6 @@ def deliver(
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
             ],
         )
-    return response
 
 
 def drain_queue(
