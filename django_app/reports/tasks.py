@@ -85,9 +85,10 @@ def _summarise(context: TaskContext, report: Report) -> Summary:
 def _save(report: Report, summary: Summary) -> None:
     html_key = storage.report_key(report.owner_id, report.token, "report.html")
     csv_key = storage.report_key(report.owner_id, report.token, "report.csv")
+    html, csv = render_html(report, summary), render_csv(summary)  # both within limits
     with aws_errors_are_transient("save the report"):
-        storage.save_report_file(html_key, render_html(report, summary), "text/html; charset=utf-8")
-        storage.save_report_file(csv_key, render_csv(summary), "text/csv; charset=utf-8")
+        storage.save_report_file(html_key, html, "text/html; charset=utf-8")
+        storage.save_report_file(csv_key, csv, "text/csv; charset=utf-8")
     report.html_key, report.csv_key = html_key, csv_key
     report.summary, report.finished_at = summary.headline(), timezone.now()
     report.save(update_fields=["html_key", "csv_key", "summary", "finished_at"])
