@@ -117,12 +117,14 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 REPORTS_MAX_UPLOAD_BYTES = env_int("REPORTS_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 REPORTS_UPLOAD_FORM_EXPIRY = env_int("REPORTS_UPLOAD_FORM_EXPIRY", 3600)  # seconds
 REPORTS_LINK_EXPIRY = env_int("REPORTS_LINK_EXPIRY", 24 * 3600)  # the emailed link
+REPORTS_MAX_IN_FLIGHT = env_int("REPORTS_MAX_IN_FLIGHT", 2)  # per user (jobs.in_flight)
 RATES_API_URL = env_str("RATES_API_URL", "https://api.frankfurter.dev/v1/latest")
 RATES_API_TIMEOUT = env_int("RATES_API_TIMEOUT", 10)  # seconds per HTTP call
 RATES_API_CALLS_PER_MINUTE = env_int("RATES_API_CALLS_PER_MINUTE", 30)  # all workers
 RATES_API_BURST = env_int("RATES_API_BURST", 5)
 RATES_API_TRIES = env_int("RATES_API_TRIES", 3)  # calls per task attempt
 RATES_API_MAX_WAIT = env_int("RATES_API_MAX_WAIT", 10)  # longest wait inside an attempt
+RATES_MAX_IN_FLIGHT = env_int("RATES_MAX_IN_FLIGHT", 2)  # refreshes per user at once
 # The DynamoDB table of shared rate limits (token buckets), named as template.yaml does.
 RATE_LIMIT_TABLE = env_str("RATE_LIMIT_TABLE", f"{RESOURCE_PREFIX}-rate-limits")
 

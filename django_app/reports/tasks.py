@@ -5,12 +5,13 @@ both are idempotent: a rebuilt report overwrites the same S3 keys, the email tas
 enqueued under a dedup key, and the email itself is claimed before it is sent.
 """
 
+from datetime import timedelta
 from typing import Any
 
 from django.tasks import TaskContext, task
 from django.utils import timezone
 
-from django_app.jobs import services
+from django_app.jobs import in_flight, services
 from django_app.jobs.errors import TransientError, aws_errors_are_transient
 from django_app.reports import storage
 from django_app.reports.aggregate import Aggregator, Summary
@@ -45,6 +46,20 @@ def build_report(context: TaskContext, report_id: int) -> dict[str, Any]:
         subject=report,
     )
     return report.summary or {}
+
+
+# A report holds a heavy worker for minutes, and the heavy queue carries the nightly
+# backup too: no user may fill it. The horizon outlasts three attempts of ten minutes
+# with their backoff; a report older than that lost its worker.
+in_flight.limit(
+    build_report,
+    in_flight.InFlightLimit(
+        setting="REPORTS_MAX_IN_FLIGHT",
+        horizon=timedelta(hours=1),
+        refusal="You have {limit} reports being built already. Start another one when "
+        "one of them has finished.",
+    ),
+)
 
 
 @task(max_attempts=5, retry_on=(TransientError,), timeout=60)
