@@ -33,7 +33,7 @@ FINISHED = {TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED}
 class InFlightLimit:
     setting: str  # the setting that holds how many jobs one user may have in flight
     horizon: timedelta  # longer than any run with its retries: then the worker was lost
-    refusal: str  # what the user reads; {limit} is the number
+    what: str  # the jobs in flight, in words: "reports being built"
 
 
 class TooManyInFlight(UserFacingError):
@@ -43,22 +43,25 @@ class TooManyInFlight(UserFacingError):
 _LIMITS: dict[str, InFlightLimit] = {}
 
 
-def limit(task: Task, in_flight: InFlightLimit) -> None:
-    """Declare how many of `task` one user may have in flight."""
-    _LIMITS[task.module_path] = in_flight
+def limit(task: Task, setting: str, horizon: timedelta, what: str) -> None:
+    """Declare how many of `task` one user may have in flight (see InFlightLimit)."""
+    _LIMITS[task.module_path] = InFlightLimit(setting, horizon, what)
 
 
 def check(owner: Any, task_path: str) -> None:
     """Raise TooManyInFlight if `owner` may not start one more `task_path` now. Call it in
     the transaction that records the new Job: the owner's row is locked until it ends,
     so two requests at once cannot both take the last place (on PostgreSQL)."""
-    in_flight = _LIMITS.get(task_path)
-    if in_flight is None:
+    declared = _LIMITS.get(task_path)
+    if declared is None:
         return
     get_user_model().objects.select_for_update().filter(pk=owner.pk).exists()
-    allowed: int = getattr(settings, in_flight.setting)
+    allowed: int = getattr(settings, declared.setting)
     if count(owner, task_path) >= allowed:
-        raise TooManyInFlight(in_flight.refusal.format(limit=allowed))
+        raise TooManyInFlight(
+            f"You have {allowed} {declared.what} already. "
+            "Start another one when one of them has finished."
+        )
 
 
 def count(owner: Any, task_path: str) -> int:

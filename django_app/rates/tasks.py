@@ -29,13 +29,7 @@ def refresh_rates(context: TaskContext, base: str) -> dict[str, Any]:
 # Every refresh spends tokens of the bucket all users share: one user may not queue
 # refreshes of every base. The horizon outlasts five attempts of two minutes.
 in_flight.limit(
-    refresh_rates,
-    in_flight.InFlightLimit(
-        setting="RATES_MAX_IN_FLIGHT",
-        horizon=timedelta(minutes=30),
-        refusal="You have {limit} exchange-rate refreshes under way already. Start another "
-        "one when they have finished.",
-    ),
+    refresh_rates, "RATES_MAX_IN_FLIGHT", timedelta(minutes=30), "exchange-rate refreshes under way"
 )
 
 

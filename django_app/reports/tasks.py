@@ -51,15 +51,7 @@ def build_report(context: TaskContext, report_id: int) -> dict[str, Any]:
 # A report holds a heavy worker for minutes, and the heavy queue carries the nightly
 # backup too: no user may fill it. The horizon outlasts three attempts of ten minutes
 # with their backoff; a report older than that lost its worker.
-in_flight.limit(
-    build_report,
-    in_flight.InFlightLimit(
-        setting="REPORTS_MAX_IN_FLIGHT",
-        horizon=timedelta(hours=1),
-        refusal="You have {limit} reports being built already. Start another one when "
-        "one of them has finished.",
-    ),
-)
+in_flight.limit(build_report, "REPORTS_MAX_IN_FLIGHT", timedelta(hours=1), "reports being built")
 
 
 @task(max_attempts=5, retry_on=(TransientError,), timeout=60)
