@@ -5,6 +5,7 @@ names them, so the web stage and the workers meet on the same queues, table and 
 without anyone copying URLs or ARNs after a deploy. Each name can still be overridden.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from django_app.database.config import default_database
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "django_app.jobs",
     "django_app.reports",
     "django_app.rates",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -50,6 +52,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "django_app.urls"
@@ -87,6 +91,32 @@ CACHES = {
         "LOCATION": env_str("DJANGO_CACHE_LOCATION", "django_cache"),
     }
 }
+
+# ---------------------------------------------------------------- password guessing
+# django-axes counts failed logins (the site's and the admin's: both authenticate through
+# these backends) in its own tables, one row per address and per username, updated in a
+# transaction with a row lock: parallel guesses are all counted. After AXES_FAILURE_LIMIT
+# failures from one client address, or against one username from anywhere, logins are
+# refused (HTTP 429, accounts/locked.html) until AXES_COOLOFF_TIME has passed without a
+# failure. The client's address is API Gateway's record of the connection, never a
+# header the client sets (django_app/accounts/client_ip.py). `manage.py axes_reset_username
+# NAME` (or _ip) lifts a lockout early.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "django_app.accounts.client_ip.client_ip"
+AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
+AXES_RESET_ON_SUCCESS = False  # a good login must not wipe a guessing script's count
+# Sign-up attempts per client address and hour (django_app/accounts/throttle.py), and the
+# link that confirms an address before the app mails it (django_app/accounts/verification.py).
+ACCOUNTS_SIGNUPS_PER_HOUR = env_int("ACCOUNTS_SIGNUPS_PER_HOUR", 10)
+ACCOUNTS_VERIFY_LINK_MAX_AGE = env_int("ACCOUNTS_VERIFY_LINK_MAX_AGE", 3 * 24 * 3600)
+ACCOUNTS_VERIFY_RESEND = env_int("ACCOUNTS_VERIFY_RESEND", 600)  # seconds between links
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

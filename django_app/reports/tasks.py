@@ -11,6 +11,7 @@ from typing import Any
 from django.tasks import TaskContext, task
 from django.utils import timezone
 
+from django_app.accounts import verification
 from django_app.jobs import in_flight, services
 from django_app.jobs.errors import TransientError, aws_errors_are_transient
 from django_app.reports import storage
@@ -57,10 +58,11 @@ in_flight.limit(build_report, "REPORTS_MAX_IN_FLIGHT", timedelta(hours=1), "repo
 @task(max_attempts=5, retry_on=(TransientError,), timeout=60)
 def send_report_email(report_id: int) -> bool:
     """Email the owner a download link, at most once: the send is claimed first, so a
-    duplicate delivery sends nothing. A send that fails releases the claim and retries."""
+    duplicate delivery sends nothing. A send that fails releases the claim and retries.
+    Nothing goes to an address its owner has not confirmed."""
     report = Report.objects.select_related("upload", "owner").get(pk=report_id)
-    if not report.owner.email or not report.is_ready:
-        return False
+    if not report.is_ready or not verification.is_verified(report.owner):
+        return False  # the report page says why no email came
     claimed = Report.objects.filter(pk=report.pk, emailed_at__isnull=True).update(
         emailed_at=timezone.now()
     )

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from django_app.accounts import verification
 from django_app.jobs import in_flight, services
 from django_app.jobs.status import status_of
 from django_app.reports import storage
@@ -114,6 +115,7 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "report": report,
             "job": job,
             "status": status_of(job) if job else None,
+            "email_confirmed": verification.is_verified(report.owner),
             # Reload when the task finishes, to show the report or the retry button.
             "waiting": not report.is_ready,
         },
