@@ -8,15 +8,18 @@ without anyone copying URLs or ARNs after a deploy. Each name can still be overr
 from datetime import timedelta
 from pathlib import Path
 
+from django_app.csp import policy as csp_policy
 from django_app.database.config import default_database
 from django_app.env import env_bool, env_int, env_list, env_str, secret_key
+from django_app.hosts import allowed_hosts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = secret_key(DEBUG)
 SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+# Deployed, the stage's own domain only, or no start at all (django_app/hosts.py).
+ALLOWED_HOSTS = allowed_hosts()
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 APP_NAME = env_str("APP_NAME", "app")
@@ -45,6 +48,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "sqs_tasks.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -132,6 +136,8 @@ USE_TZ = True
 
 STATIC_URL = env_str("DJANGO_STATIC_URL", "static/")
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Scripts and styles from the static files only: no inline code (django_app/csp.py).
+SECURE_CSP = csp_policy(STATIC_URL)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from django_app.accounts import verification
+from django_app.csp import allow_form_action
 from django_app.jobs import in_flight, services
 from django_app.jobs.status import status_of
 from django_app.reports import storage
@@ -33,7 +34,8 @@ def index(request: HttpRequest) -> HttpResponse:
     back = request.build_absolute_uri(reverse("reports:uploaded"))
     form = storage.upload_form(request.user.pk, back)
     reports = Report.objects.visible_to(request.user).select_related("upload", "owner")[:50]
-    return render(request, "reports/index.html", {"upload_form": form, "reports": reports})
+    page = render(request, "reports/index.html", {"upload_form": form, "reports": reports})
+    return allow_form_action(page, form.url)  # the upload form posts straight to S3
 
 
 @login_required

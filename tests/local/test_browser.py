@@ -191,6 +191,15 @@ def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
     user.set_default_timeout(30_000)
     user.add_init_script(RECORD_PROGRESS)
     page = user.new_page()
+    # Chromium reports each Content-Security-Policy violation on the console: the pages
+    # must satisfy their policy (no inline script or style), so none may appear.
+    violations: list[str] = []
+
+    def watch_policy(message) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(message.text)
+
+    page.on("console", watch_policy)
     with explained(page, local_system, tmp_path):
         # 1. Sign up: the account is created and signed in, on the reports page.
         page.goto("/accounts/signup/")
@@ -269,6 +278,7 @@ def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
     staff = browser.new_context(base_url=local_system.url, viewport={"width": 1100, "height": 800})
     staff.set_default_timeout(30_000)
     outbox = staff.new_page()
+    outbox.on("console", watch_policy)
     with explained(outbox, local_system, tmp_path):
         file, email = email_to(local_system.root / "outbox", address, "Your report is ready")
         assert 'id="email-download-link"' in email.get_body(("html",)).get_content()
@@ -289,6 +299,8 @@ def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
         rows = list(csv.reader(download.text().splitlines()))
         assert rows[0] == ["region", "rows", "sum of units", "sum of amount"]
         assert [r[1] for r in rows if r[0] == "north"] == [str(expected["north"]["rows"])]
+
+    assert violations == [], violations
 
     # The pages as a user sees them, for a person to look at (tmp_path, kept by pytest).
     page.screenshot(path=tmp_path / "report-page.png", full_page=True)
