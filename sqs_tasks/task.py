@@ -20,6 +20,8 @@ class SQSTask(Task):
     timeout: float | None = None  # seconds for one attempt
     # Tasks enqueued with the same key share one id, so only the first is ever sent.
     dedup_key: str | None = None
+    # Parameters whose values are kept out of everything stored or logged (sensitive.py).
+    sensitive: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         Task.__post_init__(self)  # validates with the backend (slots: no zero-arg super)

@@ -23,7 +23,7 @@ from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
 
-from sqs_tasks import log_context, outbox, queues, strict_json
+from sqs_tasks import log_context, outbox, queues, sensitive, strict_json
 from sqs_tasks.claim_check import PayloadStore, PayloadTooLongLived
 from sqs_tasks.codec import MessageCodec
 from sqs_tasks.config import BackendConfig
@@ -84,6 +84,13 @@ class SQSBackend(BaseTaskBackend):
             and all(isinstance(k, type) and issubclass(k, BaseException) for k in retry_on)
         ):
             raise InvalidTask("retry_on must be a tuple of exception classes.")
+        names = getattr(task, "sensitive", ())
+        if not (isinstance(names, tuple) and all(isinstance(n, str) for n in names)):
+            raise InvalidTask("sensitive must be a tuple of parameter names.")
+        try:
+            sensitive.check_names(task, names)
+        except ValueError as error:
+            raise InvalidTask(str(error)) from None
 
     @property
     def max_attempts_allowed(self) -> int:
@@ -153,11 +160,15 @@ class SQSBackend(BaseTaskBackend):
     def _prepare(
         self, task: Task, task_id: str, args: list[Any], kwargs: dict[str, Any], now: Any
     ) -> _Prepared:
+        wait = (task.run_after - now) if task.run_after else timedelta(0)
+        lifetime = max(wait, timedelta(0)) + timedelta(seconds=self.config.result_ttl)
+        sealed = None
+        if names := getattr(task, "sensitive", ()):
+            args, kwargs, values = sensitive.split(task, names, args, kwargs)
+            sealed = self._sealed(values, lifetime)
         text = arguments_json(args, kwargs)
         arguments = StoredJSON(text=text)
         if len(text.encode()) > self.config.claim_check_threshold:
-            wait = (task.run_after - now) if task.run_after else timedelta(0)
-            lifetime = max(wait, timedelta(0)) + timedelta(seconds=self.config.result_ttl)
             try:
                 arguments = StoredJSON(ref=self.payloads.put_arguments(text, lifetime))
             except PayloadTooLongLived as error:
@@ -174,9 +185,20 @@ class SQSBackend(BaseTaskBackend):
             run_after=task.run_after,
             policy=self.policy_for(task),
             request_id=log_context.current("request_id"),
+            sensitive=sealed,
         )
         result = ready_result(task, task_id, args, kwargs, now, backend=self.alias)
         return _Prepared(result, envelope)
+
+    def _sealed(self, values: sensitive.Values, lifetime: timedelta) -> sensitive.SealedRef | None:
+        if not values.args and not values.kwargs:
+            return None
+        try:
+            return sensitive.seal(
+                values, bucket=self.config.bucket_name, signer=self.codec.signer, lifetime=lifetime
+            )
+        except PayloadTooLongLived as error:
+            raise InvalidTaskArguments(f"{error}: pass a reference to the secret instead") from None
 
     def _validated_arguments(
         self, task: Task, args: Sequence[Any], kwargs: dict[str, Any]

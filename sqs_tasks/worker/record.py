@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from django.tasks import Task
 from django.utils import timezone
 
-from sqs_tasks import log_context, queues
+from sqs_tasks import log_context, queues, sensitive
 from sqs_tasks.backends.sqs import SQSBackend, check_arguments
 from sqs_tasks.envelope import Envelope, decode_arguments
 from sqs_tasks.errors import ErrorRecord, class_path
@@ -76,12 +76,13 @@ class RecordHandler:
             elif (time_limit := self.deadline.time_limit(envelope.policy.timeout)) is None:
                 outcome = Waiting(NOT_STARTED_DELAY, "not started: too little time left")
             else:
-                args, kwargs = self._arguments(task, envelope)
+                args, kwargs, secrets = self._arguments(task, envelope)
                 outcome = self.runner.run(
                     task,
                     envelope,
                     args=args,
                     kwargs=kwargs,
+                    secrets=secrets,
                     worker_id=self.worker_id,
                     time_limit=time_limit,
                     lease_until=self.deadline.lease_until(time_limit),
@@ -105,16 +106,26 @@ class RecordHandler:
             raise UnknownTask(f"{envelope.task_path} belongs to backend {task.backend!r}", **ids)
         return task
 
-    def _arguments(self, task: Task, envelope: Envelope) -> tuple[list[Any], dict[str, Any]]:
-        """The call's arguments (from S3 when claim-checked), fitted to the function."""
+    def _arguments(
+        self, task: Task, envelope: Envelope
+    ) -> tuple[list[Any], dict[str, Any], sensitive.Values | None]:
+        """The call's arguments (from S3 when claim-checked, with their sensitive values
+        put back), fitted to the function; and those values, to scrub from errors."""
         ids = {"task_id": envelope.task_id, "task_path": envelope.task_path}
         text = read_json(envelope.arguments, self.backend.payloads, task_id=envelope.task_id)
+        secrets = None
+        if envelope.sensitive is not None:
+            secrets = sensitive.unseal(
+                envelope.sensitive, signer=self.backend.codec.signer, task_id=envelope.task_id
+            )
         try:
             args, kwargs = decode_arguments(text)
+            if secrets is not None:
+                args, kwargs = sensitive.merge(args, kwargs, secrets)
             check_arguments(task, args, kwargs)
-        except (ValueError, InvalidTaskArguments) as error:
+        except (ValueError, IndexError, InvalidTaskArguments) as error:
             raise ArgumentMismatch(str(error), **ids) from None
-        return args, kwargs
+        return args, kwargs, secrets
 
     # -- messages that must never run ------------------------------------------------------
 
