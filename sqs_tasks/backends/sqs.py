@@ -8,11 +8,10 @@ dies or SQS is down (contract 9). Nothing raises into the caller after its commi
 """
 
 import inspect
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -30,12 +29,15 @@ from sqs_tasks.config import BackendConfig
 from sqs_tasks.envelope import AttemptPolicy, Envelope
 from sqs_tasks.errors import class_path
 from sqs_tasks.exceptions import InvalidTaskArguments
-from sqs_tasks.item import StoredJSON, arguments_json
+from sqs_tasks.item import StoredJSON, WorkflowRef, arguments_json
 from sqs_tasks.results import ResultStore
 from sqs_tasks.task import SQSTask
 from sqs_tasks.task_results import pending_task_result, ready_result, to_task_result
+from sqs_tasks.workflows.records import workflow_key
 
 _DEDUP_NAMESPACE = uuid.UUID("6f1d3c52-93a4-4c0e-9a51-7c2b9e0e5d11")
+# A workflow's plan beyond this goes to S3: every continuation reads it (once per process).
+WORKFLOW_PLAN_INLINE_LIMIT = 32 * 1024
 
 Call = tuple[Task, Sequence[Any], dict[str, Any]]
 
@@ -150,6 +152,38 @@ class SQSBackend(BaseTaskBackend):
     def _enqueued(self, result: TaskResult) -> None:
         task_enqueued.send(type(self), task_result=result)
 
+    # -- workflows (sqs_tasks/workflows/) -------------------------------------------
+
+    def step_envelope(
+        self,
+        task: Task,
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        *,
+        task_id: str,
+        workflow: WorkflowRef,
+        now: datetime,
+    ) -> Envelope:
+        """A workflow step's envelope, validated like any enqueue, with its given id."""
+        self.validate_task(task)
+        args, kwargs = self._validated_arguments(task, args, kwargs)
+        return self._prepare(task, task_id, args, kwargs, now, workflow=workflow).envelope
+
+    def enqueue_workflow(self, workflow_id: str, plan: str, first_steps: list[Envelope]) -> None:
+        """The workflow's record and its first steps, as rows of the caller's transaction
+        (contract 9), sent after the commit: the record before any step."""
+        using = outbox.database_for_enqueue(self.config.outbox_databases)
+        now = timezone.now()
+        stored = StoredJSON(text=plan)
+        if len(plan.encode()) > WORKFLOW_PLAN_INLINE_LIMIT:
+            lifetime = timedelta(seconds=self.config.result_ttl)
+            stored = StoredJSON(ref=self.payloads.put_arguments(plan, lifetime))
+        with transaction.atomic(using=using):
+            outbox.add_workflow(using, workflow_id, stored, now)
+            outbox.add(using, first_steps, now)
+            keys = [workflow_key(workflow_id), *(envelope.task_id for envelope in first_steps)]
+            outbox.relay_after_commit(self, using, keys)
+
     def _existing(self, task_id: str) -> TaskResult | None:
         """The real status of a task enqueued before with the same dedup key, if any."""
         try:
@@ -158,7 +192,14 @@ class SQSBackend(BaseTaskBackend):
             return None
 
     def _prepare(
-        self, task: Task, task_id: str, args: list[Any], kwargs: dict[str, Any], now: Any
+        self,
+        task: Task,
+        task_id: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        now: datetime,
+        *,
+        workflow: WorkflowRef | None = None,
     ) -> _Prepared:
         wait = (task.run_after - now) if task.run_after else timedelta(0)
         lifetime = max(wait, timedelta(0)) + timedelta(seconds=self.config.result_ttl)
@@ -186,6 +227,7 @@ class SQSBackend(BaseTaskBackend):
             policy=self.policy_for(task),
             request_id=log_context.current("request_id"),
             sensitive=sealed,
+            workflow=workflow,
         )
         result = ready_result(task, task_id, args, kwargs, now, backend=self.alias)
         return _Prepared(result, envelope)
@@ -204,7 +246,7 @@ class SQSBackend(BaseTaskBackend):
         self, task: Task, args: Sequence[Any], kwargs: dict[str, Any]
     ) -> tuple[list[Any], dict[str, Any]]:
         try:
-            args, kwargs = json.loads(strict_json.dumps([list(args), dict(kwargs)]))
+            args, kwargs = strict_json.normalized([list(args), dict(kwargs)])
             size = len(arguments_json(args, kwargs).encode())
         except ValueError as error:
             raise InvalidTaskArguments(f"Task arguments must be JSON: {error}") from None

@@ -35,6 +35,7 @@ from sqs_tasks.worker.deadline import Deadline
 from sqs_tasks.worker.disposition import NOT_STARTED_DELAY, Disposition, ReturnToQueue
 from sqs_tasks.worker.letters import send_letter
 from sqs_tasks.worker.message import IncomingMessage
+from sqs_tasks.workflows.engine import Engine
 
 logger = logging.getLogger("sqs_tasks.worker")
 
@@ -48,7 +49,11 @@ class RecordHandler:
         self.runner = runner
         self.deadline = deadline
         self.worker_id = worker_id
-        self.disposition = Disposition(backend.results, Copies(backend.results, backend.codec))
+        self.disposition = Disposition(
+            backend.results,
+            Copies(backend.results, backend.codec),
+            Engine(backend).step_succeeded,
+        )
 
     def __call__(self, record: SQSRecord, lambda_context: Any = None) -> None:
         message = IncomingMessage.from_record(record)
