@@ -32,12 +32,20 @@ from sqs_tasks.runner.runner import TaskRunner, dead_letter_of
 from sqs_tasks.task_results import read_json, resolve_task
 from sqs_tasks.worker.copies import Copies
 from sqs_tasks.worker.deadline import Deadline
-from sqs_tasks.worker.disposition import NOT_STARTED_DELAY, Disposition, ReturnToQueue
+from sqs_tasks.worker.disposition import (
+    NOT_STARTED_DELAY,
+    Disposition,
+    ReturnToQueue,
+    return_later,
+)
 from sqs_tasks.worker.letters import send_letter
 from sqs_tasks.worker.message import IncomingMessage
 from sqs_tasks.workflows.engine import Engine
 
 logger = logging.getLogger("sqs_tasks.worker")
+
+# How soon a record that failed unexpectedly (AWS refused a call) comes back.
+TRANSIENT_DELAY = 10.0
 
 
 class RecordHandler:
@@ -65,9 +73,10 @@ class RecordHandler:
             except ReturnToQueue:
                 raise
             except Exception:
-                # AWS unreachable, a bug: the message comes back and is tried again.
+                # AWS refusing a call, a bug: the message comes back soon and is tried
+                # again, not after the queue's whole visibility timeout.
                 logger.exception("record failed; it returns to the queue")
-                raise
+                return_later(message, TRANSIENT_DELAY)
 
     def _handle(self, message: IncomingMessage) -> None:
         envelope = self.backend.codec.decode(message.body, message.signature)
