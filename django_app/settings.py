@@ -12,6 +12,7 @@ from django_app.csp import policy as csp_policy
 from django_app.database.config import default_database
 from django_app.env import env_bool, env_int, env_list, env_str, secret_key
 from django_app.hosts import allowed_hosts
+from sqs_tasks.limits import Rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -158,8 +159,6 @@ RATES_API_URL = env_str("RATES_API_URL", "https://api.frankfurter.dev/v1/latest"
 RATES_API_TIMEOUT = env_int("RATES_API_TIMEOUT", 10)  # seconds per HTTP call
 RATES_API_CALLS_PER_MINUTE = env_int("RATES_API_CALLS_PER_MINUTE", 30)  # all workers
 RATES_API_BURST = env_int("RATES_API_BURST", 5)
-RATES_API_TRIES = env_int("RATES_API_TRIES", 3)  # calls per task attempt
-RATES_API_MAX_WAIT = env_int("RATES_API_MAX_WAIT", 10)  # longest wait inside an attempt
 RATES_MAX_IN_FLIGHT = env_int("RATES_MAX_IN_FLIGHT", 2)  # refreshes per user at once
 # The DynamoDB table of shared rate limits (token buckets), named as template.yaml does.
 RATE_LIMIT_TABLE = env_str("RATE_LIMIT_TABLE", f"{RESOURCE_PREFIX}-rate-limits")
@@ -181,6 +180,14 @@ TASKS = {
             # Deployed, the keys that sign task messages are a secret of their own, read at
             # run time (template.yaml names it); locally, SECRET_KEY signs.
             "SIGNING_SECRET_ID": env_str("TASKS_SIGNING_SECRET_ID"),
+            # The counters of the tasks' concurrency and rate limits (sqs_tasks/limits/),
+            # and the limits tasks share by name.
+            "LIMITS_TABLE": RATE_LIMIT_TABLE,
+            "LIMITS": {
+                "exchange-api": Rate(
+                    RATES_API_CALLS_PER_MINUTE, per="minute", burst=RATES_API_BURST
+                ),
+            },
             "BUCKET_NAME": env_str("TASKS_BUCKET", f"{RESOURCE_PREFIX}-payloads"),
             "MAX_ATTEMPTS": 3,
             "TIMEOUT": 60,

@@ -3,7 +3,7 @@
 Unknown keys are refused: a typo in settings should fail loudly, not silently keep a default.
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +23,13 @@ class BackendConfig:
     # (migrate it there). An enqueue joins the atomic block open on one of them; outside
     # any, it commits on the first on its own (README: several databases).
     outbox_databases: tuple[str, ...] = ("default",)
+    # Limits tasks may name (limits/options.py): {"exchange-api": Rate(30, per="minute")}.
+    limits: dict[str, Any] = field(default_factory=dict)
+    # The DynamoDB table of the limits' counters (template.yaml's rate-limits table).
+    limits_table: str = "task-limits"
+    # Priority lanes: a queue's own SQS queue takes priority 0; each lane its own SQS queue
+    # (<queue>-<lane>, with its own worker) and a range: {"default": {"express": (1, 100)}}.
+    priority_lanes: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     # The task queues' RedrivePolicy maxReceiveCount (template.yaml): attempts must fit
     # under it with room for receives that are not attempts (worker/disposition.py).
     max_receive_count: int = 10
@@ -61,11 +68,28 @@ class BackendConfig:
                 values[name] = tuple(values[name])
         values.setdefault("signing_key", settings.SECRET_KEY)
         values.setdefault("signing_key_fallbacks", tuple(settings.SECRET_KEY_FALLBACKS))
+        if "limits" in values:
+            values["limits"] = dict(values["limits"])
+        if "priority_lanes" in values:
+            values["priority_lanes"] = {
+                queue: {lane: (int(low), int(high)) for lane, (low, high) in lanes.items()}
+                for queue, lanes in values["priority_lanes"].items()
+            }
         config = cls(**values)
         if config.max_attempts < 1 or config.timeout <= 0:
             raise ImproperlyConfigured("MAX_ATTEMPTS must be >= 1 and TIMEOUT > 0.")
         if config.claim_check_threshold > 256 * 1024:
             raise ImproperlyConfigured("CLAIM_CHECK_THRESHOLD must stay under 256 KB.")
+        for queue, lanes in config.priority_lanes.items():
+            seen: set[int] = set()
+            for low, high in lanes.values():
+                taken = set(range(low, high + 1))
+                if not taken or low < -100 or high > 100 or 0 in taken or taken & seen:
+                    raise ImproperlyConfigured(
+                        f"PRIORITY_LANES of {queue!r}: ranges within -100..100, apart, and "
+                        "without 0 (the queue itself takes priority 0)."
+                    )
+                seen |= taken
         if not config.outbox_databases:
             raise ImproperlyConfigured("OUTBOX_DATABASES needs at least one database alias.")
         return config

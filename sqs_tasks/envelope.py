@@ -15,6 +15,7 @@ from typing import Any
 
 from sqs_tasks.exceptions import MalformedEnvelope
 from sqs_tasks.item import PayloadRef, StoredJSON, WorkflowRef
+from sqs_tasks.limits.gate import LimitRef
 from sqs_tasks.sensitive import SealedRef
 
 VERSION = 2
@@ -41,6 +42,9 @@ class Envelope:
     request_id: str | None = None  # the web request that enqueued it, for tracing
     sensitive: SealedRef | None = None  # where redacted arguments' values are (sensitive.py)
     workflow: WorkflowRef | None = None  # the workflow this is a step of (workflows/)
+    limits: tuple[LimitRef, ...] = ()  # what an attempt must pass first (limits/gate.py)
+    priority: int = 0  # Django's; picks the queue's lane (backends/sqs.py)
+    message_group: str | None = None  # its tenant on a fair queue
 
     def with_copy(self, copy: int) -> "Envelope":
         return replace(self, copy=copy)
@@ -70,6 +74,12 @@ class Envelope:
             data["sensitive_ref"] = self.sensitive.as_dict()
         if self.workflow is not None:
             data["workflow"] = self.workflow.as_dict()
+        if self.limits:
+            data["limits"] = [ref.as_list() for ref in self.limits]
+        if self.priority:
+            data["priority"] = self.priority
+        if self.message_group:
+            data["group"] = self.message_group
         return json.dumps(data, separators=(",", ":"), allow_nan=False)
 
     @classmethod
@@ -105,6 +115,11 @@ class Envelope:
                     if "workflow" in data
                     else None
                 ),
+                limits=tuple(
+                    LimitRef.from_list(_typed(ref, list)) for ref in data.get("limits", ())
+                ),
+                priority=_typed(data.get("priority", 0), int),
+                message_group=_optional_text(data.get("group")),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise MalformedEnvelope(f"invalid envelope field: {error}", **ids) from None

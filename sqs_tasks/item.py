@@ -27,6 +27,7 @@ Attributes an operator sees in the DynamoDB console:
                                          partition (queue#shard) and a one-line summary
     redriven_from                        the copy whose dead letter a redrive sent again
     workflow                             {id, node}: the workflow this task is a step of
+    waiting                              {reason, until}: held back by a limit, not failing
     expires_at                           DynamoDB's TTL
 """
 
@@ -104,6 +105,14 @@ class WorkflowRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Waiting:
+    """Held back by a limit: why, and until when it looks again (limits/gate.py)."""
+
+    reason: str
+    until: float  # epoch seconds
+
+
+@dataclass(frozen=True, slots=True)
 class Lease:
     owner: str
     until: float  # epoch seconds; at least the owner's invocation's hard end
@@ -156,6 +165,7 @@ class TaskItem:
     expected_failure: bool = False
     redriven_from: int | None = None
     workflow: WorkflowRef | None = None
+    waiting: Waiting | None = None
     expires_at: int = 0
     extra: dict[str, Any] = field(default_factory=dict)  # attributes of later versions
 
@@ -208,6 +218,11 @@ class TaskItem:
             "redriven_from": self.redriven_from,
             "expected_failure": self.expected_failure or None,
             "workflow": self.workflow.as_dict() if self.workflow else None,
+            "waiting": (
+                {"reason": self.waiting.reason, "until": round(self.waiting.until, 3)}
+                if self.waiting
+                else None
+            ),
         }
         values |= {name: value for name, value in optional.items() if value is not None}
         if self.return_value is not None:
@@ -252,6 +267,7 @@ class TaskItem:
             "redriven_from",
             "expected_failure",
             "workflow",
+            "waiting",
             "failed_key",
             "failure",
         }
@@ -293,6 +309,11 @@ class TaskItem:
             expected_failure=bool(data.get("expected_failure", False)),
             redriven_from=data.get("redriven_from"),
             workflow=WorkflowRef.from_dict(data["workflow"]) if data.get("workflow") else None,
+            waiting=(
+                Waiting(data["waiting"]["reason"], float(data["waiting"]["until"]))
+                if data.get("waiting")
+                else None
+            ),
             expires_at=int(data.get("expires_at", 0)),
             extra={name: value for name, value in data.items() if name not in known},
         )

@@ -15,6 +15,7 @@ periodic job doing that every few minutes would grow with the traffic. Instead:
 So a run costs the same few requests at ten tasks a day or ten million.
 """
 
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ _TASK_METRICS = {
     metrics.FAILED: "failed",
 }
 OLDEST_WINDOW = timedelta(minutes=10)
+_DEPTH_FIELDS = ("backlog", "in_flight", "delayed", "dead_letters")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +64,16 @@ class TaskCounts:
 
 
 def queue_depths(backend: SQSBackend) -> list[QueueDepth]:
-    depths = []
-    for name in sorted(backend.queues):
-        url = backend.queue_url(name)
-        dead = _sqs_counts(queues.dead_letter_url(url))
-        depths.append(QueueDepth(queue=name, **_sqs_counts(url), dead_letters=sum(dead.values())))
-    return depths
+    """Per Django queue, its priority lanes' SQS queues counted with it."""
+    totals: dict[str, Counter[str]] = {name: Counter() for name in sorted(backend.queues)}
+    for name, lane in backend.sqs_queues():
+        url = backend.queue_url(name, lane)
+        totals[name].update(_sqs_counts(url))
+        totals[name]["dead_letters"] += sum(_sqs_counts(queues.dead_letter_url(url)).values())
+    return [
+        QueueDepth(queue=name, **{field: counts[field] for field in _DEPTH_FIELDS})
+        for name, counts in totals.items()
+    ]
 
 
 def task_counts(backend: SQSBackend, *, start: datetime, end: datetime) -> list[TaskCounts]:

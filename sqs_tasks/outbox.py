@@ -278,12 +278,10 @@ def _send_messages(backend: "SQSBackend", envelopes: list[Envelope]) -> list[str
     by_queue: dict[str, list[tuple[OutgoingMessage, float]]] = defaultdict(list)
     for envelope in envelopes:
         delay = envelope.run_after.timestamp() - now if envelope.run_after else 0.0
-        by_queue[envelope.queue_name].append((backend.codec.encode(envelope), delay))
-    return [
-        task_id
-        for queue_name, batch in by_queue.items()
-        for task_id in queues.send_batch(backend.queue_url(queue_name), batch)
-    ]
+        lane = backend.lane_for(envelope.queue_name, envelope.priority)
+        url = backend.queue_url(envelope.queue_name, lane)
+        by_queue[url].append((backend.codec.encode(envelope), delay))
+    return [task_id for url, batch in by_queue.items() for task_id in queues.send_batch(url, batch)]
 
 
 def new_item(backend: "SQSBackend", envelope: Envelope) -> TaskItem:

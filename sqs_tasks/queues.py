@@ -65,8 +65,14 @@ def send(queue_url: str, message: OutgoingMessage, *, delay: float = 0) -> str:
         MessageBody=message.body,
         MessageAttributes=message.attributes,
         DelaySeconds=delay_seconds(delay),
+        **_group(message),
     )
     return response["MessageId"]
+
+
+def _group(message: OutgoingMessage) -> dict[str, str]:
+    """MessageGroupId on a standard queue: SQS fair queues (2025) serve groups fairly."""
+    return {"MessageGroupId": message.group} if message.group else {}
 
 
 def send_batch(queue_url: str, messages: Sequence[tuple[OutgoingMessage, float]]) -> list[str]:
@@ -82,6 +88,7 @@ def send_batch(queue_url: str, messages: Sequence[tuple[OutgoingMessage, float]]
                     "MessageBody": message.body,
                     "MessageAttributes": message.attributes,
                     "DelaySeconds": delay_seconds(delay),
+                    **_group(message),
                 }
                 for index, (message, delay) in enumerate(chunk)
             ],

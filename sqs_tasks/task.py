@@ -25,15 +25,34 @@ class SQSTask(Task):
     dedup_key: str | None = None
     # Parameters whose values are kept out of everything stored or logged (sensitive.py).
     sensitive: tuple[str, ...] = ()
+    # Concurrency and rate limits, or names of OPTIONS["LIMITS"] (limits/options.py).
+    limits: tuple[Any, ...] = ()
+    # The tenant on a fair queue: a string, or a function of the call's arguments
+    # (e.g. `lambda user_id, *_: user_id`): SQS serves tenants fairly (MessageGroupId).
+    message_group: str | Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         Task.__post_init__(self)  # validates with the backend (slots: no zero-arg super)
         declared.declare(self)
 
-    def using(self, *, dedup_key: str | None = None, **changes: Any) -> "SQSTask":
-        """Django's `using()`, plus `dedup_key` for enqueue-once semantics."""
+    def using(
+        self,
+        *,
+        dedup_key: str | None = None,
+        limits: Iterable[Any] | None = None,
+        message_group: str | Callable[..., Any] | None = None,
+        **changes: Any,
+    ) -> "SQSTask":
+        """Django's `using()`, plus `dedup_key` for enqueue-once semantics, `limits`,
+        and `message_group`."""
         task = Task.using(self, **changes)
-        return replace(task, dedup_key=dedup_key) if dedup_key is not None else task
+        if dedup_key is not None:
+            task = replace(task, dedup_key=dedup_key)
+        if limits is not None:
+            task = replace(task, limits=tuple(limits))
+        if message_group is not None:
+            task = replace(task, message_group=message_group)
+        return task
 
     def enqueue_many(
         self, calls: Iterable[tuple[Sequence[Any], Mapping[str, Any]]]

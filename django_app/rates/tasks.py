@@ -10,16 +10,21 @@ from django.utils import timezone
 
 from django_app.jobs import in_flight
 from django_app.jobs.errors import TransientError
+from django_app.rates import fetch
 from django_app.rates.client import Rates
-from django_app.rates.fetch import configured, fetch_latest
 from django_app.rates.models import ExchangeRate
 
 
-@task(takes_context=True, max_attempts=5, retry_on=(TransientError,), timeout=120)
+@task(
+    takes_context=True,
+    max_attempts=5,
+    retry_on=(TransientError,),
+    timeout=120,
+    limits=[fetch.LIMIT],  # the API's rate, shared by every worker: waiting is not failing
+)
 def refresh_rates(context: TaskContext, base: str) -> dict[str, Any]:
-    context.report_progress(0, 2, "Waiting for our turn at the exchange-rate service")
-    client, bucket, patience = configured()
-    rates = fetch_latest(base, client=client, bucket=bucket, patience=patience)
+    context.report_progress(0, 2, "Asking the exchange-rate service")
+    rates = fetch.fetch_latest(base, client=fetch.configured())
     context.report_progress(1, 2, f"Saving {len(rates.rates)} rates")
     save(rates)
     context.report_progress(2, 2, "Done")

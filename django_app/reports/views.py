@@ -87,7 +87,9 @@ def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     )
                     services.start(
                         request.user,
-                        build_report,
+                        # Each user's reports are their own group on the heavy queue, a
+                        # fair queue: one user's burst cannot starve the others.
+                        build_report.using(message_group=f"user-{request.user.pk}"),
                         report.pk,
                         label=f"Report on {upload.filename}",
                         subject=report,

@@ -30,6 +30,7 @@ from sqs_tasks.envelope import AttemptPolicy, Envelope
 from sqs_tasks.errors import class_path
 from sqs_tasks.exceptions import InvalidTaskArguments
 from sqs_tasks.item import StoredJSON, WorkflowRef, arguments_json
+from sqs_tasks.limits import gate as limits
 from sqs_tasks.results import ResultStore
 from sqs_tasks.task import SQSTask
 from sqs_tasks.task_results import pending_task_result, ready_result, to_task_result
@@ -53,6 +54,7 @@ class _Prepared:
 class SQSBackend(BaseTaskBackend):
     task_class = SQSTask
     supports_defer = True
+    supports_priority = True  # by lanes: PRIORITY_LANES
     supports_get_result = True
     supports_async_task = True
 
@@ -62,6 +64,7 @@ class SQSBackend(BaseTaskBackend):
         self.results = ResultStore(self.config.table_name, self.config.result_ttl)
         self.payloads = PayloadStore(self.config.bucket_name)
         self.codec = MessageCodec(self.config.signer)
+        self.gate = limits.Gate(self.config.limits_table, self.config.limits)
 
     # -- validation ---------------------------------------------------------------
 
@@ -86,6 +89,16 @@ class SQSBackend(BaseTaskBackend):
             and all(isinstance(k, type) and issubclass(k, BaseException) for k in retry_on)
         ):
             raise InvalidTask("retry_on must be a tuple of exception classes.")
+        try:
+            limits.declared(task, self.config.limits)
+        except ValueError as error:
+            raise InvalidTask(str(error)) from None
+        if task.priority != 0 and not self.lane_for(task.queue_name, task.priority):
+            lanes = self.config.priority_lanes.get(task.queue_name, {})
+            raise InvalidTask(
+                f"No lane of queue {task.queue_name!r} takes priority {task.priority} "
+                f"(PRIORITY_LANES: {lanes or 'none'}; the queue itself takes 0)."
+            )
         names = getattr(task, "sensitive", ())
         if not (isinstance(names, tuple) and all(isinstance(n, str) for n in names)):
             raise InvalidTask("sensitive must be a tuple of parameter names.")
@@ -106,11 +119,26 @@ class SQSBackend(BaseTaskBackend):
             timeout=float(getattr(task, "timeout", None) or self.config.timeout),
         )
 
-    def sqs_queue_name(self, queue_name: str) -> str:
-        return self.config.queue_name_prefix + queue_name
+    def lane_for(self, queue_name: str, priority: int) -> str:
+        """The lane of `queue_name` that takes `priority`: "" for the queue itself (0)."""
+        for lane, (low, high) in self.config.priority_lanes.get(queue_name, {}).items():
+            if low <= priority <= high:
+                return lane
+        return ""
 
-    def queue_url(self, queue_name: str) -> str:
-        return queues.url_for_name(self.sqs_queue_name(queue_name))
+    def sqs_queue_name(self, queue_name: str, lane: str = "") -> str:
+        return self.config.queue_name_prefix + queue_name + (f"-{lane}" if lane else "")
+
+    def queue_url(self, queue_name: str, lane: str = "") -> str:
+        return queues.url_for_name(self.sqs_queue_name(queue_name, lane))
+
+    def sqs_queues(self) -> list[tuple[str, str]]:
+        """(Django queue, lane) of every SQS queue the backend sends to."""
+        return [
+            (queue, lane)
+            for queue in sorted(self.queues)
+            for lane in ["", *sorted(self.config.priority_lanes.get(queue, {}))]
+        ]
 
     # -- enqueue ------------------------------------------------------------------
 
@@ -203,6 +231,10 @@ class SQSBackend(BaseTaskBackend):
     ) -> _Prepared:
         wait = (task.run_after - now) if task.run_after else timedelta(0)
         lifetime = max(wait, timedelta(0)) + timedelta(seconds=self.config.result_ttl)
+        try:
+            limit_refs = limits.refs_for(task, self.config.limits, args, kwargs)
+        except Exception as error:  # a key function that does not fit the call
+            raise InvalidTaskArguments(f"a limit's key of {task.name} failed: {error!r}") from None
         sealed = None
         if names := getattr(task, "sensitive", ()):
             args, kwargs, values = sensitive.split(task, names, args, kwargs)
@@ -228,9 +260,22 @@ class SQSBackend(BaseTaskBackend):
             request_id=log_context.current("request_id"),
             sensitive=sealed,
             workflow=workflow,
+            limits=limit_refs,
+            priority=task.priority,
+            message_group=self._message_group(task, args, kwargs),
         )
         result = ready_result(task, task_id, args, kwargs, now, backend=self.alias)
         return _Prepared(result, envelope)
+
+    @staticmethod
+    def _message_group(task: Task, args: list[Any], kwargs: dict[str, Any]) -> str | None:
+        group = getattr(task, "message_group", None)
+        if group is None or isinstance(group, str):
+            return group
+        try:
+            return str(group(*args, **kwargs))[:128]  # SQS's limit for a group id
+        except Exception as error:
+            raise InvalidTaskArguments(f"message_group of {task.name} failed: {error!r}") from None
 
     def _sealed(self, values: sensitive.Values, lifetime: timedelta) -> sensitive.SealedRef | None:
         if not values.args and not values.kwargs:

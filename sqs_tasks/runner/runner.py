@@ -12,6 +12,7 @@ it says what happened, as an Outcome.
 """
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -33,6 +34,9 @@ from sqs_tasks.exceptions import (
     WorkerLost,
 )
 from sqs_tasks.item import FAILED, StoredJSON, TaskItem
+from sqs_tasks.limits.counters import Refused
+from sqs_tasks.limits.gate import Admission
+from sqs_tasks.results import Also
 from sqs_tasks.runner import retry, verdict
 from sqs_tasks.runner.attempt import Attempt
 from sqs_tasks.runner.middleware import (
@@ -89,6 +93,17 @@ class TaskRunner:
         lease_until: float,
         secrets: sensitive.Values | None = None,
     ) -> Outcome:
+        gate = self.backend.gate
+        admission = Admission()
+        if envelope.limits:
+            admitted = gate.admit(task, envelope.task_id, envelope.limits, lease_until)
+            if isinstance(admitted, Refused):  # waiting is not failing: no attempt spent
+                until = time.time() + admitted.wait
+                self.results.note_waiting(
+                    envelope.task_id, copy=envelope.copy, reason=admitted.reason, until=until
+                )
+                return Waiting(admitted.wait, admitted.reason)
+            admission = admitted
         now = timezone.now()
         claim = self.results.claim(
             envelope.task_id,
@@ -98,6 +113,7 @@ class TaskRunner:
             now=now,
         )
         if not claim.granted or claim.before is None:
+            gate.give_back(admission.taken, envelope.task_id)
             return self.judge_copy(envelope, claim.before, now)
         before = claim.before
         shown_args, shown_kwargs = sensitive.redact(args, kwargs, secrets)
@@ -127,7 +143,11 @@ class TaskRunner:
             raise
         except BaseException as raised:  # a task's failure is data, whatever it raised
             value, error = None, raised
-        outcome = self._record(attempt, value, error, carried, before)
+        # The limits' places go back with the outcome, in one request (results.Also).
+        releases = gate.releases(admission, envelope.task_id)
+        outcome = self._record(attempt, value, error, carried, before, releases)
+        if isinstance(outcome, Lost):  # the outcome's write did not happen: neither did theirs
+            gate.give_back(admission.places, envelope.task_id)
         for middleware in reversed(self.middleware):
             middleware.after_attempt(attempt, outcome)
         return outcome
@@ -156,6 +176,7 @@ class TaskRunner:
         error: BaseException | None,
         carried: list[ErrorRecord],
         before: TaskItem,
+        releases: list[Also],
     ) -> Outcome:
         now = timezone.now()
         result, task_id = attempt.task_result, attempt.task_id
@@ -166,7 +187,12 @@ class TaskRunner:
                 error = UnstorableResult(f"the return value could not be stored: {storing}")
             else:
                 recorded = self.results.record_success(
-                    task_id, owner=attempt.worker_id, now=now, value=stored, carried=carried
+                    task_id,
+                    owner=attempt.worker_id,
+                    now=now,
+                    value=stored,
+                    carried=carried,
+                    also=releases,
                 )
                 _update(result, TaskResultStatus.SUCCESSFUL, now, finished=True)
                 object.__setattr__(result, "_return_value", value)
@@ -189,6 +215,7 @@ class TaskRunner:
                 letter_copy=None,
                 owner=attempt.worker_id,
                 expected=True,
+                also=releases,
             )
             _update(result, TaskResultStatus.FAILED, now, finished=True)
             return Finished(FAILED, record) if written.done else Lost()
@@ -203,6 +230,7 @@ class TaskRunner:
                 now=now,
                 errors=errors,
                 not_before=now.timestamp() + delay,
+                also=releases,
             )
             _update(result, TaskResultStatus.READY, now, finished=False)
             return RetryLater(record, delay) if recorded else Lost()
@@ -212,6 +240,7 @@ class TaskRunner:
             errors=errors,
             letter_copy=attempt.envelope.copy,
             owner=attempt.worker_id,
+            also=releases,
         )
         _update(result, TaskResultStatus.FAILED, now, finished=True)
         if not written.done:

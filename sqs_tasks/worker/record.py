@@ -107,7 +107,8 @@ class RecordHandler:
         ids = {"task_id": envelope.task_id, "task_path": envelope.task_path}
         if envelope.backend != self.backend.alias:
             raise UnknownTask(f"backend {envelope.backend!r} is not this worker's", **ids)
-        expected_queue = self.backend.sqs_queue_name(envelope.queue_name)
+        lane = self.backend.lane_for(envelope.queue_name, envelope.priority)
+        expected_queue = self.backend.sqs_queue_name(envelope.queue_name, lane)
         if message.queue_name and message.queue_name != expected_queue:
             raise MisroutedMessage(
                 f"names queue {expected_queue!r} but arrived on {message.queue_name!r}", **ids

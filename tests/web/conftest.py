@@ -1,4 +1,3 @@
-import boto3
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -28,13 +27,7 @@ def _plain_static_storage(settings, _empty_static_root):
 
 @pytest.fixture
 def web_aws(aws):
-    """The core's moto resources, plus the rate-limit table the web app adds."""
-    boto3.client("dynamodb", region_name="us-east-1").create_table(
-        TableName=RATE_LIMIT_TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-    )
+    """The core's moto resources (the limits table, which the rates app uses, with them)."""
     return aws
 
 
@@ -90,10 +83,6 @@ def fake_api(settings):
     with FakeApi() as api:
         settings.RATES_API_URL = api.url
         settings.RATES_API_TIMEOUT = 0.3
-        settings.RATES_API_BURST = 100
-        settings.RATES_API_CALLS_PER_MINUTE = 60_000
-        settings.RATES_API_MAX_WAIT = 2
-        settings.RATES_API_TRIES = 3
         yield api
 
 
