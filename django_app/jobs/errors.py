@@ -8,6 +8,7 @@ as they are; anything else becomes a plain sentence. Tracebacks never reach a pa
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.tasks.base import TaskError
 from django.utils.module_loading import import_string
 
 GENERIC_FAILURE = "Something went wrong on our side. You can retry; if it keeps failing, tell us."
@@ -36,6 +37,21 @@ class TransientError(UserFacingError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+def exception_message(error: TaskError) -> str:
+    """The exception's message, as the last line(s) of its formatted traceback say it
+    (`path.Class: message`). Django's TaskError carries only the class and the traceback;
+    the message is what a UserFacingError shows, and the traceback ends with it."""
+    text = error.traceback.rstrip()
+    path = error.exception_class_path
+    # How `traceback` names the class: its qualified name, with the module but builtins'.
+    module, _, name = path.rpartition(".")
+    shown = name if module == "builtins" else path
+    start = text.rfind(f"{shown}: ")
+    if start == -1 or (start > 0 and text[start - 1] != "\n"):
+        return ""
+    return text[start + len(shown) + 2 :].strip()
 
 
 def user_message(exception_class_path: str, message: str) -> str:

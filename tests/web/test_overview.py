@@ -70,6 +70,9 @@ def test_the_page_reads_the_cache_not_the_store(aws, staff_client):
     failed_column = overview.STATUSES.index("FAILED")
     cells = default_row.split('class="number">')[1:]
     assert cells[failed_column].startswith("1<"), default_row
+    # The columns are headed in the words the task pages use, not the backend's.
+    headings = page.split('id="task-overview"')[1].split("</thead>")[0]
+    assert '<th class="number">queued or will retry</th>' in headings and "READY" not in headings
 
 
 def test_on_a_miss_the_page_computes_and_caches_it(aws, staff_client):
