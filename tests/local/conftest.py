@@ -7,12 +7,9 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-
-from tests.web.fake_api import FakeApi
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,19 +47,20 @@ def alive(pid: int) -> bool:
 
 
 class RunningSystem:
-    def __init__(self, root: Path) -> None:
+    """`make run` in a subprocess, in a session of its own: `stop()` sends Ctrl-C to its
+    whole process group, as a terminal does. With no RATES_API_URL it runs its own
+    stand-in for the exchange-rate API, as `make run` does."""
+
+    def __init__(self, root: Path, run: int = 1) -> None:
         self.root = root
         self.aws_port, self.web_port = free_port(), free_port()
-        self.log = (root / "stack.log").open("w+")
-        # The slow external API the rates feature calls, on loopback like everything else.
-        self._resources = ExitStack()
-        self.rates_api = self._resources.enter_context(FakeApi())
+        self.log_path = root / f"stack-{run}.log"
+        self.log = self.log_path.open("w+")
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("AWS_", "DJANGO_", "APP_", "DATABASE_"))
+            if not k.startswith(("AWS_", "DJANGO_", "APP_", "DATABASE_", "RATES_API_"))
         }
-        env["RATES_API_URL"] = self.rates_api.url
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -79,6 +77,7 @@ class RunningSystem:
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     @property
@@ -92,7 +91,7 @@ class RunningSystem:
     def output(self) -> str:
         if not self.log.closed:
             self.log.flush()
-        return (self.root / "stack.log").read_text()
+        return self.log_path.read_text()
 
     def wait_until_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -115,16 +114,16 @@ class RunningSystem:
         return json.loads((self.root / "state.json").read_text())
 
     def stop(self) -> set[int]:
-        """Ctrl-C, as a user would; returns the processes it had started."""
+        """Ctrl-C in its terminal: SIGINT to every process of the group. Returns the
+        processes it had started."""
         started = descendants(self.process.pid)
-        self.process.send_signal(signal.SIGINT)
+        os.killpg(self.process.pid, signal.SIGINT)
         try:
             self.process.wait(timeout=30)
         finally:
             if self.process.poll() is None:
                 self.process.kill()
         self.log.close()
-        self._resources.close()
         return started
 
 
@@ -137,18 +136,28 @@ def local_systems(tmp_path_factory):
     started: list[RunningSystem] = []
     failed: list[BaseException] = []
 
-    def running() -> RunningSystem:
+    def start(root: Path, run: int = 1) -> RunningSystem:
+        system = RunningSystem(root, run)
+        started.append(system)
+        try:
+            system.wait_until_ready()
+        except BaseException as error:
+            failed.append(error)
+            system.stop()
+            raise
+        return system
+
+    def running(*, restart: bool = False) -> RunningSystem:
+        """The running system; with `restart`, stopped and started again on the same
+        folder (database, secret key, admin password and outbox kept), as a user would."""
         if failed:
             raise RuntimeError("the local system failed to start (see the first error)")
+        if restart and started and started[-1].process.poll() is None:
+            previous = started[-1]
+            previous.stop()
+            return start(previous.root, run=len(started) + 1)
         if not started or started[-1].process.poll() is not None:
-            system = RunningSystem(tmp_path_factory.mktemp("local-stack"))
-            started.append(system)
-            try:
-                system.wait_until_ready()
-            except BaseException as error:
-                failed.append(error)
-                system.stop()
-                raise
+            return start(tmp_path_factory.mktemp("local-stack"))
         return started[-1]
 
     yield running

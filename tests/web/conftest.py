@@ -3,7 +3,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from tests.web.fake_api import FakeApi
+from stack.local.rates_api import FakeApi
 
 RATE_LIMIT_TABLE = "app-test-rate-limits"
 

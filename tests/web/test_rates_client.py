@@ -14,7 +14,7 @@ from django_app.rates.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from tests.web.fake_api import FakeApi
+from stack.local.rates_api import FakeApi
 
 
 @pytest.fixture

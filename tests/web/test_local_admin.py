@@ -1,0 +1,48 @@
+"""`make run`'s admin login (manage.py ensure_admin): the same across restarts."""
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+
+def ensure_admin(monkeypatch, password=None):
+    if password is None:
+        monkeypatch.delenv("DJANGO_SUPERUSER_PASSWORD", raising=False)
+    else:
+        monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", password)
+    out = StringIO()
+    call_command("ensure_admin", stdout=out)
+    return out.getvalue().strip()
+
+
+@pytest.mark.django_db
+def test_the_local_admin_keeps_its_password_and_its_sessions_across_starts(monkeypatch):
+    """`make run` passes the password it keeps in var/local/ at every start: the login it
+    prints stays the same, and staff who logged in stay logged in."""
+    kept = "kept-local-admin-password"
+    assert ensure_admin(monkeypatch, kept) == f"admin user: admin  password: {kept}"
+    staff = Client()
+    assert staff.login(username="admin", password=kept)
+    assert staff.get(reverse("admin:index")).status_code == 200
+
+    assert ensure_admin(monkeypatch, kept) == f"admin user: admin  password: {kept}"
+    assert staff.get(reverse("admin:index")).status_code == 200  # not logged out
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_staff and admin.is_superuser
+
+    # A password changed meanwhile is brought back to the one printed.
+    admin.set_password("changed in the admin")
+    admin.save()
+    ensure_admin(monkeypatch, kept)
+    assert Client().login(username="admin", password=kept)
+
+
+@pytest.mark.django_db
+def test_without_a_kept_password_the_admin_gets_a_fresh_one(monkeypatch):
+    first = ensure_admin(monkeypatch).rsplit(" ", 1)[1]
+    second = ensure_admin(monkeypatch).rsplit(" ", 1)[1]
+    assert first != second and Client().login(username="admin", password=second)
