@@ -23,7 +23,7 @@ from django_app.reports.parsing import CsvError, preview
 from django_app.reports.tasks import build_report
 
 REPORT_LINK_SECONDS = 300  # links minted for a click, not for keeping
-FILES_GONE = "This report's files are no longer stored. Build it again from its upload."
+FILES_GONE = "This report's files are no longer stored: see below how to get them back."
 
 
 @require_GET
@@ -110,6 +110,7 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
         Report.objects.visible_to(request.user).select_related("upload", "owner"), pk=pk
     )
     job = services.latest_for(report, build_report)
+    files_gone = report.is_ready and bool(storage.missing(report.keys))
     return render(
         request,
         "reports/detail.html",
@@ -119,7 +120,9 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "status": status_of(job) if job else None,
             # Reload when the task finishes, to show the report or the retry button.
             "waiting": not report.is_ready,
-            "files_gone": report.is_ready and bool(storage.missing(report.keys)),
+            "files_gone": files_gone,
+            # Then it can be built again from its upload, unless that is gone too.
+            "upload_gone": files_gone and bool(storage.missing([report.upload.key])),
         },
     )
 
