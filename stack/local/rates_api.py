@@ -154,6 +154,28 @@ class FakeApi:
         return Handler
 
 
-def local_rates_api(log: Callable[[str], None]) -> FakeApi:
+def local_rates_api(log: Callable[[str], None], port: int = 0) -> FakeApi:
     """The stand-in `make run` starts: today's date, a handful of currencies."""
-    return FakeApi(euro_rates=LOCAL_EURO_RATES, as_of=date.today().isoformat(), log=log)
+    return FakeApi(euro_rates=LOCAL_EURO_RATES, as_of=date.today().isoformat(), port=port, log=log)
+
+
+def main() -> None:
+    """`python -m stack.local.rates_api --port 8099`: the stand-in on its own, e.g. to bring
+    back an API that `RATES_API_URL` pointed the local system at (the runbook's drill)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m stack.local.rates_api")
+    parser.add_argument("--port", type=int, default=8099)
+    api = local_rates_api(log=lambda line: print(line, flush=True), port=parser.parse_args().port)
+    print(f"exchange-rate API stand-in on {api.url} (Ctrl-C stops it)", flush=True)
+    api.start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        api.stop()
+
+
+if __name__ == "__main__":
+    main()

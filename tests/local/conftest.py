@@ -51,9 +51,9 @@ class RunningSystem:
     whole process group, as a terminal does. With no RATES_API_URL it runs its own
     stand-in for the exchange-rate API, as `make run` does."""
 
-    def __init__(self, root: Path, run: int = 1) -> None:
+    def __init__(self, root: Path, run: int = 1, ports: tuple[int, int] | None = None) -> None:
         self.root = root
-        self.aws_port, self.web_port = free_port(), free_port()
+        self.aws_port, self.web_port = ports or (free_port(), free_port())
         self.log_path = root / f"stack-{run}.log"
         self.log = self.log_path.open("w+")
         env = {
@@ -136,8 +136,8 @@ def local_systems(tmp_path_factory):
     started: list[RunningSystem] = []
     failed: list[BaseException] = []
 
-    def start(root: Path, run: int = 1) -> RunningSystem:
-        system = RunningSystem(root, run)
+    def start(root: Path, run: int = 1, ports: tuple[int, int] | None = None) -> RunningSystem:
+        system = RunningSystem(root, run, ports)
         started.append(system)
         try:
             system.wait_until_ready()
@@ -148,14 +148,16 @@ def local_systems(tmp_path_factory):
         return system
 
     def running(*, restart: bool = False) -> RunningSystem:
-        """The running system; with `restart`, stopped and started again on the same
-        folder (database, secret key, admin password and outbox kept), as a user would."""
+        """The running system; with `restart`, stopped and started again as a user would:
+        on the same folder (database, secret key, admin password and outbox kept) and the
+        same ports (`make run`'s are fixed, and emailed links name the web port)."""
         if failed:
             raise RuntimeError("the local system failed to start (see the first error)")
         if restart and started and started[-1].process.poll() is None:
             previous = started[-1]
             previous.stop()
-            return start(previous.root, run=len(started) + 1)
+            ports = (previous.aws_port, previous.web_port)
+            return start(previous.root, run=len(started) + 1, ports=ports)
         if not started or started[-1].process.poll() is not None:
             return start(tmp_path_factory.mktemp("local-stack"))
         return started[-1]
