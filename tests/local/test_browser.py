@@ -293,6 +293,9 @@ def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
         assert rows[0] == ["region", "rows", "sum of units", "sum of amount"]
         assert [r[1] for r in rows if r[0] == "north"] == [str(expected["north"]["rows"])]
 
+    # Every page links its icon: the browser never asked for a /favicon.ico that 404s.
+    assert "Not Found: /favicon.ico" not in local_system.output()
+
     # The pages as a user sees them, for a person to look at (tmp_path, kept by pytest).
     page.screenshot(path=tmp_path / "report-page.png", full_page=True)
     outbox.screenshot(path=tmp_path / "outbox-email.png", full_page=True)
