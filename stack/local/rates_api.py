@@ -46,7 +46,7 @@ class Reply:
     delay: float = 0.0
 
 
-class FakeApi:
+class RatesApiStandIn:
     """Answers from a script while it lasts (`then(...)`), then with the rates of
     `euro_rates` (what 1 EUR buys) as seen from the requested base."""
 
@@ -80,14 +80,14 @@ class FakeApi:
         body: str | bytes | None = None,
         headers: dict[str, str] | None = None,
         delay: float = 0.0,
-    ) -> "FakeApi":
+    ) -> "RatesApiStandIn":
         """Queue the next answer; when the script runs out, every call succeeds."""
         if isinstance(body, str):
             body = body.encode()
         self.script.append(Reply(status=status, body=body, headers=headers or {}, delay=delay))
         return self
 
-    def start(self) -> "FakeApi":
+    def start(self) -> "RatesApiStandIn":
         self._thread.start()
         return self
 
@@ -96,7 +96,7 @@ class FakeApi:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "FakeApi":
+    def __enter__(self) -> "RatesApiStandIn":
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -154,9 +154,10 @@ class FakeApi:
         return Handler
 
 
-def local_rates_api(log: Callable[[str], None], port: int = 0) -> FakeApi:
+def local_rates_api(log: Callable[[str], None], port: int = 0) -> RatesApiStandIn:
     """The stand-in `make run` starts: today's date, a handful of currencies."""
-    return FakeApi(euro_rates=LOCAL_EURO_RATES, as_of=date.today().isoformat(), port=port, log=log)
+    today = date.today().isoformat()
+    return RatesApiStandIn(euro_rates=LOCAL_EURO_RATES, as_of=today, port=port, log=log)
 
 
 def main() -> None:

@@ -3,7 +3,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from stack.local.rates_api import FakeApi
+from stack.local.rates_api import RatesApiStandIn
 
 RATE_LIMIT_TABLE = "app-test-rate-limits"
 
@@ -82,7 +82,7 @@ def staff_client(staff):
 def fake_api(settings):
     """A scripted HTTP server on 127.0.0.1 (ephemeral port), and settings that point the
     rates client at it, with short timeouts and a generous shared limit."""
-    with FakeApi() as api:
+    with RatesApiStandIn() as api:
         settings.RATES_API_URL = api.url
         settings.RATES_API_TIMEOUT = 0.3
         settings.RATES_API_BURST = 100
