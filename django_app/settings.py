@@ -125,6 +125,12 @@ RATES_API_MAX_WAIT = env_int("RATES_API_MAX_WAIT", 10)  # longest wait inside an
 # The DynamoDB table of shared rate limits (token buckets), named as template.yaml does.
 RATE_LIMIT_TABLE = env_str("RATE_LIMIT_TABLE", f"{RESOURCE_PREFIX}-rate-limits")
 
+# The workers' EMF metrics namespace (template.yaml: ${AppName}-${Stage}), read back for
+# the task overview and queue health.
+# Modules with tasks beyond the installed apps' `tasks` modules (where workers look): a
+# message may only name a task declared there.
+SQS_TASKS_MODULES = env_list("SQS_TASKS_MODULES")
+TASKS_METRICS_NAMESPACE = env_str("POWERTOOLS_METRICS_NAMESPACE", RESOURCE_PREFIX)
 TASKS = {
     "default": {
         "BACKEND": "sqs_tasks.backends.sqs.SQSBackend",
@@ -134,7 +140,6 @@ TASKS = {
             "QUEUE_NAME_PREFIX": env_str("TASKS_QUEUE_NAME_PREFIX", f"{RESOURCE_PREFIX}-"),
             "TABLE_NAME": env_str("TASKS_TABLE", f"{RESOURCE_PREFIX}-tasks"),
             "BUCKET_NAME": env_str("TASKS_BUCKET", f"{RESOURCE_PREFIX}-payloads"),
-            "ENQUEUE_ON_COMMIT": True,
             "MAX_ATTEMPTS": 3,
             "TIMEOUT": 60,
         },
@@ -172,9 +177,9 @@ OPERATOR_EMAILS = env_list("OPERATOR_EMAILS")  # who gets the daily failed-tasks
 UPLOADS_RETENTION_DAYS = env_int("UPLOADS_RETENTION_DAYS", 30)  # then uploads/ is purged
 # The daily backup (backups/ in the tasks bucket): how long one is kept, and what it leaves
 # out: "app" or "app.model" labels (migrate recreates content types and permissions;
-# sessions are short-lived bearer credentials).
+# sessions are short-lived bearer credentials; a restored outbox would send its tasks again).
 BACKUP_RETENTION_DAYS = env_int("BACKUP_RETENTION_DAYS", 35)
-BACKUP_EXCLUDE = env_list("BACKUP_EXCLUDE", "contenttypes,auth.permission,sessions")
+BACKUP_EXCLUDE = env_list("BACKUP_EXCLUDE", "contenttypes,auth.permission,sessions,sqs_tasks")
 
 LOGGING = {
     "version": 1,

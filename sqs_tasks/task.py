@@ -10,6 +10,8 @@ from typing import Any
 
 from django.tasks import Task, TaskContext, TaskResult
 
+from sqs_tasks import declared
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SQSTask(Task):
@@ -18,6 +20,10 @@ class SQSTask(Task):
     timeout: float | None = None  # seconds for one attempt
     # Tasks enqueued with the same key share one id, so only the first is ever sent.
     dedup_key: str | None = None
+
+    def __post_init__(self) -> None:
+        Task.__post_init__(self)  # validates with the backend (slots: no zero-arg super)
+        declared.declare(self)
 
     def using(self, *, dedup_key: str | None = None, **changes: Any) -> "SQSTask":
         """Django's `using()`, plus `dedup_key` for enqueue-once semantics."""

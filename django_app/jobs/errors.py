@@ -8,7 +8,6 @@ as they are; anything else becomes a plain sentence. Tracebacks never reach a pa
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.tasks.base import TaskError
 from django.utils.module_loading import import_string
 
 GENERIC_FAILURE = "Something went wrong on our side. You can retry; if it keeps failing, tell us."
@@ -18,6 +17,7 @@ SYSTEM_FAILURES = {
     "sqs_tasks.exceptions.TaskTimeout": "The task took too long and was stopped.",
     "sqs_tasks.exceptions.WorkerLost": "The worker running the task stopped unexpectedly.",
     "sqs_tasks.exceptions.TaskCancelled": "The task was cancelled.",
+    "sqs_tasks.exceptions.UnstorableResult": "The task ran, but its result could not be saved.",
 }
 
 # Only our own code raises UserFacingError: never import a path from elsewhere.
@@ -37,21 +37,6 @@ class TransientError(UserFacingError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-
-def exception_message(error: TaskError) -> str:
-    """The exception's message, as the last line(s) of its formatted traceback say it
-    (`path.Class: message`). Django's TaskError carries only the class and the traceback;
-    the message is what a UserFacingError shows, and the traceback ends with it."""
-    text = error.traceback.rstrip()
-    path = error.exception_class_path
-    # How `traceback` names the class: its qualified name, with the module but builtins'.
-    module, _, name = path.rpartition(".")
-    shown = name if module == "builtins" else path
-    start = text.rfind(f"{shown}: ")
-    if start == -1 or (start > 0 and text[start - 1] != "\n"):
-        return ""
-    return text[start + len(shown) + 2 :].strip()
 
 
 def user_message(exception_class_path: str, message: str) -> str:

@@ -1,8 +1,8 @@
 """Starting a task on a user's behalf, and starting a failed one again.
 
-The Job row and the enqueue share one transaction, and the backend sends only on
-commit: if the row cannot be written nothing is sent, and if sending fails the backend
-marks the result FAILED, which the job's page then shows (with a retry button).
+The Job row and the enqueue share one transaction (the task is a row of the backend's
+outbox until it is sent): if the row cannot be written nothing is sent, and once it
+commits the task will run, whatever happens to this request next.
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from django.db import IntegrityError, models, transaction
 from django.tasks import Task
 
 from django_app.jobs.models import Job
-from sqs_tasks.task_results import resolve_task
+from sqs_tasks import api
 
 
 def start(
@@ -44,7 +44,7 @@ def retry(job: Job) -> Job:
     try:
         with transaction.atomic():
             return _enqueue(
-                resolve_task(job.task_path),
+                api.resolve_task(job.task_path),
                 job.args,
                 job.kwargs,
                 owner=job.owner,

@@ -1,9 +1,8 @@
-"""A job's status as pages show it: read from the task backend, kept once final.
+"""A job's status as pages show it: read from the task system, kept once final.
 
-The backend is the single truth while a task runs; pages read it through Django's public
-API (`get_result`, and `get_progress` while the task runs). Once the task has finished the
-outcome can no longer change, so it is copied onto the Job: list pages then cost no
-reads for old tasks, and the outcome outlives the result store's TTL.
+The task system is the single truth while a task runs (sqs_tasks.api.task_status). Once
+it has finished the outcome can no longer change, so it is copied onto the Job: list
+pages then cost no DynamoDB reads for old tasks, and the outcome outlives the results' TTL.
 
 Words: Django's READY means "not running yet", which a user would read as "finished". So
 every page (and the JSON the progress bars poll) shows `status_label`, words that read one
@@ -12,15 +11,15 @@ scripts and tests.
 """
 
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.tasks import TaskResult, TaskResultStatus, default_task_backend
-from django.tasks.exceptions import TaskResultDoesNotExist
+from django.tasks import TaskResultStatus
 from django.utils import timezone
 
-from django_app.jobs.errors import exception_message, user_message
+from django_app.jobs.errors import user_message
 from django_app.jobs.models import Job
+from sqs_tasks import api
 
 READY, RUNNING = TaskResultStatus.READY.value, TaskResultStatus.RUNNING.value
 SUCCESSFUL, FAILED = TaskResultStatus.SUCCESSFUL.value, TaskResultStatus.FAILED.value
@@ -30,8 +29,6 @@ UNKNOWN = "UNKNOWN"
 JUST_STARTED = timedelta(minutes=1)
 LABELS = {READY: "queued", RUNNING: "running", SUCCESSFUL: "done", FAILED: "failed"}
 WILL_RETRY = "will retry"
-# For counts per status (the staff overview), where READY holds both kinds of waiting.
-HEADINGS = {**LABELS, READY: f"{LABELS[READY]} or {WILL_RETRY}"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +41,7 @@ class JobStatus:
     message: str = ""
     error: str = ""  # the last failure, in words for the user
     error_class: str = ""  # the last failure's exception class, for staff
+    next_attempt_at: str | None = None  # ISO; READY and waiting out a retry's backoff
 
     def __post_init__(self) -> None:
         # Show only what is still true. Progress belongs to a running attempt: once the
@@ -54,6 +52,8 @@ class JobStatus:
             stale += [("current", None), ("total", None), ("message", "")]
         if self.status in (RUNNING, SUCCESSFUL):
             stale += [("error", ""), ("error_class", "")]
+        if self.status != READY:
+            stale += [("next_attempt_at", None)]
         for name, empty in stale:
             object.__setattr__(self, name, empty)
 
@@ -79,12 +79,24 @@ class JobStatus:
         """What the label leaves out: which attempt this is, or is about to be."""
         of = f" of {self.max_attempts}" if self.max_attempts else ""
         if self.will_retry:
-            return f"Attempt {self.attempts}{of} failed; it will be tried again."
+            return f"Attempt {self.attempts}{of} failed; it will be tried again{self._when()}."
         if self.status == RUNNING and self.attempts > 1:
             return f"Attempt {self.attempts}{of}."
         if self.status == FAILED and self.attempts > 1:
             return f"Failed after {self.attempts} attempts."
         return ""
+
+    def _when(self) -> str:
+        if not self.next_attempt_at:
+            return ""
+        wait = (datetime.fromisoformat(self.next_attempt_at) - timezone.now()).total_seconds()
+        if wait < 1:
+            return ""
+        if wait < 90:
+            return f" in about {max(5, 5 * round(wait / 5))} seconds"  # as close as polls tell
+        if wait < 90 * 60:
+            return f" in about {round(wait / 60)} minutes"
+        return f" in about {round(wait / 3600)} hours"
 
     @property
     def percent(self) -> int:
@@ -108,43 +120,34 @@ class JobStatus:
         return cls(**{name: values[name] for name in cls.__dataclass_fields__ if name in values})
 
     @classmethod
-    def from_result(cls, result: TaskResult, progress: dict[str, Any] | None) -> "JobStatus":
-        """From Django's TaskResult (one attempt per worker id) and, while the task runs,
-        the progress it last reported."""
-        progress = progress or {}
-        last = result.errors[-1] if result.errors else None
+    def from_task(cls, task: api.TaskStatus) -> "JobStatus":
+        """From the task system's status, which (unlike Django's TaskResult) carries the
+        attempt budget, each error's message, progress and when the next attempt starts."""
+        last = task.last_error
+        progress = task.progress
         return cls(
-            status=result.status.value,
-            attempts=len(result.worker_ids),
-            max_attempts=default_task_backend.policy_for(result.task).max_attempts,
-            current=progress.get("current"),
-            total=progress.get("total"),
-            message=progress.get("message", ""),
-            error=user_message(last.exception_class_path, exception_message(last)) if last else "",
-            error_class=last.exception_class_path if last else "",
+            status=task.status,
+            attempts=task.attempts,
+            max_attempts=task.max_attempts,
+            current=progress.current if progress else None,
+            total=progress.total if progress else None,
+            message=progress.message if progress else "",
+            error=user_message(last.exception_class, last.message) if last else "",
+            error_class=last.exception_class if last else "",
+            next_attempt_at=task.next_attempt_at.isoformat() if task.next_attempt_at else None,
         )
-
-
-def read_status(task_id: str) -> JobStatus | None:
-    """The task's status from the backend, or None when it has no record of it."""
-    try:
-        result = default_task_backend.get_result(task_id)
-        running = result.status == TaskResultStatus.RUNNING
-        progress = default_task_backend.get_progress(task_id) if running else None
-    except TaskResultDoesNotExist:
-        return None
-    return JobStatus.from_result(result, progress)
 
 
 def status_of(job: Job) -> JobStatus:
     """The job's status now; a final one is stored on the job and never read again."""
     if job.final_status:
         return JobStatus.from_dict(job.final_status)
-    status = read_status(job.task_id)
-    if status is None:
+    task = api.task_status(job.task_id)
+    if task is None:
         if timezone.now() - job.created_at < JUST_STARTED:
             return JobStatus(status=READY)
         return JobStatus(status=UNKNOWN, error="There is no record of this task any more.")
+    status = JobStatus.from_task(task)
     if status.finished:
         job.final_status = status.to_dict()
         Job.objects.filter(pk=job.pk).update(final_status=job.final_status)

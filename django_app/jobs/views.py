@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from django_app.jobs import overview, services
 from django_app.jobs.models import Job
-from django_app.jobs.status import HEADINGS, status_of
+from django_app.jobs.status import status_of
 from django_app.redirects import safe_next
 
 PAGE_SIZE = 25
@@ -28,9 +28,11 @@ def job_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(jobs.prefetch_related("subject"), PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [(job, status_of(job)) for job in page]
     context = {"page": page, "rows": rows}
-    if request.user.is_staff:  # the overview is costly: computed ahead, read from the cache
-        headings = [HEADINGS.get(status, status) for status in overview.STATUSES]
-        context |= {"overview": overview.current(timezone.now()), "statuses": headings}
+    if request.user.is_staff:  # computed ahead, read from the cache: no AWS call per view
+        context |= {
+            "overview": overview.current(timezone.now()),
+            "columns": list(overview.COLUMNS.values()),
+        }
     return render(request, "jobs/list.html", context)
 
 

@@ -13,14 +13,16 @@ from itertools import islice
 from typing import BinaryIO, TextIO
 
 from django_app.jobs.errors import UserFacingError
+from sqs_tasks.exceptions import ExpectedFailure
 
 MAX_COLUMNS = 200
 PREVIEW_ROWS = 5
 NOT_UTF8 = "The file is not UTF-8 text. Save it as \u201cCSV UTF-8\u201d and upload it again."
 
 
-class CsvError(UserFacingError):
-    """The file cannot be read as the CSV a report needs."""
+class CsvError(UserFacingError, ExpectedFailure):
+    """The file cannot be read as the CSV a report needs. Expected: the user's file will
+    fail the same way every time, so the task fails at once, with no dead letter."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """One attempt at running a task: what the runner and its middleware share."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.tasks import Task, TaskResult
 
@@ -11,6 +12,8 @@ from sqs_tasks.envelope import Envelope
 class Attempt:
     task: Task
     envelope: Envelope
+    args: list[Any]
+    kwargs: dict[str, Any]
     # Django's view of the task while it runs; the runner updates it in place (as
     # Django's own backends do) so signal receivers see the outcome.
     task_result: TaskResult

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from stack.local import logs, topology
+from stack.local import logs, metrics, topology
 from stack.local.environment import (
     LOCAL_SENDER,
     PARAMETERS,
@@ -123,9 +123,11 @@ class LocalSystem:
         )
         logs.emit("local", f"{admin.strip()}  (kept in {self.paths.root / 'admin-password'})")
 
+        # The functions' EMF lines become metrics in the emulator, as CloudWatch does.
+        tap = metrics.Publisher(session.client("cloudwatch", endpoint_url=endpoint))
         runtimes = {
             spec.name: FunctionRuntime(
-                spec, concurrency=self._concurrency(spec, mappings), cwd=str(ROOT)
+                spec, concurrency=self._concurrency(spec, mappings), cwd=str(ROOT), tap=tap
             )
             for spec in functions.values()
         }
@@ -145,8 +147,13 @@ class LocalSystem:
         clock.start()
         outbox = Outbox(self.paths.outbox)
         outbox.start()
+        web_lambda = {"AWS_LAMBDA_FUNCTION_NAME": PARAMETERS["AppName"] + "-" + PARAMETERS["Stage"]}
         logs.emit("local", f"starting the web app on http://127.0.0.1:{self.web_port}")
-        self._parts += [clock, outbox, _Process(serve(self.web_port, web_env))]
+        self._parts += [
+            clock,
+            outbox,
+            _Process(serve(self.web_port, {**web_env, **web_lambda}, tap=tap)),
+        ]
         self.paths.state.write_text(
             json.dumps(
                 {

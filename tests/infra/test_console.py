@@ -10,6 +10,7 @@ from sqs_tasks import metrics
 from stack.template import resources_of_type
 
 EMITTED = {metrics.ENQUEUED, metrics.SUCCEEDED, metrics.RETRIED, metrics.FAILED, metrics.DURATION}
+OUTBOX = {metrics.RELAYED, metrics.RELAY_FAILED, metrics.OUTBOX_AGE}
 
 
 def refs(value) -> set[str]:
@@ -105,11 +106,13 @@ def test_dashboard_reads_the_metrics_the_workers_emit(template):
         for row in expand(widget["properties"]["metrics"])
         if row[0] == "X"  # the Namespace variable
     ]
-    assert {row[1] for row in custom} == EMITTED
-    assert {row[3] for row in custom} == set(settings.TASKS["default"]["QUEUES"])
+    assert {row[1] for row in custom} == EMITTED | OUTBOX
+    tasks = [row for row in custom if row[1] in EMITTED]
+    assert {row[3] for row in tasks} == set(settings.TASKS["default"]["QUEUES"])
+    assert {row[3] for row in custom if row[1] in OUTBOX} == {metrics.OUTBOX}
     assert all(row[2] == "queue" for row in custom)  # the one dimension sqs_tasks.metrics sets
     titles = " ".join(w["properties"]["title"] for w in widgets)
-    for topic in ("dead-letter", "oldest message", "errors and throttles", "p50"):
+    for topic in ("dead-letter", "oldest message", "errors and throttles", "p50", "outbox"):
         assert topic in titles
 
 
@@ -123,6 +126,9 @@ def test_alarms_watch_resources_of_this_stack(template):
     for name, alarm in resources_of_type(template, "AWS::CloudWatch::Alarm").items():
         for dimension in alarm["Properties"].get("Dimensions", []):
             value = dimension["Value"]
+            if dimension["Name"] == "queue":  # our own metrics: the pseudo-queue outbox
+                assert value == metrics.OUTBOX, name
+                continue
             target = value.get("Ref") or value.get("Fn::GetAtt", [None])[0]
             assert target in resources, f"{name} watches {value}"
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]

@@ -59,7 +59,7 @@ def test_task_queues_redrive_to_their_dead_letter_queues(deployed):
         assert redrive["maxReceiveCount"] >= 5
         assert attributes["VisibilityTimeout"] == expected_timeout[name]
         assert attributes["SqsManagedSseEnabled"] == "true"
-        assert attributes["MessageRetentionPeriod"] == str(4 * 24 * 3600)
+        assert attributes["MessageRetentionPeriod"] == str(14 * 24 * 3600)
         assert attributes["MaximumMessageSize"] == str(1024 * 1024)
 
 
@@ -123,9 +123,9 @@ def test_results_table_is_on_demand_with_the_failed_tasks_index(deployed):
     assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     (index,) = table["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "by-status"
-    assert [key["AttributeName"] for key in index["KeySchema"]] == ["status", "updated_at"]
-    assert index["Projection"] == {"ProjectionType": "ALL"}
+    assert index["IndexName"] == "failed"
+    assert [key["AttributeName"] for key in index["KeySchema"]] == ["failed_key", "finished_at"]
+    assert index["Projection"]["ProjectionType"] == "INCLUDE"
     assert table["DeletionProtectionEnabled"] is False  # dev; prod turns it on
 
 

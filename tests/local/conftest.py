@@ -61,6 +61,8 @@ class RunningSystem:
             for k, v in os.environ.items()
             if not k.startswith(("AWS_", "DJANGO_", "APP_", "DATABASE_", "RATES_API_"))
         }
+        # The tests' own tasks, which workers may run beside the app's.
+        env["SQS_TASKS_MODULES"] = "tests.sample_tasks"
         self.process = subprocess.Popen(
             [
                 sys.executable,

@@ -20,6 +20,7 @@ def local(system, *args: str) -> str:
     process = subprocess.run(
         [sys.executable, "-m", "stack.local", "--dir", str(system.root), *args],
         cwd=ROOT,
+        env={**os.environ, "SQS_TASKS_MODULES": "tests.sample_tasks"},
         capture_output=True,
         text=True,
         timeout=120,

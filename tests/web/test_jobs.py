@@ -1,9 +1,12 @@
 """The task pages: the list, the JSON status the progress bar polls, and retry."""
 
+from datetime import timedelta
+
 import pytest
 from django.tasks import TaskResultStatus, default_task_backend
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from django_app.jobs import services
 from django_app.jobs.errors import GENERIC_FAILURE, user_message
@@ -52,6 +55,7 @@ def test_status_endpoint_while_ready_running_and_done(alice_client, alice):
         "message": "",
         "error": "",
         "error_class": "",
+        "next_attempt_at": None,
         "finished": False,
         "percent": 0,
         "subject_url": "",
@@ -243,6 +247,22 @@ def test_each_state_has_one_word_a_user_reads_one_way(values, label, note):
     # Progress shows only while an attempt runs: never a finished or failed one's.
     shown = (status.current, status.total, status.message)
     assert shown == ((1, 2, "Read 50,000 rows") if label == "running" else (None, None, ""))
+
+
+def test_a_retry_waiting_out_its_backoff_says_when_it_starts():
+    soon = (timezone.now() + timedelta(seconds=41)).isoformat()
+    later = (timezone.now() + timedelta(minutes=20, seconds=5)).isoformat()
+    waiting = {"status": "READY", "attempts": 2, "max_attempts": 5, "error": "No."}
+    assert JobStatus(**waiting, next_attempt_at=soon).note == (
+        "Attempt 2 of 5 failed; it will be tried again in about 40 seconds."
+    )
+    assert JobStatus(**waiting, next_attempt_at=later).note.endswith("in about 20 minutes.")
+    assert (
+        JobStatus(**{**waiting, "status": "RUNNING"}, next_attempt_at=soon).to_dict()[
+            "next_attempt_at"
+        ]
+        is None
+    )  # it has started
 
 
 def test_a_failed_attempt_that_will_be_retried_says_so(alice_client, alice, fake_api, settings):

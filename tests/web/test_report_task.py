@@ -74,7 +74,10 @@ def test_progress_is_reported_as_the_file_is_read(alice_client, alice, monkeypat
     monkeypatch.setattr(
         store,
         "report_progress",
-        lambda task_id, progress: (seen.append(progress), original(task_id, progress)),
+        lambda task_id, owner, progress: (
+            seen.append(progress.as_dict()),
+            original(task_id, owner, progress),
+        ),
     )
     big = "id,amount\n" + "".join(f"{i},{i % 7}\n" for i in range(1, 1201))
     report = build(alice_client, alice, text=big)
@@ -87,7 +90,7 @@ def test_progress_is_reported_as_the_file_is_read(alice_client, alice, monkeypat
         "message": "Read 1,200 rows; writing the report",
     }
     item = store.get(build_job(report).task_id)
-    assert item["progress"] == seen[-1]  # what the status endpoint reads
+    assert item.progress.as_dict() == seen[-1]  # what the status endpoint reads
     assert report.summary["rows"] == 1200
 
 
