@@ -30,6 +30,7 @@ __all__ = [
     "TaskStatus",
     "bucket_name",
     "failed_tasks",
+    "oldest_waiting",
     "queue_depths",
     "resolve_task",
     "task_counts",
@@ -137,10 +138,21 @@ def failed_tasks(
 
 
 def task_counts(*, window: timedelta, alias: str = "default") -> list[TaskCounts]:
-    """Tasks per queue and outcome over the last `window` (to the end of this minute:
-    CloudWatch keeps metrics by the minute), from the emitted metrics."""
-    end = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
+    """Tasks per queue and outcome over the last `window`, from the emitted metrics."""
+    end = _end_of_this_minute()
     return monitoring.task_counts(backend(alias), start=end - window, end=end)
+
+
+def oldest_waiting(*, alias: str = "default") -> dict[str, float | None]:
+    """Seconds the oldest message of each queue has waited (None where CloudWatch has no
+    figure, as under moto): SQS's own metric, one metric read per queue."""
+    return monitoring.oldest_waiting(backend(alias), end=_end_of_this_minute())
+
+
+def _end_of_this_minute() -> datetime:
+    """CloudWatch keeps metrics by the minute: reading up to the end of this one includes
+    what was emitted a moment ago."""
+    return timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
 def queue_depths(*, alias: str = "default") -> list[QueueDepth]:

@@ -71,7 +71,8 @@ def queue_depths(backend: SQSBackend) -> list[QueueDepth]:
 
 
 def task_counts(backend: SQSBackend, *, start: datetime, end: datetime) -> list[TaskCounts]:
-    """Tasks per queue and outcome between `start` and `end`, from the emitted metrics."""
+    """Tasks per queue and outcome between `start` and `end`, from the emitted metrics,
+    and each queue's oldest message's age: one GetMetricData of five metrics per queue."""
     names = sorted(backend.queues)
     period = max(60, int((end - start).total_seconds()) // 60 * 60)
     queries = [
@@ -79,18 +80,7 @@ def task_counts(backend: SQSBackend, *, start: datetime, end: datetime) -> list[
         for index, queue in enumerate(names)
         for metric, field in _TASK_METRICS.items()
     ]
-    queries += [
-        _query(
-            f"m{index}_oldest",
-            "AWS/SQS",
-            "ApproximateAgeOfOldestMessage",
-            "QueueName",
-            backend.sqs_queue_name(queue),
-            60,
-            "Maximum",
-        )
-        for index, queue in enumerate(names)
-    ]
+    queries += _oldest_queries(backend, names)
     values = _metric_values(queries, start=min(start, end - OLDEST_WINDOW), end=end)
     return [
         TaskCounts(
@@ -100,6 +90,28 @@ def task_counts(backend: SQSBackend, *, start: datetime, end: datetime) -> list[
                 for field in _TASK_METRICS.values()
             },
             oldest_waiting_seconds=_latest(values.get(f"m{index}_oldest", [])),
+        )
+        for index, queue in enumerate(names)
+    ]
+
+
+def oldest_waiting(backend: SQSBackend, *, end: datetime) -> dict[str, float | None]:
+    """Each queue's oldest message's age (SQS's metric): one metric per queue."""
+    names = sorted(backend.queues)
+    values = _metric_values(_oldest_queries(backend, names), start=end - OLDEST_WINDOW, end=end)
+    return {queue: _latest(values.get(f"m{index}_oldest", [])) for index, queue in enumerate(names)}
+
+
+def _oldest_queries(backend: SQSBackend, names: list[str]) -> list[dict[str, Any]]:
+    return [
+        _query(
+            f"m{index}_oldest",
+            "AWS/SQS",
+            "ApproximateAgeOfOldestMessage",
+            "QueueName",
+            backend.sqs_queue_name(queue),
+            60,
+            "Maximum",
         )
         for index, queue in enumerate(names)
     ]

@@ -12,6 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
 from django.tasks import Task
 
+from django_app.jobs import in_flight
 from django_app.jobs.models import Job
 from sqs_tasks import api
 
@@ -25,7 +26,8 @@ def start(
     **kwargs: Any,
 ) -> Job:
     """Enqueue `task(*args, **kwargs)` for `owner`. A task enqueued with a dedup key
-    that was used before returns the job already recorded for it."""
+    that was used before returns the job already recorded for it. Raises
+    in_flight.TooManyInFlight when the owner has as many of `task` running as allowed."""
     with transaction.atomic():
         return _enqueue(
             task,
@@ -40,7 +42,8 @@ def start(
 
 def retry(job: Job) -> Job:
     """Enqueue the failed job's call again, as a new task linked to the one it replaces.
-    A job is retried at most once: a second request gets the first retry back."""
+    A job is retried at most once: a second request gets the first retry back. A retry
+    counts against the task's in-flight limit like a start."""
     try:
         with transaction.atomic():
             return _enqueue(
@@ -58,6 +61,7 @@ def retry(job: Job) -> Job:
 
 
 def _enqueue(task: Task, args: Sequence[Any], kwargs: dict[str, Any], **fields: Any) -> Job:
+    in_flight.check(fields["owner"], task.module_path)
     result = task.enqueue(*args, **kwargs)
     job, _ = Job.objects.get_or_create(
         task_id=result.id,

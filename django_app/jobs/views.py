@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from django_app.jobs import overview, services
+from django_app.jobs import in_flight, overview, services
 from django_app.jobs.models import Job
 from django_app.jobs.status import status_of
 from django_app.redirects import safe_next
@@ -71,6 +71,10 @@ def job_retry(request: HttpRequest, task_id: str) -> HttpResponse:
     if status_of(job).status != TaskResultStatus.FAILED:
         messages.error(request, "Only a task that failed can be retried.")
         return redirect(back)
-    again = services.retry(job)
-    messages.success(request, f"{again.label}: started again.")
+    try:
+        again = services.retry(job)
+    except in_flight.TooManyInFlight as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"{again.label}: started again.")
     return redirect(back)

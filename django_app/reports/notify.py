@@ -5,6 +5,8 @@ which checks who is asking and then redirects to a presigned URL minted on the s
 presigned URL in the email would die within hours (with the worker's session
 credentials on Lambda, or the local emulator's restart) and then show S3's raw XML;
 this one keeps working as long as the report exists, and says so when its file is gone.
+It goes only to an address its owner has confirmed (accounts.verification), so nobody can
+make the app mail a stranger.
 """
 
 from django.conf import settings
@@ -13,6 +15,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from django_app.reports.models import Report
+
+# Fixed: a subject is what a mail client shows before anything else, so it carries no
+# text from the upload (a file name can say anything).
+SUBJECT = "Your report is ready"
 
 
 def public_url(path: str) -> str:
@@ -26,7 +32,7 @@ def send_report_ready(report: Report) -> None:
         "page_url": public_url(report.get_absolute_url()),
     }
     message = EmailMultiAlternatives(
-        subject=f"Your report on {report.upload.filename} is ready",
+        subject=SUBJECT,
         body=render_to_string("reports/email/ready.txt", context),
         to=[report.owner.email],
     )

@@ -141,11 +141,11 @@ def report_key(owner_id: int, token: uuid.UUID, name: str) -> str:
     return f"reports/{owner_id}/{token.hex}/{name}"
 
 
-def save_report_file(key: str, body: str, content_type: str) -> None:
+def save_report_file(key: str, body: bytes, content_type: str) -> None:
     aws.client("s3").put_object(
         Bucket=bucket(),
         Key=key,
-        Body=body.encode(),
+        Body=body,
         ContentType=content_type,
         ServerSideEncryption="AES256",
     )

@@ -60,7 +60,10 @@ def test_a_secret_arn_selects_the_secret_backend_without_reading_it(environment,
     assert database["SECRET_ARN"] == ARN
     assert database["HOST"] == "app-dev.proxy-abc.us-east-1.rds.amazonaws.com"
     assert (database["USER"], database["PASSWORD"], database["NAME"]) == ("", "", "")
-    assert database["OPTIONS"] == {"sslmode": "require"}
+    assert database["OPTIONS"] == {
+        "sslmode": "verify-full",
+        "sslrootcert": str(config.RDS_CA_BUNDLE),
+    }
     assert database["CONN_MAX_AGE"] == 0
 
 
