@@ -177,6 +177,9 @@ TASKS = {
             # SQS queue name = prefix + Django queue name, as template.yaml names them.
             "QUEUE_NAME_PREFIX": env_str("TASKS_QUEUE_NAME_PREFIX", f"{RESOURCE_PREFIX}-"),
             "TABLE_NAME": env_str("TASKS_TABLE", f"{RESOURCE_PREFIX}-tasks"),
+            # Deployed, the keys that sign task messages are a secret of their own, read at
+            # run time (template.yaml names it); locally, SECRET_KEY signs.
+            "SIGNING_SECRET_ID": env_str("TASKS_SIGNING_SECRET_ID"),
             "BUCKET_NAME": env_str("TASKS_BUCKET", f"{RESOURCE_PREFIX}-payloads"),
             "MAX_ATTEMPTS": 3,
             "TIMEOUT": 60,

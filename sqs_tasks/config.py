@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from sqs_tasks.signing import Signer
+from sqs_tasks.signing import SecretKeys, Signer, StaticKeys
 
 DAY = 24 * 3600
 
@@ -42,6 +42,10 @@ class BackendConfig:
     result_ttl: int = 30 * DAY
     # Seconds of Lambda time kept back for recording an outcome after an attempt.
     deadline_margin: float = 5.0
+    # Deployed: the Secrets Manager secret holding the signing keys, read at run time
+    # (signing.py). Without it, SIGNING_KEY and its fallbacks (default: SECRET_KEY and
+    # SECRET_KEY_FALLBACKS) sign and verify.
+    signing_secret_id: str = ""
     signing_key: str = ""
     signing_key_fallbacks: tuple[str, ...] = ()
 
@@ -68,4 +72,6 @@ class BackendConfig:
 
     @property
     def signer(self) -> Signer:
-        return Signer(self.signing_key, self.signing_key_fallbacks)
+        if self.signing_secret_id:
+            return Signer(SecretKeys(self.signing_secret_id))
+        return Signer(StaticKeys(self.signing_key, self.signing_key_fallbacks))

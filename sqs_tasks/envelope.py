@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from sqs_tasks.exceptions import MalformedEnvelope
-from sqs_tasks.item import PayloadRef, StoredJSON
+from sqs_tasks.item import PayloadRef, StoredJSON, WorkflowRef
+from sqs_tasks.sensitive import SealedRef
 
 VERSION = 2
 
@@ -38,6 +39,8 @@ class Envelope:
     copy: int = 0
     run_after: datetime | None = None
     request_id: str | None = None  # the web request that enqueued it, for tracing
+    sensitive: SealedRef | None = None  # where redacted arguments' values are (sensitive.py)
+    workflow: WorkflowRef | None = None  # the workflow this is a step of (workflows/)
 
     def with_copy(self, copy: int) -> "Envelope":
         return replace(self, copy=copy)
@@ -63,6 +66,10 @@ class Envelope:
             data["arguments_ref"] = self.arguments.ref.as_dict()
         else:
             data["arguments"] = json.loads(self.arguments.text or "{}")
+        if self.sensitive is not None:
+            data["sensitive_ref"] = self.sensitive.as_dict()
+        if self.workflow is not None:
+            data["workflow"] = self.workflow.as_dict()
         return json.dumps(data, separators=(",", ":"), allow_nan=False)
 
     @classmethod
@@ -88,6 +95,16 @@ class Envelope:
                     timeout=float(_typed(policy["timeout"], (int, float))),
                 ),
                 request_id=_optional_text(data.get("request_id")),
+                sensitive=(
+                    SealedRef.from_dict(_typed(data["sensitive_ref"], dict))
+                    if "sensitive_ref" in data
+                    else None
+                ),
+                workflow=(
+                    WorkflowRef.from_dict(_typed(data["workflow"], dict))
+                    if "workflow" in data
+                    else None
+                ),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise MalformedEnvelope(f"invalid envelope field: {error}", **ids) from None

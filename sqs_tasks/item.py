@@ -26,6 +26,7 @@ Attributes an operator sees in the DynamoDB console:
     failed_key, failure                  only on FAILED items: the sparse `failed` index's
                                          partition (queue#shard) and a one-line summary
     redriven_from                        the copy whose dead letter a redrive sent again
+    workflow                             {id, node}: the workflow this task is a step of
     expires_at                           DynamoDB's TTL
 """
 
@@ -88,6 +89,21 @@ class StoredJSON:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkflowRef:
+    """The workflow a task is a step of, and the step's path in its plan."""
+
+    id: str
+    node: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"id": self.id, "node": self.node}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "WorkflowRef":
+        return cls(id=str(data["id"]), node=str(data["node"]))
+
+
+@dataclass(frozen=True, slots=True)
 class Lease:
     owner: str
     until: float  # epoch seconds; at least the owner's invocation's hard end
@@ -139,6 +155,7 @@ class TaskItem:
     # Failed in a way the task declared expected (exceptions.ExpectedFailure): no dead letter.
     expected_failure: bool = False
     redriven_from: int | None = None
+    workflow: WorkflowRef | None = None
     expires_at: int = 0
     extra: dict[str, Any] = field(default_factory=dict)  # attributes of later versions
 
@@ -190,6 +207,7 @@ class TaskItem:
             ),
             "redriven_from": self.redriven_from,
             "expected_failure": self.expected_failure or None,
+            "workflow": self.workflow.as_dict() if self.workflow else None,
         }
         values |= {name: value for name, value in optional.items() if value is not None}
         if self.return_value is not None:
@@ -233,6 +251,7 @@ class TaskItem:
             "dead_letter",
             "redriven_from",
             "expected_failure",
+            "workflow",
             "failed_key",
             "failure",
         }
@@ -273,6 +292,7 @@ class TaskItem:
             dead_letter=DeadLetterNote(int(note["copy"]), bool(note["sent"])) if note else None,
             expected_failure=bool(data.get("expected_failure", False)),
             redriven_from=data.get("redriven_from"),
+            workflow=WorkflowRef.from_dict(data["workflow"]) if data.get("workflow") else None,
             expires_at=int(data.get("expires_at", 0)),
             extra={name: value for name, value in data.items() if name not in known},
         )

@@ -19,6 +19,7 @@ not BatchWriteItem: a batch write cannot be conditional, and an unconditional wr
 relay that stalled could reset a task another relay already sent and a worker finished.
 """
 
+import json
 import logging
 import threading
 import time
@@ -37,8 +38,15 @@ from django.utils import timezone
 from sqs_tasks import metrics, queues
 from sqs_tasks.codec import OutgoingMessage
 from sqs_tasks.envelope import Envelope
-from sqs_tasks.item import READY, TaskItem
+from sqs_tasks.item import (
+    READY,
+    StoredJSON,
+    TaskItem,
+    stored_json_attributes,
+    stored_json_from,
+)
 from sqs_tasks.models import OutboxEntry
+from sqs_tasks.workflows.records import WorkflowRecords, workflow_key
 
 if TYPE_CHECKING:
     from sqs_tasks.backends.sqs import SQSBackend
@@ -89,6 +97,17 @@ def add(using: str, envelopes: Sequence[Envelope], now: datetime) -> None:
     )
 
 
+def add_workflow(using: str, workflow_id: str, plan: StoredJSON, now: datetime) -> None:
+    """Write a workflow's record as a row, sent before the rows of its first steps."""
+    OutboxEntry.objects.using(using).create(
+        task_id=workflow_key(workflow_id),
+        kind=OutboxEntry.WORKFLOW,
+        queue_name="",
+        envelope=json.dumps({"workflow": workflow_id, **stored_json_attributes("plan", plan)}),
+        created_at=now,
+    )
+
+
 def add_unique(using: str, envelope: Envelope, now: datetime) -> bool:
     """Write the row of a deduplicated task; False if a row with its id exists (another
     enqueue with the same key, possibly in a transaction that has not committed yet)."""
@@ -126,10 +145,21 @@ def _ids_to_relay(using: str) -> list[str]:
 
 def pending(using_any: Iterable[str], task_id: str) -> Envelope | None:
     """The envelope of a task committed but not sent yet, if there is one."""
+    row = _pending_row(using_any, task_id, OutboxEntry.TASK)
+    return Envelope.from_json(row.envelope) if row else None
+
+
+def pending_workflow(using_any: Iterable[str], workflow_id: str) -> StoredJSON | None:
+    """The plan of a workflow committed but not sent yet, if there is one."""
+    row = _pending_row(using_any, workflow_key(workflow_id), OutboxEntry.WORKFLOW)
+    return stored_json_from(json.loads(row.envelope), "plan") if row else None
+
+
+def _pending_row(using_any: Iterable[str], key: str, kind: str) -> OutboxEntry | None:
     for using in using_any:
-        row = OutboxEntry.objects.using(using).filter(task_id=task_id).first()
+        row = OutboxEntry.objects.using(using).filter(task_id=key, kind=kind).first()
         if row is not None:
-            return Envelope.from_json(row.envelope)
+            return row
     return None
 
 
@@ -189,11 +219,34 @@ def _lock(using: str, task_ids: Sequence[str] | None, limit: int) -> list[Outbox
     rows = OutboxEntry.objects.using(using).select_for_update(skip_locked=True)
     if task_ids is not None:
         rows = rows.filter(task_id__in=list(task_ids))
-    return list(rows.order_by("created_at")[:limit])
+    # A workflow's record goes before its steps, which were written in the same instant.
+    return list(rows.order_by("created_at", "-kind")[:limit])
 
 
 def _send(backend: "SQSBackend", using: str, rows: list[OutboxEntry], report: RelayReport) -> None:
-    envelopes = [Envelope.from_json(row.envelope) for row in rows]
+    workflows = WorkflowRecords(backend.results)
+    for row in rows:
+        if row.kind == OutboxEntry.WORKFLOW:
+            data = json.loads(row.envelope)
+            plan = stored_json_from(data, "plan") or StoredJSON(text="{}")
+            workflows.create(data["workflow"], plan, row.created_at)
+    envelopes = [Envelope.from_json(r.envelope) for r in rows if r.kind == OutboxEntry.TASK]
+    refused = set(deliver(backend, envelopes))
+    sent = [row.task_id for row in rows if row.task_id not in refused]
+    OutboxEntry.objects.using(using).filter(task_id__in=sent).delete()
+    if refused:
+        OutboxEntry.objects.using(using).filter(task_id__in=list(refused)).update(
+            relay_attempts=F("relay_attempts") + 1, last_error="SQS refused the message"
+        )
+    report.sent += sent
+    report.failed += sorted(refused)
+
+
+def deliver(backend: "SQSBackend", envelopes: list[Envelope]) -> list[str]:
+    """Put each task's item (if absent) and send its message (unless it has finished);
+    returns the ids SQS refused. Safe to repeat: the same ids, the same items."""
+    if not envelopes:
+        return []
 
     def create(envelope: Envelope) -> TaskItem | None:
         return backend.results.create(new_item(backend, envelope))
@@ -211,19 +264,10 @@ def _send(backend: "SQSBackend", using: str, rows: list[OutboxEntry], report: Re
         if item is None or not item.finished
     ]
     refused = set(_send_messages(backend, to_send))
-    sent = [envelope for envelope in envelopes if envelope.task_id not in refused]
-    OutboxEntry.objects.using(using).filter(
-        task_id__in=[envelope.task_id for envelope in sent]
-    ).delete()
-    if refused:
-        OutboxEntry.objects.using(using).filter(task_id__in=list(refused)).update(
-            relay_attempts=F("relay_attempts") + 1, last_error="SQS refused the message"
-        )
-    report.sent += [envelope.task_id for envelope in sent]
-    report.failed += sorted(refused)
     went = Counter(envelope.queue_name for envelope in to_send if envelope.task_id not in refused)
     for queue_name, count in went.items():
         metrics.record_enqueued(queue_name, count)
+    return sorted(refused)
 
 
 def _send_messages(backend: "SQSBackend", envelopes: list[Envelope]) -> list[str]:
@@ -258,5 +302,6 @@ def new_item(backend: "SQSBackend", envelope: Envelope) -> TaskItem:
         copy=envelope.copy,
         run_after=envelope.run_after,
         request_id=envelope.request_id,
+        workflow=envelope.workflow,
         expires_at=backend.results.expires_at(not_before),
     )

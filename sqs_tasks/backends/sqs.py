@@ -8,11 +8,10 @@ dies or SQS is down (contract 9). Nothing raises into the caller after its commi
 """
 
 import inspect
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -23,19 +22,22 @@ from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
 
-from sqs_tasks import log_context, outbox, queues, strict_json
+from sqs_tasks import log_context, outbox, queues, sensitive, strict_json
 from sqs_tasks.claim_check import PayloadStore, PayloadTooLongLived
 from sqs_tasks.codec import MessageCodec
 from sqs_tasks.config import BackendConfig
 from sqs_tasks.envelope import AttemptPolicy, Envelope
 from sqs_tasks.errors import class_path
 from sqs_tasks.exceptions import InvalidTaskArguments
-from sqs_tasks.item import StoredJSON, arguments_json
+from sqs_tasks.item import StoredJSON, WorkflowRef, arguments_json
 from sqs_tasks.results import ResultStore
 from sqs_tasks.task import SQSTask
 from sqs_tasks.task_results import pending_task_result, ready_result, to_task_result
+from sqs_tasks.workflows.records import workflow_key
 
 _DEDUP_NAMESPACE = uuid.UUID("6f1d3c52-93a4-4c0e-9a51-7c2b9e0e5d11")
+# A workflow's plan beyond this goes to S3: every continuation reads it (once per process).
+WORKFLOW_PLAN_INLINE_LIMIT = 32 * 1024
 
 Call = tuple[Task, Sequence[Any], dict[str, Any]]
 
@@ -84,6 +86,13 @@ class SQSBackend(BaseTaskBackend):
             and all(isinstance(k, type) and issubclass(k, BaseException) for k in retry_on)
         ):
             raise InvalidTask("retry_on must be a tuple of exception classes.")
+        names = getattr(task, "sensitive", ())
+        if not (isinstance(names, tuple) and all(isinstance(n, str) for n in names)):
+            raise InvalidTask("sensitive must be a tuple of parameter names.")
+        try:
+            sensitive.check_names(task, names)
+        except ValueError as error:
+            raise InvalidTask(str(error)) from None
 
     @property
     def max_attempts_allowed(self) -> int:
@@ -143,6 +152,38 @@ class SQSBackend(BaseTaskBackend):
     def _enqueued(self, result: TaskResult) -> None:
         task_enqueued.send(type(self), task_result=result)
 
+    # -- workflows (sqs_tasks/workflows/) -------------------------------------------
+
+    def step_envelope(
+        self,
+        task: Task,
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        *,
+        task_id: str,
+        workflow: WorkflowRef,
+        now: datetime,
+    ) -> Envelope:
+        """A workflow step's envelope, validated like any enqueue, with its given id."""
+        self.validate_task(task)
+        args, kwargs = self._validated_arguments(task, args, kwargs)
+        return self._prepare(task, task_id, args, kwargs, now, workflow=workflow).envelope
+
+    def enqueue_workflow(self, workflow_id: str, plan: str, first_steps: list[Envelope]) -> None:
+        """The workflow's record and its first steps, as rows of the caller's transaction
+        (contract 9), sent after the commit: the record before any step."""
+        using = outbox.database_for_enqueue(self.config.outbox_databases)
+        now = timezone.now()
+        stored = StoredJSON(text=plan)
+        if len(plan.encode()) > WORKFLOW_PLAN_INLINE_LIMIT:
+            lifetime = timedelta(seconds=self.config.result_ttl)
+            stored = StoredJSON(ref=self.payloads.put_arguments(plan, lifetime))
+        with transaction.atomic(using=using):
+            outbox.add_workflow(using, workflow_id, stored, now)
+            outbox.add(using, first_steps, now)
+            keys = [workflow_key(workflow_id), *(envelope.task_id for envelope in first_steps)]
+            outbox.relay_after_commit(self, using, keys)
+
     def _existing(self, task_id: str) -> TaskResult | None:
         """The real status of a task enqueued before with the same dedup key, if any."""
         try:
@@ -151,13 +192,24 @@ class SQSBackend(BaseTaskBackend):
             return None
 
     def _prepare(
-        self, task: Task, task_id: str, args: list[Any], kwargs: dict[str, Any], now: Any
+        self,
+        task: Task,
+        task_id: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        now: datetime,
+        *,
+        workflow: WorkflowRef | None = None,
     ) -> _Prepared:
+        wait = (task.run_after - now) if task.run_after else timedelta(0)
+        lifetime = max(wait, timedelta(0)) + timedelta(seconds=self.config.result_ttl)
+        sealed = None
+        if names := getattr(task, "sensitive", ()):
+            args, kwargs, values = sensitive.split(task, names, args, kwargs)
+            sealed = self._sealed(values, lifetime)
         text = arguments_json(args, kwargs)
         arguments = StoredJSON(text=text)
         if len(text.encode()) > self.config.claim_check_threshold:
-            wait = (task.run_after - now) if task.run_after else timedelta(0)
-            lifetime = max(wait, timedelta(0)) + timedelta(seconds=self.config.result_ttl)
             try:
                 arguments = StoredJSON(ref=self.payloads.put_arguments(text, lifetime))
             except PayloadTooLongLived as error:
@@ -174,15 +226,27 @@ class SQSBackend(BaseTaskBackend):
             run_after=task.run_after,
             policy=self.policy_for(task),
             request_id=log_context.current("request_id"),
+            sensitive=sealed,
+            workflow=workflow,
         )
         result = ready_result(task, task_id, args, kwargs, now, backend=self.alias)
         return _Prepared(result, envelope)
+
+    def _sealed(self, values: sensitive.Values, lifetime: timedelta) -> sensitive.SealedRef | None:
+        if not values.args and not values.kwargs:
+            return None
+        try:
+            return sensitive.seal(
+                values, bucket=self.config.bucket_name, signer=self.codec.signer, lifetime=lifetime
+            )
+        except PayloadTooLongLived as error:
+            raise InvalidTaskArguments(f"{error}: pass a reference to the secret instead") from None
 
     def _validated_arguments(
         self, task: Task, args: Sequence[Any], kwargs: dict[str, Any]
     ) -> tuple[list[Any], dict[str, Any]]:
         try:
-            args, kwargs = json.loads(strict_json.dumps([list(args), dict(kwargs)]))
+            args, kwargs = strict_json.normalized([list(args), dict(kwargs)])
             size = len(arguments_json(args, kwargs).encode())
         except ValueError as error:
             raise InvalidTaskArguments(f"Task arguments must be JSON: {error}") from None

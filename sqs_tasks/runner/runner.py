@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from django.tasks import Task, TaskResult, TaskResultStatus
 from django.utils import timezone
 
+from sqs_tasks import sensitive
 from sqs_tasks.envelope import Envelope
 from sqs_tasks.errors import ErrorRecord
 from sqs_tasks.exceptions import (
@@ -86,6 +87,7 @@ class TaskRunner:
         worker_id: str,
         time_limit: float,
         lease_until: float,
+        secrets: sensitive.Values | None = None,
     ) -> Outcome:
         now = timezone.now()
         claim = self.results.claim(
@@ -98,12 +100,16 @@ class TaskRunner:
         if not claim.granted or claim.before is None:
             return self.judge_copy(envelope, claim.before, now)
         before = claim.before
+        shown_args, shown_kwargs = sensitive.redact(args, kwargs, secrets)
         attempt = Attempt(
             task=task,
             envelope=envelope,
             args=args,
             kwargs=kwargs,
-            task_result=self._running_result(task, envelope, args, kwargs, before, worker_id, now),
+            secrets=secrets,
+            task_result=self._running_result(
+                task, envelope, shown_args, shown_kwargs, before, worker_id, now
+            ),
             worker_id=worker_id,
             number=before.attempts + 1,
             time_limit=time_limit,
@@ -168,6 +174,11 @@ class TaskRunner:
 
         assert error is not None
         record = ErrorRecord.from_exception(error, now)
+        record = replace(
+            record,
+            message=sensitive.scrub(record.message, attempt.secrets),
+            traceback=sensitive.scrub(record.traceback, attempt.secrets),
+        )
         result.errors.extend(task_errors([record]))
         errors = [*carried, record]
         if isinstance(error, ExpectedFailure):

@@ -7,9 +7,11 @@ A message is deleted only when the item says nothing more needs it: the task fin
 """
 
 import logging
+from collections.abc import Callable
 
 from sqs_tasks import aws, queues
 from sqs_tasks.envelope import Envelope
+from sqs_tasks.item import SUCCESSFUL, WorkflowRef
 from sqs_tasks.results import ResultStore
 from sqs_tasks.runner.outcome import (
     Failed,
@@ -40,13 +42,25 @@ class ReturnToQueue(Exception):
 
 
 class Disposition:
-    def __init__(self, results: ResultStore, copies: Copies) -> None:
+    def __init__(
+        self,
+        results: ResultStore,
+        copies: Copies,
+        continue_workflow: Callable[[WorkflowRef], None],
+    ) -> None:
         self.results = results
         self.copies = copies
+        # What follows a workflow's step (workflows/engine.py): run before the message is
+        # deleted, and again by any later delivery of it, so a crash loses nothing.
+        self.continue_workflow = continue_workflow
 
     def apply(self, message: IncomingMessage, envelope: Envelope, outcome: Outcome) -> None:
         match outcome:
-            case Succeeded() | Finished() | Lost() | Superseded(successor=None):
+            case Succeeded():
+                self._after_success(envelope)
+            case Finished(status=status) if status == SUCCESSFUL:
+                self._after_success(envelope)
+            case Finished() | Lost() | Superseded(successor=None):
                 return
             case Superseded(successor=int(successor)):
                 self.copies.send(message.queue_url, envelope.with_copy(successor))
@@ -61,6 +75,10 @@ class Disposition:
                     signature=message.signature,
                     source_queue=message.queue_name,
                 )
+
+    def _after_success(self, envelope: Envelope) -> None:
+        if envelope.workflow is not None:
+            self.continue_workflow(envelope.workflow)
 
     def come_back(self, message: IncomingMessage, envelope: Envelope, delay: float) -> None:
         """Have this task's message back in `delay` seconds: this copy, hidden that long,

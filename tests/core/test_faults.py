@@ -459,3 +459,24 @@ def test_large_arguments_that_would_outlive_every_tier_are_refused_at_enqueue():
     later = timezone.now() + timedelta(days=400)
     with pytest.raises(InvalidTaskArguments, match="pass a reference"):
         sample_tasks.heavy_echo.using(run_after=later).enqueue("z" * 20_000)
+
+
+def test_a_record_aws_refuses_comes_back_in_seconds(visibility):
+    from botocore.exceptions import ClientError
+
+    result = sample_tasks.add.enqueue(1, 1)
+    queue_url = default_task_backend.queue_url("default")
+    (message,) = receive_batch(queue_url)
+
+    def throttled(**kwargs):
+        raise ClientError({"Error": {"Code": "ThrottlingException"}}, "UpdateItem")
+
+    events = aws_clients.client("dynamodb").meta.events
+    events.register("before-call.dynamodb.UpdateItem", throttled, unique_id="throttle")
+    try:
+        response = run(queue_url, [message])
+    finally:
+        events.unregister("before-call.dynamodb.UpdateItem", unique_id="throttle")
+    assert returned(response) == {message["MessageId"]}
+    assert visibility[-1] == 10  # not the queue's whole visibility timeout
+    assert item(result.id).attempts == 0
