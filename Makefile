@@ -14,14 +14,18 @@ help:
 	@echo "make test   run the test suite and the linters"
 	@echo "make bench  run the benchmarks and write BENCHMARKS.md"
 
+# Quiet pip, but say what is happening: the first install takes a minute or two.
 $(BIN)/python:
 	@test -n "$(PYTHON_312)" || { echo "Python 3.12 is required (pyenv install 3.12)"; exit 1; }
-	$(PYTHON_312) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	@echo "Creating $(VENV) with $(PYTHON_312)"
+	@$(PYTHON_312) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
-	$(BIN)/pip install --quiet -r requirements-dev.txt
-	touch $@
+	@echo "Installing requirements-dev.txt into $(VENV) (a minute or two the first time; quick after)"
+	@$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $@
+	@echo "Installed."
 
 install: $(STAMP)
 
@@ -47,9 +51,9 @@ test: lint
 
 # The whole system on this machine (stack/local): AWS emulated by moto, template.yaml
 # deployed into it, pollers and schedules driving the real handlers, the web app on :8000.
-# It migrates the local database and prints an admin login each start.
+# It migrates the local database and prints the admin login (kept in var/local/) each start.
 run: $(STAMP)
-	$(BIN)/python -m stack.local
+	@$(BIN)/python -m stack.local
 
 # Fire a schedule of the running system now: make fire SCHEDULE=queue-health
 fire: $(STAMP)

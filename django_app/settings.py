@@ -153,7 +153,6 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 REPORTS_MAX_UPLOAD_BYTES = env_int("REPORTS_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 REPORTS_UPLOAD_FORM_EXPIRY = env_int("REPORTS_UPLOAD_FORM_EXPIRY", 3600)  # seconds
-REPORTS_LINK_EXPIRY = env_int("REPORTS_LINK_EXPIRY", 24 * 3600)  # the emailed link
 REPORTS_MAX_IN_FLIGHT = env_int("REPORTS_MAX_IN_FLIGHT", 2)  # per user (jobs.in_flight)
 RATES_API_URL = env_str("RATES_API_URL", "https://api.frankfurter.dev/v1/latest")
 RATES_API_TIMEOUT = env_int("RATES_API_TIMEOUT", 10)  # seconds per HTTP call

@@ -77,12 +77,22 @@ def _enqueue(task: Task, args: Sequence[Any], kwargs: dict[str, Any], **fields: 
 
 def latest_for(subject: models.Model, task: Task) -> Job | None:
     """The newest job running `task` on `subject` (after retries, the one that counts)."""
-    return (
-        Job.objects.filter(
-            subject_type=ContentType.objects.get_for_model(subject),
-            subject_id=subject.pk,
-            task_path=task.module_path,
-        )
-        .order_by("-created_at", "-id")
-        .first()
+    return _jobs_running(task, [subject]).order_by("-created_at", "-id").first()
+
+
+def latest_for_each(subjects: Sequence[models.Model], task: Task) -> dict[Any, Job]:
+    """For a page of subjects, the newest job running `task` on each: one query, keyed
+    by the subject's primary key (subjects with no such job are left out)."""
+    if not subjects:
+        return {}
+    jobs = _jobs_running(task, subjects).order_by("created_at", "id")
+    return {job.subject_id: job for job in jobs}  # the newest last, so it wins
+
+
+def _jobs_running(task: Task, subjects: Sequence[models.Model]) -> models.QuerySet[Job]:
+    """Jobs of `task` about any of `subjects` (all of one model)."""
+    return Job.objects.filter(
+        subject_type=ContentType.objects.get_for_model(subjects[0]),
+        subject_id__in=[subject.pk for subject in subjects],
+        task_path=task.module_path,
     )

@@ -36,11 +36,19 @@ def job_list(request: HttpRequest) -> HttpResponse:
     return render(request, "jobs/list.html", context)
 
 
-@login_required
 @require_GET
 @never_cache
 def job_status(request: HttpRequest, task_id: str) -> JsonResponse:
-    job = get_object_or_404(Job.objects.visible_to(request.user), task_id=task_id)
+    """JSON for a script (progress.js): errors too are JSON, never a login page's HTML.
+    401 when logged out; 404 for a task that is not the user's, as for one that does
+    not exist."""
+    if not request.user.is_authenticated:
+        response = JsonResponse({"error": "Log in to see this task."}, status=401)
+        response["WWW-Authenticate"] = 'Session realm="tasks"'  # 401 must name a scheme
+        return response
+    job = Job.objects.visible_to(request.user).filter(task_id=task_id).first()
+    if job is None:
+        return JsonResponse({"error": "No such task."}, status=404)
     status = status_of(job).to_dict()
     if not request.user.is_staff:
         status["error_class"] = ""  # internals are for staff; users get `error`

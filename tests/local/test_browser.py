@@ -1,6 +1,8 @@
 """Issue 6 in a real browser: headless Chromium (Debian's, driven by Playwright) against the
 local system, as a user would go: sign up, upload a CSV straight to S3, watch the report's
-progress bar reach done, open the report, and find the email in the local outbox.
+progress bar reach done, open the report, and find the email in the local outbox. Then
+(issue 19) restart the system as a user would, and find the logins kept and the report's
+files, which the emulator does not keep, said to be gone rather than offered.
 
 Where Chromium or Playwright is missing the test is skipped, saying which and how to get
 it; .ci/run installs Chromium so that CI always runs it.
@@ -115,7 +117,7 @@ def write_sales(path: Path, rows: int) -> dict[str, dict[str, Decimal]]:
 
 
 def admin_password(system) -> str:
-    """The local system prints a fresh admin login at each start, as `make run` does."""
+    """The admin login the local system prints at each start, as `make run` does."""
     return re.findall(r"admin user: admin\s+password: (\S+)", system.output())[-1]
 
 
@@ -178,7 +180,7 @@ def check_progress(log: list[dict], system, task_id: str) -> bool:
 
 
 def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
-    browser, local_system, tmp_path
+    browser, local_system, local_systems, tmp_path
 ):
     started = time.monotonic()
     username = f"browser-{secrets.token_hex(4)}"
@@ -221,8 +223,15 @@ def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
         page.click("#verify-submit")
         expect(page.locator("#messages")).to_contain_text(f"{address} is confirmed")
 
-        # 2. Upload: the form posts the file to S3 itself (the emulator), and S3 sends
-        # the browser back to the app, which shows the file's first rows.
+        # 2. Upload: an empty file is refused on the page (S3 would answer with XML);
+        expect(page.locator("#landing")).to_have_count(0)
+        page.set_input_files(
+            "#upload-file", files=[{"name": "empty.csv", "mimeType": "text/csv", "buffer": b""}]
+        )
+        page.click("#upload-submit")
+        expect(page.locator("#upload-error")).to_have_text(re.compile("That file is empty"))
+        # a real one is posted to S3 itself (the emulator), and S3 sends the browser back
+        # to the app, which shows the file's first rows.
         page.set_input_files("#upload-file", sales)
         with page.expect_request(
             lambda r: r.method == "POST" and r.url.startswith(local_system.endpoint)
@@ -249,6 +258,9 @@ def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
         assert job.get_attribute("data-state") != "FAILED", job.inner_text()
         expect(page.locator("#report")).to_have_attribute("data-report-ready", "true")
         expect(job).to_have_attribute("data-state", "SUCCESSFUL")
+        # In words that read one way, with no progress message left over from the build.
+        expect(job.locator('[data-field="status"]')).to_have_text("done")
+        expect(job.locator('[data-field="message"]')).to_have_text("")
         expect(page.locator('[data-job] [data-field="bar"]')).to_have_attribute(
             "aria-valuenow", "100"
         )
@@ -294,17 +306,45 @@ def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
         expect(outbox.locator("#email-to")).to_have_text(address)
         link = outbox.frame_locator("#email-html").locator("#email-download-link")
         expect(link).to_have_text("Download the CSV")
-        download = outbox.request.get(link.get_attribute("href"))  # presigned: no login
+        emailed_link = link.get_attribute("href")  # the app's, which redirects to S3
+        download = outbox.request.get(emailed_link)  # staff may read any report
         assert download.ok, download.status
         rows = list(csv.reader(download.text().splitlines()))
         assert rows[0] == ["region", "rows", "sum of units", "sum of amount"]
         assert [r[1] for r in rows if r[0] == "north"] == [str(expected["north"]["rows"])]
 
     assert violations == [], violations
+    # Every page links its icon: the browser never asked for a /favicon.ico that 404s.
+    assert "Not Found: /favicon.ico" not in local_system.output()
 
     # The pages as a user sees them, for a person to look at (tmp_path, kept by pytest).
     page.screenshot(path=tmp_path / "report-page.png", full_page=True)
     outbox.screenshot(path=tmp_path / "outbox-email.png", full_page=True)
+    report_url = page.url
+    page.goto("/")
+    expect(page.locator('#report-list [data-state="SUCCESSFUL"]')).to_have_text("done")
+
+    # 6. Ctrl-C and `make run` again: the database, the secret key, the admin password
+    # and the outbox are kept; the emulated S3 starts empty.
+    password = admin_password(local_system)
+    restarted = local_systems(restart=True)
+    assert admin_password(restarted) == password
+    with explained(page, restarted, tmp_path):
+        page.goto(report_url)  # still logged in
+        expect(page.locator("#report-gone")).to_have_text(
+            "This report's files are no longer stored."
+        )
+        expect(page.locator("#open-report")).to_have_count(0)
+        expect(page.locator("#reupload-report")).to_be_visible()  # the upload went too
+        page.screenshot(path=tmp_path / "report-gone.png", full_page=True)
+    with explained(outbox, restarted, tmp_path):
+        outbox.goto("/outbox/")  # staff are still logged in too
+        kept = outbox.locator(f'#outbox tr[data-to="{address}"]', has_text="report is ready")
+        expect(kept).to_have_count(1)
+        # The emailed link now says so on the report's page, instead of S3's XML.
+        outbox.goto(emailed_link)
+        expect(outbox).to_have_url(report_url)
+        expect(outbox.locator("#messages")).to_contain_text("no longer stored")
     print(
         f"browser test: report built {built - started:.1f}s (seen running: {seen_running}), "
         f"all done {time.monotonic() - started:.1f}s; screenshots in {tmp_path}"

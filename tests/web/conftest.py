@@ -4,7 +4,7 @@ from django.test import Client
 from django.utils import timezone
 
 from django_app.accounts.models import EmailAddress
-from tests.web.fake_api import FakeApi
+from stack.local.rates_api import RatesApiStandIn
 
 RATE_LIMIT_TABLE = "app-test-rate-limits"
 
@@ -80,7 +80,7 @@ def staff_client(staff):
 def fake_api(settings):
     """A scripted HTTP server on 127.0.0.1 (ephemeral port), and settings that point the
     rates client at it, with short timeouts and a generous shared limit."""
-    with FakeApi() as api:
+    with RatesApiStandIn() as api:
         settings.RATES_API_URL = api.url
         settings.RATES_API_TIMEOUT = 0.3
         yield api

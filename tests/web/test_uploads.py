@@ -117,6 +117,9 @@ def test_someone_elses_file_cannot_be_claimed(alice_client, bob):
         ("a,b\n1,2\n1,2,3\n", "Line 3 has 3 values, but the header has 2 columns."),
         ("caf\u00e9,b\n1,2\n".encode("latin-1"), "not UTF-8"),
         (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "not UTF-8"),
+        # S3 refuses no range of an empty object: InvalidRange, which was a 500 here.
+        (b"", "The file is empty."),
+        ("\n\n", "The first line of the file should name the columns, but it is empty."),
     ],
 )
 def test_a_file_that_is_not_a_usable_csv_is_refused_with_a_reason(
