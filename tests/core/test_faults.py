@@ -480,3 +480,58 @@ def test_a_record_aws_refuses_comes_back_in_seconds(visibility):
     assert returned(response) == {message["MessageId"]}
     assert visibility[-1] == 10  # not the queue's whole visibility timeout
     assert item(result.id).attempts == 0
+
+
+# -- review: an owned write that went through, whose response was lost ---------------------
+
+
+def applied_then_retried(monkeypatch, name):
+    """DynamoDB applies the UpdateItem, its response is lost (a read timeout, a 500), and
+    botocore retries it: the retry's condition (RUNNING, this lease) no longer holds, so
+    the call ends in ConditionalCheckFailedException. What the caller sees is the retry's."""
+    from sqs_tasks.results import ResultStore
+
+    original = getattr(ResultStore, name)
+
+    def twice(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ResultStore, name, twice)
+
+
+def live_messages(queue_url) -> int:
+    return count(queue_url) + count(queue_url, "ApproximateNumberOfMessagesNotVisible")
+
+
+@pytest.mark.xfail(strict=True, reason="a retry write retried after it went through loses the task")
+def test_a_retry_write_retried_after_it_went_through_keeps_the_task_alive(monkeypatch):
+    """always_flaky raises Flaky; record_retry writes READY (attempts 1, not_before now),
+    the response is lost and the retried write is refused: the runner says Lost(), the
+    worker deletes the message. The item is READY with attempts left and no message, in
+    the queue or its DLQ, and no outbox row: nothing will ever run it again or fail it
+    (the reconciler reads only dead-letter queues). The refused write's ALL_OLD item says
+    what to do: it is READY on this copy, so the message should come back (NotDue/Due)."""
+    applied_then_retried(monkeypatch, "record_retry")
+    queue = default_task_backend.queue_url("default")
+    result = sample_tasks.always_flaky.enqueue()
+    run(queue, receive_batch(queue))
+    assert item(result.id).status == TaskResultStatus.READY and item(result.id).attempts == 1
+    assert live_messages(queue) == 1
+
+
+@pytest.mark.xfail(
+    strict=True, reason="a failure write retried after it went through loses the letter"
+)
+def test_a_failure_write_retried_after_it_went_through_still_sends_its_letter(monkeypatch):
+    """fails_with_value_error fails for good: record_failure writes FAILED with
+    dead_letter {copy 0, sent: false}, the response is lost and the retried write is
+    refused: Lost(), the message is deleted, no letter is ever sent (contract 6), and no
+    letter means nothing for tasks_redrive or the reconciler to find. The refused write's
+    ALL_OLD item (FAILED, letter owed for this copy) says LetterOwed: send it."""
+    applied_then_retried(monkeypatch, "record_failure")
+    queue = default_task_backend.queue_url("default")
+    result = sample_tasks.fails_with_value_error.enqueue()
+    run(queue, receive_batch(queue))
+    assert item(result.id).status == TaskResultStatus.FAILED
+    assert count(queue + "-dlq") == 1

@@ -119,3 +119,85 @@ def test_a_name_that_is_no_parameter_is_refused_at_definition():
     work.__qualname__ = "work"
     with pytest.raises(InvalidTask, match="sensitive names no parameter"):
         task(sensitive=("token",))(work)
+
+
+# -- review (issue 15): values that still reach what is stored ------------------------------
+
+
+def variadic_tokens(account: int, *tokens: str) -> int:
+    SEEN.extend(tokens)
+    return len(tokens)
+
+
+def keyword_extras(account: int, **extras: str) -> int:
+    SEEN.extend(extras.values())
+    return len(extras)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="a *args or **kwargs parameter named sensitive is not redacted"
+)
+@pytest.mark.parametrize(
+    ("function", "name", "args", "kwargs"),
+    [
+        (variadic_tokens, "tokens", (7, TOKEN), {}),
+        (keyword_extras, "extras", (7,), {"password": TOKEN}),
+    ],
+)
+def test_a_variadic_parameter_named_sensitive_is_redacted_or_refused(
+    aws, function, name, args, kwargs
+):
+    """check_names accepts any parameter name, but split() only looks at named positional
+    parameters and at kwargs by the parameter's own name: `*tokens` (VAR_POSITIONAL) or
+    `**extras` (VAR_KEYWORD) is never matched, so the value travels in the message body,
+    the item, get_result and (on failure) the dead letter, in clear, while the developer
+    believes it is protected. Redact every value the variadic parameter collects, or
+    refuse such a name at definition (InvalidTask)."""
+    try:
+        declared = task(sensitive=(name,))(function)
+    except InvalidTask:
+        return  # refused at definition: as good
+    result = declared.enqueue(*args, **kwargs)
+    assert TOKEN not in everything_stored(aws, result.id)
+
+
+CREDENTIALS = {"user": "ann", "password": TOKEN}
+
+
+@task(sensitive=("credentials",), max_attempts=1)
+def log_in(credentials: dict) -> None:
+    raise PermissionError(f"the service refused password {credentials['password']}")
+
+
+@pytest.mark.xfail(strict=True, reason="a sensitive dict's values are not scrubbed from errors")
+def test_a_failure_quoting_part_of_a_sensitive_value_is_scrubbed(aws):
+    """`credentials` is sensitive and a dict; the task's error quotes its password.
+    Values.texts() scrubs str(value) only: "{'user': 'ann', 'password': '...'}" never
+    occurs in the message, the password alone does, so it is stored in the item's errors,
+    the dead letter's exception_message attribute, and the logs. Scrub every string (and
+    number) inside a sensitive value, not only its whole repr."""
+    result = log_in.enqueue(CREDENTIALS)
+    drain_queue("default")
+    assert default_task_backend.get_result(result.id).status == TaskResultStatus.FAILED
+    assert TOKEN not in everything_stored(aws, result.id)
+
+
+@task(sensitive=("token",), max_attempts=1)
+def quotes_it_late(token: str) -> None:
+    raise ValueError("." * 985 + token)
+
+
+@pytest.mark.xfail(strict=True, reason="errors are truncated before they are scrubbed")
+def test_a_value_cut_by_the_message_limit_is_still_scrubbed(aws, caplog):
+    """The error message is 985 characters, then the token. ErrorRecord.from_exception
+    keeps the first MESSAGE_LIMIT (1,000) characters, cutting the token after 15 of its
+    20; the runner then scrubs the whole token, which no longer occurs: "tok-3f9a-very-"
+    stays in the item's errors, the dead letter's exception_message attribute and the
+    attempt's log line. The same holds for a token cut by the traceback's 8 KiB tail.
+    Scrub the full text first, then truncate."""
+    caplog.set_level(logging.INFO)
+    result = quotes_it_late.enqueue(TOKEN)
+    drain_queue("default")
+    assert default_task_backend.get_result(result.id).status == TaskResultStatus.FAILED
+    assert TOKEN[:15] not in everything_stored(aws, result.id)
+    assert TOKEN[:15] not in caplog.text

@@ -2,16 +2,18 @@
 flight and letters waiting in a dead-letter queue (issue 15)."""
 
 import json
+from datetime import timedelta
 
 import boto3
 import pytest
-from django.tasks import TaskResultStatus, default_task_backend
+from django.tasks import TaskResultStatus, default_task_backend, task
+from django.utils import timezone
 
 from sqs_tasks import secrets
 from sqs_tasks.signing import Signer, StaticKeys
 from sqs_tasks.testing import drain_queue, receive_batch
 from tests import sample_tasks
-from tests.helpers import REGION, count, send_raw, visible_messages
+from tests.helpers import REGION, count, expire_delays, send_raw, visible_messages
 
 SECRET = "app/test/task-signing-key"
 
@@ -99,3 +101,85 @@ def test_forged_messages_do_not_flood_secrets_manager(signing_secret):
         send_raw(queue, json.dumps({"v": 2, "n": n}), {"signature": "0" * 64})
     drain_queue("default")
     assert len(reads) <= 2  # the first read, and at most one refresh
+
+
+@pytest.mark.xfail(
+    strict=True, reason="a refresh spent on another message dead-letters the new key's messages"
+)
+def test_a_message_signed_with_the_new_key_soon_after_another_refresh_still_runs(signing_secret):
+    """A worker holds key-a. A message signed with a key it does not know (forged, or a
+    retired key's straggler) makes it read the secret again: still key-a. Seconds later
+    the key rotates (key-b, previous key-a), and a sender that read it signs with key-b.
+    The worker meets key-b within REFRESH_INTERVAL (30 s) of its last refresh: refresh()
+    returns False, verify raises InvalidSignature, and a genuine message is dead-lettered
+    as forged (contract 7), its task READY forever with no live message. One forged
+    message every 30 s keeps every worker in that state, so each rotation dead-letters
+    what is in flight. When the refresh is throttled, the message should come back later
+    (batch item failure, with the time left to the next refresh) instead of being
+    rejected; only a signature that fails against freshly read keys is forged."""
+    queue = default_task_backend.queue_url("default")
+    send_raw(queue, json.dumps({"v": 2, "stray": True}), {"signature": "0" * 64})
+    drain_queue("default")  # the worker read the secret again: key-a still
+    rotate(signing_secret, "key-b", ["key-a"])
+    after = sample_tasks.add.enqueue(2, 2)
+    (message,) = visible_messages(queue)
+    boto3.client("sqs", region_name=REGION).delete_message(
+        QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"]
+    )
+    send_raw(
+        queue, message["Body"], {"signature": Signer(StaticKeys("key-b")).sign(message["Body"])}
+    )
+    drain_queue("default")
+    assert default_task_backend.get_result(after.id).status == TaskResultStatus.SUCCESSFUL
+
+
+@task(sensitive=("token",))
+def uses_a_token(token: str) -> int:
+    return len(token)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="sensitive values of a deferred task are sealed with a key that retires"
+)
+def test_sensitive_values_of_a_long_deferred_task_outlive_a_rotation(signing_secret):
+    """A task with a sensitive argument is deferred 20 days (run_after; the claim-check
+    tiers keep its S3 objects up to 400 days). Its message copies are re-signed each time
+    a worker replaces one (every ~12 h while it waits), but the HMAC of its sensitive
+    object (sensitive_ref.mac) was made once, at enqueue, with key-a. The keys rotate
+    (key-b, previous key-a), and 14 days later, as the README says, key-a is retired
+    (key-c, previous key-b). When the task comes due, unseal cannot verify the mac: the
+    task fails with MissingPayload ("do not match") although nothing was tampered with.
+    Either re-seal (or re-MAC) when a copy is replaced, or refuse `sensitive` with a
+    run_after beyond the key retention, or document that a key stays in `previous` as
+    long as the longest run_after of a task with sensitive arguments."""
+    from sqs_tasks import sensitive
+    from sqs_tasks.envelope import Envelope
+
+    queue = default_task_backend.queue_url("default")
+    uses_a_token.using(run_after=timezone.now() + timedelta(days=20)).enqueue("tok-long-wait")
+    expire_delays(queue)
+    (message,) = visible_messages(queue)
+    envelope = Envelope.from_json(message["Body"])
+    rotate(signing_secret, "key-b", ["key-a"])
+    rotate(signing_secret, "key-c", ["key-b"])  # 14 days later: key-a retired
+    secrets.forget()  # the worker that runs it, on day 20
+    values = sensitive.unseal(envelope.sensitive, signer=default_task_backend.codec.signer)
+    assert values.args == {0: "tok-long-wait"}
+
+
+@pytest.mark.xfail(strict=True, reason="an empty key in the signing secret is accepted")
+def test_an_empty_key_in_the_secret_is_refused(signing_secret):
+    """A rotation script that fails to generate a key writes {"current": ""}: _parse
+    accepts any str, so every message is signed (and verified) with the empty key, which
+    anyone can compute: forged messages run. Refuse a secret whose keys are empty (or
+    short), as Django refuses an empty SECRET_KEY; workers then return messages instead
+    of running them."""
+    rotate(signing_secret, "", [])
+    secrets.forget()
+    body = json.dumps({"v": 2, "forged": True})
+    forged = Signer(StaticKeys("")).sign(body)
+    try:
+        default_task_backend.codec.signer.verify(body, forged)
+    except Exception:  # any refusal will do: InvalidSignature, or the secret refused
+        return
+    raise AssertionError("a signature under the empty key verified")

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.core.management import call_command
 from django.db import transaction
-from django.tasks import TaskResultStatus, default_task_backend
+from django.tasks import TaskResultStatus, default_task_backend, task
 from django.tasks.exceptions import TaskResultDoesNotExist
 
 from functions.worker import handler
@@ -16,7 +16,7 @@ from sqs_tasks.testing import delete_done, drain_queue, receive_batch
 from sqs_tasks.workflows import InvalidWorkflow, chain, get_workflow, group
 from sqs_tasks.workflows import engine as engine_module
 from tests import workflow_tasks as t
-from tests.helpers import event_for, sqs, visible_messages
+from tests.helpers import count, event_for, sqs, visible_messages
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -248,3 +248,121 @@ def test_operators_see_a_workflow_and_each_step_names_its_workflow():
     assert f"{w.id} (step r.1.m1)" in out.getvalue()
     with pytest.raises(Exception, match="No workflow"):
         call_command("workflow_show", "f" * 32)
+
+
+# -- review (issue 16): sequences that break contract 8 ----------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True, reason="a success write retried after it went through strands the workflow"
+)
+def test_a_success_write_retried_after_it_went_through_still_starts_what_follows(monkeypatch):
+    """DynamoDB applies record_success (SUCCESSFUL), its response is lost (a read timeout,
+    a 500), botocore retries the UpdateItem, and the retry's condition (RUNNING, this
+    lease) fails: record_success returns False, the runner says Lost(), the worker deletes
+    the message without running the continuation. The step is SUCCESSFUL, the next step
+    never starts, no message is left anywhere (the reconciler only reads dead-letter
+    queues): the workflow is RUNNING forever. It should continue as a duplicate delivery
+    of a SUCCESSFUL step does (Finished(SUCCESSFUL) -> step_succeeded)."""
+    from sqs_tasks.results import ResultStore
+
+    original = ResultStore.record_success
+
+    def applied_then_retried(self, task_id, **kwargs):
+        original(self, task_id, **kwargs)  # applied; its response never arrived
+        return original(self, task_id, **kwargs)  # botocore's retry: condition fails
+
+    monkeypatch.setattr(ResultStore, "record_success", applied_then_retried)
+    w = chain(t.add.step(1, 1), t.add.step(5)).enqueue()
+    run_all()
+    done = get_workflow(w.id)
+    assert done.status == TaskResultStatus.SUCCESSFUL and done.return_value == 7
+
+
+@pytest.fixture
+def small_payloads(settings):
+    """Arguments over 20,000 bytes are refused (MAX_PAYLOAD_BYTES), as 10 MiB are deployed."""
+    options = {**settings.TASKS["default"]["OPTIONS"], "MAX_PAYLOAD_BYTES": 20_000}
+    settings.TASKS = {"default": {**settings.TASKS["default"], "OPTIONS": options}}
+
+
+@pytest.mark.xfail(
+    strict=True, reason="a value too large for the next step leaves the workflow RUNNING forever"
+)
+def test_a_value_too_large_for_the_next_step_fails_the_workflow(small_payloads):
+    """text(30000) succeeds; its value is stored (S3: return values have no limit). The
+    continuation builds echo's envelope with that value as its argument: 30,000 bytes >
+    MAX_PAYLOAD_BYTES, so step_envelope raises InvalidTaskArguments inside the worker.
+    The message returns, again and again, until SQS moves it to the DLQ; the reconciler
+    then calls step_succeeded and fails the same way every five minutes. No step is FAILED:
+    get_workflow says RUNNING forever, nothing names what went wrong. It should fail the
+    workflow with the next step as failed_step_id (as a map over a non-list does), the
+    error saying the value is too large. The same happens to a join whose gathered values
+    exceed the limit (1,000 members of 20 KB each, with the real 10 MiB)."""
+    w = chain(t.text.step(30_000), t.echo.step()).enqueue()
+    run_all()
+    failed = get_workflow(w.id)
+    assert failed.status == TaskResultStatus.FAILED
+    assert default_task_backend.get_result(failed.failed_step_id).status == "FAILED"
+
+
+@pytest.mark.xfail(strict=True, reason="using() on a step is silently dropped by the plan")
+def test_a_step_keeps_the_queue_using_gave_it(aws):
+    """`t.add.using(queue_name="heavy").step(1, 2)`: the plan keeps only the module path
+    (plan.StepNode.task), and the engine resolves it again to the declared task, so the
+    step is sent to `default`. `run_after`, `priority` and `dedup_key` from using() vanish
+    the same way. Either keep them in the plan, or refuse a step whose task was changed by
+    using() with a clear InvalidWorkflow."""
+    chain(t.add.using(queue_name="heavy").step(1, 2)).enqueue()
+    assert count(aws["heavy"]) == 1 and count(aws["default"]) == 0
+
+
+@pytest.mark.xfail(strict=True, reason="get_result of a workflow record's id raises KeyError")
+def test_get_result_of_an_id_that_names_no_task_does_not_exist():
+    """get_result(id) reads any item of the table: given "wf:<workflow id>" (or a join's
+    "wf:<id>:r"), TaskItem.from_dynamo meets an item with no task_path and raises
+    KeyError, a 500 in a view that polls an id from a URL. An empty id makes GetItem raise
+    ValidationException (and so would an id over DynamoDB's 2,048-byte key limit, which
+    moto does not enforce). Django's API says TaskResultDoesNotExist, for get_workflow too.
+    Check the id's shape (a 32-hex task id) before reading, and refuse items of another
+    kind."""
+    w = group([t.add.step(1, 1), t.add.step(2, 2)]).enqueue()
+    run_all()
+    for key in (f"wf:{w.id}", f"wf:{w.id}:r", ""):
+        with pytest.raises(TaskResultDoesNotExist):
+            default_task_backend.get_result(key)
+    with pytest.raises(TaskResultDoesNotExist):
+        get_workflow("")
+
+
+# -- review: edges that held up (kept as regressions) --------------------------------------
+
+
+@task
+def starts_a_workflow(start: int) -> str:
+    return chain(t.add.step(start, 1), t.add.step(10)).enqueue().id
+
+
+def test_a_workflow_enqueued_inside_a_task():
+    started = starts_a_workflow.enqueue(1)
+    run_all()
+    workflow_id = default_task_backend.get_result(started.id).return_value
+    assert get_workflow(workflow_id).return_value == 12
+
+
+def test_empty_maps_finish_at_once_alone_and_in_a_group():
+    w = chain(t.numbers.step(0), t.square.map(), t.total.step()).enqueue()
+    run_all()
+    assert get_workflow(w.id).return_value == 0
+    w = chain(t.numbers.step(0), group([t.square.map(), t.square.map()])).enqueue()
+    run_all()
+    assert get_workflow(w.id).return_value == [[], []]
+
+
+def test_a_group_in_a_group_and_a_map_over_a_groups_value():
+    w = group([group([t.add.step(1, 1), t.add.step(2, 2)]), t.add.step(3, 3)]).enqueue()
+    run_all()
+    assert get_workflow(w.id).return_value == [[2, 4], 6]
+    w = chain(group([t.add.step(1, 1), t.add.step(2, 2)]), t.add.map(10)).enqueue()
+    run_all()
+    assert get_workflow(w.id).return_value == [12, 14]  # each item first, then its own
