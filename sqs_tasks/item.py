@@ -33,6 +33,7 @@ Attributes an operator sees in the DynamoDB console:
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,6 +48,15 @@ RUNNING = TaskResultStatus.RUNNING.value
 FAILED = TaskResultStatus.FAILED.value
 SUCCESSFUL = TaskResultStatus.SUCCESSFUL.value
 FINISHED = frozenset({FAILED, SUCCESSFUL})
+
+# Every task id (and workflow id) is a UUID's 32 lowercase hex digits. Anything else names
+# no task, whatever the table holds under it (a workflow's records, "wf:...").
+_ID_SHAPE = re.compile(r"[0-9a-f]{32}")
+
+
+def is_task_id(text: object) -> bool:
+    return isinstance(text, str) and _ID_SHAPE.fullmatch(text) is not None
+
 
 FAILED_INDEX = "failed"
 # The failed index spreads each queue's failures over this many partitions, so that even a

@@ -244,12 +244,12 @@ class ResultStore:
         value: StoredJSON,
         carried: list[ErrorRecord],
         also: Sequence[Also] = (),
-    ) -> bool:
+    ) -> Written:
         update = self._finishing(now, carried)
         update.set("status", SUCCESSFUL)
         for name, attribute in stored_json_attributes("return_value", value).items():
             update.set(name, attribute)
-        return self._update(task_id, self._owned(update, owner), also=also).done
+        return self._update(task_id, self._owned(update, owner), also=also)
 
     def record_retry(
         self,
@@ -259,12 +259,9 @@ class ResultStore:
         now: datetime,
         errors: list[ErrorRecord],
         not_before: float,
-        next_copy: int | None = None,
         also: Sequence[Also] = (),
-    ) -> bool:
-        """READY again, not before `not_before`. With `next_copy`, the worker is about to
-        replace its message with that fresh copy (worker/copies.py): the intent is written
-        here, in the same request."""
+    ) -> Written:
+        """READY again, not before `not_before`."""
         update = (
             Update()
             .set("status", READY)
@@ -273,9 +270,7 @@ class ResultStore:
             .append("errors", [error.to_dict() for error in errors])
             .remove(*LEASE)
         )
-        if next_copy is not None:
-            update.set("copy", next_copy).set("copy_sending", True)
-        return self._update(task_id, self._owned(update, owner), also=also).done
+        return self._update(task_id, self._owned(update, owner), also=also)
 
     def record_failure(
         self,
@@ -306,7 +301,7 @@ class ResultStore:
         if expected:
             update.set("expected_failure", True)
         if owner is not None:
-            return self._update(item.id, self._owned(update, owner), return_old=True, also=also)
+            return self._update(item.id, self._owned(update, owner), also=also)
         update.when(
             "#copy = :copy AND #status IN (:ready, :running)",
             copy=item.copy,
@@ -424,7 +419,10 @@ class ResultStore:
         if also:
             return self._transact(task_id, update, also)
         db = self._db
-        extra = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if return_old else {}
+        # A refused write always says why, free: the item as it was (ALL_OLD). A write
+        # whose response was lost and that botocore retried is refused by its own first
+        # try, and only the item tells the caller so (runner.py).
+        extra = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
         if return_old:
             extra["ReturnValues"] = "ALL_OLD"
         try:

@@ -29,7 +29,7 @@ from sqs_tasks.config import BackendConfig
 from sqs_tasks.envelope import AttemptPolicy, Envelope
 from sqs_tasks.errors import class_path
 from sqs_tasks.exceptions import InvalidTaskArguments
-from sqs_tasks.item import StoredJSON, WorkflowRef, arguments_json
+from sqs_tasks.item import StoredJSON, TaskItem, WorkflowRef, arguments_json, is_task_id
 from sqs_tasks.limits import gate as limits
 from sqs_tasks.results import ResultStore
 from sqs_tasks.task import SQSTask
@@ -172,7 +172,9 @@ class SQSBackend(BaseTaskBackend):
                     fresh.append(prepared)
                 results.append(prepared.result)
                 new_ids.append(prepared.result.id)
-                transaction.on_commit(partial(self._enqueued, prepared.result), using=using)
+                transaction.on_commit(
+                    partial(self._enqueued, prepared.result), using=using, robust=True
+                )
             outbox.add(using, [p.envelope for p in fresh], now)
             outbox.relay_after_commit(self, using, new_ids)
         return results
@@ -207,7 +209,7 @@ class SQSBackend(BaseTaskBackend):
             lifetime = timedelta(seconds=self.config.result_ttl)
             stored = StoredJSON(ref=self.payloads.put_arguments(plan, lifetime))
         with transaction.atomic(using=using):
-            outbox.add_workflow(using, workflow_id, stored, now)
+            outbox.add_workflow(using, self.alias, workflow_id, stored, now)
             outbox.add(using, first_steps, now)
             keys = [workflow_key(workflow_id), *(envelope.task_id for envelope in first_steps)]
             outbox.relay_after_commit(self, using, keys)
@@ -305,24 +307,33 @@ class SQSBackend(BaseTaskBackend):
     # -- results ------------------------------------------------------------------
 
     def get_result(self, result_id: str) -> TaskResult:
-        item = self.results.get(result_id)
-        if item is not None and item.backend == self.alias:
-            return to_task_result(item, self.payloads)
-        if item is None:
-            envelope = outbox.pending(self.config.outbox_databases, result_id)
-            if envelope is not None and envelope.backend == self.alias:
-                return pending_task_result(envelope, self.payloads)
+        found = self._item_or_pending(result_id, consistent=True)
+        if isinstance(found, TaskItem):
+            return to_task_result(found, self.payloads)
+        if isinstance(found, Envelope):
+            return pending_task_result(found, self.payloads)
         raise TaskResultDoesNotExist(result_id)
 
     def get_progress(self, result_id: str) -> dict[str, Any] | None:
         """What a running task last reported through `context.report_progress` (read
         eventually consistent: progress a moment old is harmless, and reads cost half)."""
-        item = self.results.get(result_id, consistent=False)
-        if item is None:
-            if outbox.pending(self.config.outbox_databases, result_id) is not None:
-                return None
+        found = self._item_or_pending(result_id, consistent=False)
+        if found is None:
             raise TaskResultDoesNotExist(result_id)
-        return item.progress.as_dict() if item.progress else None
+        if isinstance(found, TaskItem) and found.progress:
+            return found.progress.as_dict()
+        return None
+
+    def _item_or_pending(self, result_id: str, *, consistent: bool) -> TaskItem | Envelope | None:
+        """This backend's task of that id: its item, or its envelope still in the outbox."""
+        if not is_task_id(result_id):
+            return None
+        found = outbox.read_through(
+            lambda: self.results.get(result_id, consistent=consistent),
+            lambda: outbox.pending(self.config.outbox_databases, result_id),
+            lambda: self.results.get(result_id),
+        )
+        return found if found is not None and found.backend == self.alias else None
 
 
 def check_arguments(task: Task, args: Sequence[Any], kwargs: dict[str, Any]) -> None:

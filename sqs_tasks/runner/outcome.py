@@ -67,9 +67,4 @@ class Superseded:
     successor: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Lost:
-    """This attempt's outcome could not be recorded: its lease was taken over."""
-
-
-Outcome = Succeeded | RetryLater | Waiting | Failed | Finished | Superseded | Lost
+Outcome = Succeeded | RetryLater | Waiting | Failed | Finished | Superseded

@@ -14,7 +14,7 @@ it says what happened, as an Outcome.
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from inspect import iscoroutinefunction
@@ -51,7 +51,6 @@ from sqs_tasks.runner.outcome import (
     Failed,
     Finished,
     Letter,
-    Lost,
     Outcome,
     RetryLater,
     Succeeded,
@@ -68,6 +67,13 @@ if TYPE_CHECKING:
 
 # How soon a copy looks again when the item changed under it between two reads.
 CONTENDED_DELAY = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Unwritten:
+    """The attempt's outcome was not written; `item` is the task's item as it was."""
+
+    item: TaskItem | None
 
 
 def default_middleware(sender: type) -> list[Middleware]:
@@ -146,8 +152,11 @@ class TaskRunner:
         # The limits' places go back with the outcome, in one request (results.Also).
         releases = gate.releases(admission, envelope.task_id)
         outcome = self._record(attempt, value, error, carried, before, releases)
-        if isinstance(outcome, Lost):  # the outcome's write did not happen: neither did theirs
+        if isinstance(outcome, Unwritten):
+            # Neither the outcome nor the releases were written (one transaction). Why
+            # not, the item says: see _record.
             gate.give_back(admission.places, envelope.task_id)
+            outcome = self.judge_copy(envelope, outcome.item, timezone.now())
         for middleware in reversed(self.middleware):
             middleware.after_attempt(attempt, outcome)
         return outcome
@@ -177,7 +186,16 @@ class TaskRunner:
         carried: list[ErrorRecord],
         before: TaskItem,
         releases: list[Also],
-    ) -> Outcome:
+    ) -> "Outcome | Unwritten":
+        """Write what the attempt came to, if this attempt still holds the task.
+
+        A refused write is not always someone else's win. DynamoDB may apply an
+        UpdateItem whose response never arrives; botocore sends it again, and the second
+        try finds its own first one (no longer RUNNING under this lease) and is refused.
+        Either way the item, returned with the refusal, is the truth, and the copy is
+        judged on it like any refused claim: SUCCESSFUL continues its workflow, a letter
+        still owed is sent, READY brings the message back. (A TransactWriteItems retry
+        carries the same ClientRequestToken, so DynamoDB answers it as the first.)"""
         now = timezone.now()
         result, task_id = attempt.task_result, attempt.task_id
         if error is None and value is not None:
@@ -186,7 +204,7 @@ class TaskRunner:
             except Exception as storing:  # the body ran: fail once, never run it again
                 error = UnstorableResult(f"the return value could not be stored: {storing}")
             else:
-                recorded = self.results.record_success(
+                written = self.results.record_success(
                     task_id,
                     owner=attempt.worker_id,
                     now=now,
@@ -196,7 +214,7 @@ class TaskRunner:
                 )
                 _update(result, TaskResultStatus.SUCCESSFUL, now, finished=True)
                 object.__setattr__(result, "_return_value", value)
-                return Succeeded() if recorded else Lost()
+                return Succeeded() if written.done else Unwritten(written.before)
 
         assert error is not None
         record = ErrorRecord.from_exception(error, now)
@@ -218,13 +236,13 @@ class TaskRunner:
                 also=releases,
             )
             _update(result, TaskResultStatus.FAILED, now, finished=True)
-            return Finished(FAILED, record) if written.done else Lost()
+            return Finished(FAILED, record) if written.done else Unwritten(written.before)
         config = self.backend.config
         if retry.should_retry(error, attempt.envelope.policy, attempt.number):
             delay = retry.retry_delay(
                 error, attempt.number, config.retry_backoff_base, config.retry_backoff_max
             )
-            recorded = self.results.record_retry(
+            written = self.results.record_retry(
                 task_id,
                 owner=attempt.worker_id,
                 now=now,
@@ -233,7 +251,7 @@ class TaskRunner:
                 also=releases,
             )
             _update(result, TaskResultStatus.READY, now, finished=False)
-            return RetryLater(record, delay) if recorded else Lost()
+            return RetryLater(record, delay) if written.done else Unwritten(written.before)
         written = self.results.record_failure(
             before,
             now=now,
@@ -244,7 +262,7 @@ class TaskRunner:
         )
         _update(result, TaskResultStatus.FAILED, now, finished=True)
         if not written.done:
-            return Lost()
+            return Unwritten(written.before)
         failed = replace(before, errors=(*before.errors, *errors), attempts=attempt.number)
         return Failed(dead_letter_of(failed, attempt.envelope.copy), record)
 

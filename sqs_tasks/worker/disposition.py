@@ -16,7 +16,6 @@ from sqs_tasks.results import ResultStore
 from sqs_tasks.runner.outcome import (
     Failed,
     Finished,
-    Lost,
     Outcome,
     RetryLater,
     Succeeded,
@@ -60,7 +59,7 @@ class Disposition:
                 self._after_success(envelope)
             case Finished(status=status) if status == SUCCESSFUL:
                 self._after_success(envelope)
-            case Finished() | Lost() | Superseded(successor=None):
+            case Finished() | Superseded(successor=None):
                 return
             case Superseded(successor=int(successor)):
                 self.copies.send(message.queue_url, envelope.with_copy(successor))

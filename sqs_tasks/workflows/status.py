@@ -14,7 +14,7 @@ from django.tasks import TaskResultStatus, task_backends
 from django.tasks.exceptions import TaskResultDoesNotExist
 
 from sqs_tasks import outbox
-from sqs_tasks.item import FAILED, READY, SUCCESSFUL, TaskItem
+from sqs_tasks.item import FAILED, READY, SUCCESSFUL, StoredJSON, TaskItem, is_task_id
 from sqs_tasks.task_results import read_json
 from sqs_tasks.workflows.engine import BATCH_GET, Engine
 from sqs_tasks.workflows.plan import (
@@ -71,12 +71,16 @@ def get_workflow(workflow_id: str, *, alias: str = "default") -> WorkflowResult:
     """The workflow now; TaskResultDoesNotExist for an id no workflow has (or no longer)."""
     backend = task_backends[alias]
     engine = Engine(backend)
-    record = engine.records.get(workflow_id)
+    if not is_task_id(workflow_id):
+        raise TaskResultDoesNotExist(workflow_id)
+    record = outbox.read_through(
+        lambda: engine.records.get(workflow_id),
+        lambda: outbox.pending_workflow(backend.config.outbox_databases, workflow_id),
+    )
     if record is None:
-        plan_text = outbox.pending_workflow(backend.config.outbox_databases, workflow_id)
-        if plan_text is None:
-            raise TaskResultDoesNotExist(workflow_id)
-        plan = Plan.from_json(read_json(plan_text, backend.payloads, task_id=workflow_id))
+        raise TaskResultDoesNotExist(workflow_id)
+    if isinstance(record, StoredJSON):  # committed, not sent yet
+        plan = Plan.from_json(read_json(record, backend.payloads, task_id=workflow_id))
         return _result(plan, {}, finished=False, value=None)
     plan = engine.plan(workflow_id)
     steps = _known_steps(engine, plan)

@@ -504,7 +504,6 @@ def live_messages(queue_url) -> int:
     return count(queue_url) + count(queue_url, "ApproximateNumberOfMessagesNotVisible")
 
 
-@pytest.mark.xfail(strict=True, reason="a retry write retried after it went through loses the task")
 def test_a_retry_write_retried_after_it_went_through_keeps_the_task_alive(monkeypatch):
     """always_flaky raises Flaky; record_retry writes READY (attempts 1, not_before now),
     the response is lost and the retried write is refused: the runner says Lost(), the
@@ -520,9 +519,6 @@ def test_a_retry_write_retried_after_it_went_through_keeps_the_task_alive(monkey
     assert live_messages(queue) == 1
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a failure write retried after it went through loses the letter"
-)
 def test_a_failure_write_retried_after_it_went_through_still_sends_its_letter(monkeypatch):
     """fails_with_value_error fails for good: record_failure writes FAILED with
     dead_letter {copy 0, sent: false}, the response is lost and the retried write is

@@ -363,7 +363,6 @@ def relay_between_the_reads(monkeypatch):
     return relayed
 
 
-@pytest.mark.xfail(strict=True, reason="get_result reads the item before the row: a relay between")
 def test_a_task_relayed_while_get_result_reads_it_still_exists(aws, monkeypatch):
     """Committed, not sent (the committing relay failed). A page polls get_result(id):
     results.get -> no item yet; relay-outbox puts the item, sends, deletes the row;
@@ -378,7 +377,6 @@ def test_a_task_relayed_while_get_result_reads_it_still_exists(aws, monkeypatch)
     assert relayed == [[result.id]]
 
 
-@pytest.mark.xfail(strict=True, reason="a dedup re-enqueue racing the relay sends a second task")
 def test_a_dedup_re_enqueue_racing_the_relay_writes_nothing(aws, monkeypatch):
     """The first enqueue with key K commits ("first"), its relay fails. The caller enqueues
     K again ("second"): _existing -> get_result -> no item; relay-outbox sends "first" and
@@ -398,7 +396,6 @@ def test_a_dedup_re_enqueue_racing_the_relay_writes_nothing(aws, monkeypatch):
     assert count(aws["default"]) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="one row naming a missing queue blocks every other row")
 def test_a_row_whose_queue_is_missing_does_not_block_the_others(aws):
     """The heavy queue does not exist (the web deployed before the template that adds it,
     or a queue removed with rows pending). One transaction enqueues heavy_echo, then add.
@@ -418,7 +415,6 @@ def test_a_row_whose_queue_is_missing_does_not_block_the_others(aws):
     assert status(result.id) == TaskResultStatus.SUCCESSFUL
 
 
-@pytest.mark.xfail(strict=True, reason="a task_enqueued receiver that raises skips the relay")
 def test_a_task_enqueued_receiver_that_raises_neither_stops_the_send_nor_reaches_the_caller(aws):
     """The task_enqueued hooks are registered (robust=False) before the relay's hook: a
     receiver that raises (a metrics client throttled) raises out of the committed atomic
@@ -474,9 +470,6 @@ def second_backend(aws, settings):
     return task(backend="other")(other_add), url
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the relay sends another backend's rows with its own backend"
-)
 def test_each_backends_tasks_go_to_its_own_queues(aws, second_backend):
     """One transaction enqueues a task of `default`, then one of `other`. Their ids share
     one per-thread list per database (outbox._ids_to_relay), and the first hook (default's)
@@ -493,7 +486,6 @@ def test_each_backends_tasks_go_to_its_own_queues(aws, second_backend):
     assert count(aws["default"]) == 1 and count(other_url) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="a relay that fails reports the outbox's age as 0")
 def test_a_relay_that_fails_still_reports_how_old_the_outbox_is(aws, monkeypatch):
     """SQS refuses every request (ThrottlingException after botocore's retries). A task
     committed ten minutes ago is still a row. Each relay (the committing process's and

@@ -253,9 +253,6 @@ def test_operators_see_a_workflow_and_each_step_names_its_workflow():
 # -- review (issue 16): sequences that break contract 8 ----------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a success write retried after it went through strands the workflow"
-)
 def test_a_success_write_retried_after_it_went_through_still_starts_what_follows(monkeypatch):
     """DynamoDB applies record_success (SUCCESSFUL), its response is lost (a read timeout,
     a 500), botocore retries the UpdateItem, and the retry's condition (RUNNING, this
@@ -317,7 +314,6 @@ def test_a_step_keeps_the_queue_using_gave_it(aws):
     assert count(aws["heavy"]) == 1 and count(aws["default"]) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="get_result of a workflow record's id raises KeyError")
 def test_get_result_of_an_id_that_names_no_task_does_not_exist():
     """get_result(id) reads any item of the table: given "wf:<workflow id>" (or a join's
     "wf:<id>:r"), TaskItem.from_dynamo meets an item with no task_path and raises
