@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from sqs_tasks import outbox
 from sqs_tasks.errors import ErrorRecord
+from sqs_tasks.exceptions import InvalidTaskArguments
 from sqs_tasks.item import FAILED, StoredJSON, TaskItem, WorkflowRef
 from sqs_tasks.task_results import read_json, resolve_task
 from sqs_tasks.workflows.plan import (
@@ -125,17 +126,17 @@ class Engine:
 
     def _collect(self, plan: Plan, node: Node, value: Any, out: list[Any]) -> None:
         match node:
-            case StepNode(task=task, args=args, kwargs=kwargs):
+            case StepNode(args=args):
                 given = list(args) if value is NO_INPUT else [value, *args]
-                out.append(self._envelope(plan, node.path, task, given, kwargs))
+                self._add_call(plan, node, node.path, given, out)
             case ChainNode(elements=elements):
                 self._collect(plan, elements[0], value, out)
             case GroupNode(members=members):
                 for member in members:
                     self._collect(plan, member, value, out)
-            case MapNode(task=task, args=args, kwargs=kwargs):
+            case MapNode(args=args):
                 if not isinstance(value, list) or len(value) > MAX_MEMBERS:
-                    self._fail(plan, node, _why_not_a_list(value))
+                    self._fail(plan, node, node.path, InvalidMapInput(_why_not_a_list(value)))
                     return
                 self.records.set_size(plan.workflow_id, node.path, len(value))
                 if not value:
@@ -144,40 +145,49 @@ class Engine:
                     return
                 for index, item in enumerate(value):
                     path = map_call_path(node.path, index)
-                    out.append(self._envelope(plan, path, task, [item, *args], kwargs))
+                    self._add_call(plan, node, path, [item, *args], out)
 
-    def _envelope(
-        self, plan: Plan, path: str, task_path: str, args: list[Any], kwargs: dict[str, Any]
-    ) -> Any:
-        return self.backend.step_envelope(
-            resolve_task(task_path),
-            args,
-            kwargs,
-            task_id=step_id(plan.workflow_id, path),
-            workflow=WorkflowRef(plan.workflow_id, path),
-            now=timezone.now(),
-        )
-
-    def _fail(self, plan: Plan, node: MapNode, reason: str) -> None:
-        """A map that cannot start fails the workflow: the map's own id, FAILED with the
-        reason, is the failed step (get_result reads it). No message: nothing to redrive."""
+    def _add_call(
+        self, plan: Plan, node: StepNode | MapNode, path: str, args: list[Any], out: list[Any]
+    ) -> None:
+        """The envelope of the call at `path`; a call that can never be made (the value it
+        receives does not fit: too large, not JSON, the wrong arguments) fails there."""
         task = resolve_task(node.task)
+        if node.using:
+            task = task.using(**node.using)
+        try:
+            envelope = self.backend.step_envelope(
+                task,
+                args,
+                node.kwargs,
+                task_id=step_id(plan.workflow_id, path),
+                workflow=WorkflowRef(plan.workflow_id, path),
+                now=timezone.now(),
+            )
+        except InvalidTaskArguments as error:
+            self._fail(plan, node, path, error)
+            return
+        out.append(envelope)
+
+    def _fail(self, plan: Plan, node: StepNode | MapNode, path: str, error: Exception) -> None:
+        """A call that cannot start fails the workflow: its id, FAILED with the reason, is
+        the failed step (get_result reads it). No message, so nothing to redrive: the
+        workflow is enqueued again once what it was given is fixed."""
         now = timezone.now()
-        error = ErrorRecord.from_exception(InvalidMapInput(reason), now)
         self.backend.results.create(
             TaskItem(
-                id=step_id(plan.workflow_id, node.path),
+                id=step_id(plan.workflow_id, path),
                 task_path=node.task,
                 backend=self.backend.alias,
-                queue=task.queue_name,
+                queue=node.using.get("queue_name") or resolve_task(node.task).queue_name,
                 status=FAILED,
                 enqueued_at=now,
                 not_before=0,
                 max_attempts=1,
                 arguments=StoredJSON(text='{"args":[],"kwargs":{}}'),
                 finished_at=now,
-                errors=(error,),
-                workflow=WorkflowRef(plan.workflow_id, node.path),
+                errors=(ErrorRecord.from_exception(error, now),),
+                workflow=WorkflowRef(plan.workflow_id, path),
                 expires_at=self.backend.results.expires_at(),
             )
         )

@@ -19,7 +19,7 @@ whose item is created once: a step, and every join, starts exactly once.
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 _IDS = uuid.UUID("3c1b1a0e-6a07-4f0c-8a6f-2b5d5d3f9e41")
@@ -34,6 +34,9 @@ class StepNode:
     task: str  # module path
     args: list[Any]
     kwargs: dict[str, Any]
+    # What `using()` changed of the declared task (queue_name, priority, limits,
+    # message_group): applied again when the step starts (shapes.py says what may change).
+    using: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,7 @@ class MapNode:
     task: str
     args: list[Any]
     kwargs: dict[str, Any]
+    using: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,21 +153,26 @@ class Plan:
 
 def _dump(node: Node) -> dict[str, Any]:
     match node:
-        case StepNode(task=task, args=args, kwargs=kwargs):
-            return {"step": task, "args": args, "kwargs": kwargs}
-        case MapNode(task=task, args=args, kwargs=kwargs):
-            return {"map": task, "args": args, "kwargs": kwargs}
+        case StepNode(task=task, args=args, kwargs=kwargs, using=using):
+            return {"step": task, "args": args, "kwargs": kwargs, **_using(using)}
+        case MapNode(task=task, args=args, kwargs=kwargs, using=using):
+            return {"map": task, "args": args, "kwargs": kwargs, **_using(using)}
         case ChainNode(elements=elements):
             return {"chain": [_dump(element) for element in elements]}
         case GroupNode(members=members):
             return {"group": [_dump(member) for member in members]}
 
 
+def _using(using: dict[str, Any]) -> dict[str, Any]:
+    return {"using": using} if using else {}
+
+
 def _load(data: dict[str, Any], path: str) -> Node:
+    using = dict(data.get("using", {}))
     if "step" in data:
-        return StepNode(path, data["step"], list(data["args"]), dict(data["kwargs"]))
+        return StepNode(path, data["step"], list(data["args"]), dict(data["kwargs"]), using)
     if "map" in data:
-        return MapNode(path, data["map"], list(data["args"]), dict(data["kwargs"]))
+        return MapNode(path, data["map"], list(data["args"]), dict(data["kwargs"]), using)
     if "chain" in data:
         return ChainNode(path, tuple(_load(e, f"{path}.{i}") for i, e in enumerate(data["chain"])))
     if "group" in data:

@@ -24,6 +24,7 @@ from django.tasks.exceptions import InvalidTask
 from sqs_tasks import strict_json
 from sqs_tasks.backends.sqs import SQSBackend, check_arguments
 from sqs_tasks.exceptions import InvalidTaskArguments
+from sqs_tasks.task_results import resolve_task
 from sqs_tasks.workflows.engine import Engine
 from sqs_tasks.workflows.plan import (
     MAX_MEMBERS,
@@ -110,14 +111,17 @@ def group(members: Iterable[Element]) -> Group:
 def _compile(shape: Element, path: str, *, has_input: bool) -> Node:
     match shape:
         case Step(task=task, args=args, kwargs=kwargs):
-            return StepNode(path, task.module_path, *_checked(task, args, kwargs, has_input))
+            return StepNode(
+                path, task.module_path, *_checked(task, args, kwargs, has_input), _using(task)
+            )
         case Map(task=task, args=args, kwargs=kwargs):
             if not has_input:
                 raise InvalidWorkflow(
                     f"{task.name}.map() needs a list to run over: put it after an element "
                     "whose value is a list"
                 )
-            return MapNode(path, task.module_path, *_checked(task, args, kwargs, True))
+            own_args, own_kwargs = _checked(task, args, kwargs, True)
+            return MapNode(path, task.module_path, own_args, own_kwargs, _using(task))
         case Chain(elements=elements):
             flat = _flattened(elements)
             if not flat:
@@ -165,6 +169,33 @@ def _checked(
         raise InvalidTaskArguments(f"{task.name}'s arguments must be JSON: {error}") from None
     check_arguments(task, [_INPUT, *own[0]] if has_input else own[0], own[1])
     return own[0], own[1]
+
+
+def _using(task: Task) -> dict[str, Any]:
+    """What `using()` changed of the declared task, as the plan keeps it. A step's id is
+    its path and it starts when the element before it ends, so a dedup key or a run_after
+    has no meaning for it; a limit or message group given as a function cannot be stored."""
+    declared = resolve_task(task.module_path)
+    changed = {
+        name: getattr(task, name)
+        for name in ("queue_name", "priority", "run_after", "dedup_key", "limits", "message_group")
+        if getattr(task, name, None) != getattr(declared, name, None)
+    }
+    for name in ("run_after", "dedup_key"):
+        if name in changed:
+            raise InvalidWorkflow(
+                f"{task.name}.using({name}=...) has no meaning for a workflow step: a step "
+                "starts when the element before it ends, under an id of its own"
+            )
+    if "limits" in changed:
+        if not all(isinstance(limit, str) for limit in changed["limits"]):
+            raise InvalidWorkflow(
+                f"a workflow step's limits are names of OPTIONS['LIMITS'] ({task.name})"
+            )
+        changed["limits"] = list(changed["limits"])
+    if "message_group" in changed and not isinstance(changed["message_group"], str | None):
+        raise InvalidWorkflow(f"a workflow step's message_group is a string ({task.name})")
+    return changed
 
 
 def _backend_of(shape: Element) -> SQSBackend:

@@ -3,15 +3,18 @@ stops what follows and a redrive resumes, and every step and join starts once wh
 SQS does."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db import transaction
 from django.tasks import TaskResultStatus, default_task_backend, task
 from django.tasks.exceptions import TaskResultDoesNotExist
+from django.utils import timezone
 
 from functions.worker import handler
 from sqs_tasks.lambda_events import LambdaContext
+from sqs_tasks.limits.options import Concurrency
 from sqs_tasks.testing import delete_done, drain_queue, receive_batch
 from sqs_tasks.workflows import InvalidWorkflow, chain, get_workflow, group
 from sqs_tasks.workflows import engine as engine_module
@@ -283,9 +286,6 @@ def small_payloads(settings):
     settings.TASKS = {"default": {**settings.TASKS["default"], "OPTIONS": options}}
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a value too large for the next step leaves the workflow RUNNING forever"
-)
 def test_a_value_too_large_for_the_next_step_fails_the_workflow(small_payloads):
     """text(30000) succeeds; its value is stored (S3: return values have no limit). The
     continuation builds echo's envelope with that value as its argument: 30,000 bytes >
@@ -303,7 +303,6 @@ def test_a_value_too_large_for_the_next_step_fails_the_workflow(small_payloads):
     assert default_task_backend.get_result(failed.failed_step_id).status == "FAILED"
 
 
-@pytest.mark.xfail(strict=True, reason="using() on a step is silently dropped by the plan")
 def test_a_step_keeps_the_queue_using_gave_it(aws):
     """`t.add.using(queue_name="heavy").step(1, 2)`: the plan keeps only the module path
     (plan.StepNode.task), and the engine resolves it again to the declared task, so the
@@ -312,6 +311,37 @@ def test_a_step_keeps_the_queue_using_gave_it(aws):
     using() with a clear InvalidWorkflow."""
     chain(t.add.using(queue_name="heavy").step(1, 2)).enqueue()
     assert count(aws["heavy"]) == 1 and count(aws["default"]) == 0
+
+
+def test_a_step_after_the_first_keeps_its_queue_too(aws):
+    w = chain(t.add.step(1, 1), t.add.using(queue_name="heavy").step(5)).enqueue()
+    drain_queue("default")
+    assert count(aws["heavy"]) == 1
+    drain_queue("heavy")
+    assert get_workflow(w.id).return_value == 7
+
+
+def test_a_step_keeps_its_priority_and_so_its_lane(aws):
+    chain(t.add.using(priority=50).step(1, 2)).enqueue()
+    assert count(default_task_backend.queue_url("default", "express")) == 1
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"dedup_key": "once"},
+        {"run_after": timedelta(minutes=5)},
+        {"limits": [Concurrency(2)]},
+        {"message_group": lambda a, b: a},
+    ],
+    ids=["dedup_key", "run_after", "a limit object", "a message group function"],
+)
+def test_what_a_step_cannot_keep_is_refused_at_enqueue(aws, changes):
+    if "run_after" in changes:
+        changes = {"run_after": timezone.now() + changes["run_after"]}
+    with pytest.raises(InvalidWorkflow):
+        chain(t.add.using(**changes).step(1, 2)).enqueue()
+    assert count(aws["default"]) == 0
 
 
 def test_get_result_of_an_id_that_names_no_task_does_not_exist():
