@@ -43,7 +43,7 @@ class MessageCodec:
             group=envelope.message_group,
         )
 
-    def decode(self, body: str, signature: str | None) -> Envelope:
+    def decode(self, body: str, signature: str | None, *, sent_at: float | None = None) -> Envelope:
         """Verify first, then parse: nothing in an unverified body is trusted."""
-        self.signer.verify(body, signature)
+        self.signer.verify(body, signature, sent_at=sent_at)
         return Envelope.from_json(body)

@@ -11,6 +11,12 @@ Rotating: put the new key in "current" and move the old one to "previous" (keep 
 as long as the dead-letter queues keep messages: 14 days). Senders that read the secret
 after the change sign with the new key; a worker that still holds the old value and meets
 a signature it does not know reads the secret again, once, and tries once more.
+
+Reads are throttled (REFRESH_INTERVAL), so a flood of forged messages is not a flood of
+Secrets Manager calls. A message that fails while the throttle holds is judged by when it
+was sent: sent before this process last read the keys, it had every chance, and is
+refused; sent after, it may carry a key newer than ours, and comes back once we may read
+them again (KeysBehind), instead of being dead-lettered as forged.
 """
 
 import threading
@@ -21,12 +27,17 @@ from dataclasses import dataclass, field
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from sqs_tasks import secrets
-from sqs_tasks.exceptions import InvalidSignature
+from sqs_tasks.exceptions import InvalidSignature, KeysBehind
 
 _SALT = "sqs_tasks.envelope"
 # A message that verifies with no key makes a worker read the secret again at most this
 # often: forged messages must not turn into a flood of Secrets Manager calls.
 REFRESH_INTERVAL = 30.0
+# Clocks differ a little between SQS and this process: a message counts as sent before
+# a read of the keys only when it was sent at least this long before it.
+CLOCK_SLACK = 1.0
+# Shorter keys are refused: an empty or trivial key signs what anyone can forge.
+MIN_KEY_LENGTH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +56,13 @@ class KeySource:
         raise NotImplementedError
 
     def refresh(self) -> bool:
-        """Read the keys again; False when they cannot have changed."""
+        """Read the keys again; False when they cannot have changed, or not yet."""
         return False
+
+    def behind(self, sent_at: float) -> float | None:
+        """Seconds until the keys may be read again, if a message sent at `sent_at`
+        (epoch seconds) may carry a key newer than the ones held; else None."""
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +81,7 @@ class SecretKeys(KeySource):
     """Keys from a Secrets Manager secret, kept per process (secrets.MAX_AGE)."""
 
     secret_id: str
-    _last_refresh: float = field(default=float("-inf"), init=False)
+    _refreshed_at: float = field(default=float("-inf"), init=False)  # epoch seconds
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def keys(self) -> Keys:
@@ -73,11 +89,16 @@ class SecretKeys(KeySource):
 
     def refresh(self) -> bool:
         with self._lock:
-            if time.monotonic() - self._last_refresh < REFRESH_INTERVAL:
+            if time.time() - self._refreshed_at < REFRESH_INTERVAL:
                 return False
-            self._last_refresh = time.monotonic()
+            self._refreshed_at = time.time()
         secrets.secret_json(self.secret_id, force=True)
         return True
+
+    def behind(self, sent_at: float) -> float | None:
+        if sent_at + CLOCK_SLACK <= self._refreshed_at:
+            return None  # read after it was sent: it had every chance
+        return max(0.0, self._refreshed_at + REFRESH_INTERVAL - time.time())
 
     def _parse(self, value: object) -> Keys:
         if not isinstance(value, dict) or not isinstance(value.get("current"), str):
@@ -85,7 +106,12 @@ class SecretKeys(KeySource):
                 f"secret {self.secret_id} is not {{'current': ..., 'previous': [...]}}"
             )
         previous = value.get("previous") or []
-        return Keys(value["current"], tuple(key for key in previous if isinstance(key, str)))
+        keys = Keys(value["current"], tuple(key for key in previous if isinstance(key, str)))
+        if any(len(key) < MIN_KEY_LENGTH for key in keys.all()):
+            raise ValueError(
+                f"secret {self.secret_id} holds a key shorter than {MIN_KEY_LENGTH} characters"
+            )
+        return keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +121,18 @@ class Signer:
     def sign(self, body: str) -> str:
         return _signature(body, self.source.keys().current)
 
-    def verify(self, body: str, signature: str | None) -> None:
+    def verify(self, body: str, signature: str | None, *, sent_at: float | None = None) -> None:
+        """Raise InvalidSignature unless one of the keys signed `body`; or KeysBehind when
+        the message, sent at `sent_at`, may carry a key too new to have been read yet."""
         if not signature:
             raise InvalidSignature("message has no signature")
         if self._matches(body, signature):
             return
-        if self.source.refresh() and self._matches(body, signature):
-            return  # signed with a key this process had not read yet
+        if self.source.refresh():
+            if self._matches(body, signature):
+                return  # signed with a key this process had not read yet
+        elif sent_at is not None and (wait := self.source.behind(sent_at)) is not None:
+            raise KeysBehind(wait)
         raise InvalidSignature("signature does not match any accepted key")
 
     def _matches(self, body: str, signature: str) -> bool:

@@ -21,6 +21,7 @@ from sqs_tasks.exceptions import (
     ArgumentMismatch,
     InvalidSignature,
     InvalidTaskArguments,
+    KeysBehind,
     MalformedEnvelope,
     MisroutedMessage,
     RejectedMessage,
@@ -72,6 +73,9 @@ class RecordHandler:
                 self._reject(message, rejection)
             except ReturnToQueue:
                 raise
+            except KeysBehind as behind:
+                logger.info("signing key not read yet; the message returns: %s", behind)
+                return_later(message, behind.retry_in)
             except Exception:
                 # AWS refusing a call, a bug: the message comes back soon and is tried
                 # again, not after the queue's whole visibility timeout.
@@ -79,7 +83,9 @@ class RecordHandler:
                 return_later(message, TRANSIENT_DELAY)
 
     def _handle(self, message: IncomingMessage) -> None:
-        envelope = self.backend.codec.decode(message.body, message.signature)
+        envelope = self.backend.codec.decode(
+            message.body, message.signature, sent_at=message.sent_at
+        )
         with log_context.bound(task_id=envelope.task_id, request_id=envelope.request_id):
             task = self._runnable_task(envelope, message)
             now = timezone.now()
