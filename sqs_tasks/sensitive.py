@@ -73,9 +73,25 @@ class Values:
         return cls({int(i): v for i, v in data["args"].items()}, dict(data["kwargs"]))
 
     def texts(self) -> list[str]:
-        """The values as they could appear in an error message."""
-        found = [str(v) for v in (*self.args.values(), *self.kwargs.values())]
-        return [text for text in found if len(text) >= SCRUB_MIN_LENGTH]
+        """The values as they could appear in an error message: each whole, and every
+        string and number inside one (an error quotes a dict's password, not the dict)."""
+        found: list[str] = []
+        for value in (*self.args.values(), *self.kwargs.values()):
+            found.append(str(value))
+            found += _leaves(value)
+        return sorted({text for text in found if len(text) >= SCRUB_MIN_LENGTH})
+
+
+def _leaves(value: Any) -> list[str]:
+    match value:
+        case dict():
+            return [text for item in value.values() for text in _leaves(item)]
+        case list() | tuple():
+            return [text for item in value for text in _leaves(item)]
+        case bool() | None:
+            return []
+        case _:
+            return [str(value)]
 
 
 def check_names(task: Task, names: tuple[str, ...]) -> None:
@@ -84,6 +100,13 @@ def check_names(task: Task, names: tuple[str, ...]) -> None:
     unknown = [name for name in names if name not in parameters]
     if unknown:
         raise ValueError(f"sensitive names no parameter of {task.name}: {', '.join(unknown)}")
+    stars = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}
+    variadic = [stars[parameters[n].kind] + n for n in names if parameters[n].kind in stars]
+    if variadic:
+        raise ValueError(
+            f"sensitive cannot name {variadic[0]} of {task.name}: "
+            "give each secret a parameter of its own"
+        )
 
 
 def split(

@@ -217,11 +217,8 @@ class TaskRunner:
                 return Succeeded() if written.done else Unwritten(written.before)
 
         assert error is not None
-        record = ErrorRecord.from_exception(error, now)
-        record = replace(
-            record,
-            message=sensitive.scrub(record.message, attempt.secrets),
-            traceback=sensitive.scrub(record.traceback, attempt.secrets),
+        record = ErrorRecord.from_exception(
+            error, now, scrub=partial(sensitive.scrub, values=attempt.secrets)
         )
         result.errors.extend(task_errors([record]))
         errors = [*carried, record]
