@@ -4,7 +4,16 @@ and sections. Kept apart from __main__ so the smoke test can call it with tiny s
 from collections.abc import Callable
 from typing import Any
 
-from bench import artifact_size, cold_start, cost, local_stack, overhead, tasks_db, throughput
+from bench import (
+    artifact_size,
+    cold_start,
+    cost,
+    local_stack,
+    overhead,
+    tasks_db,
+    throughput,
+    workflows,
+)
 
 Say = Callable[[str], None]
 
@@ -19,6 +28,9 @@ def run_all(sizes: Any, say: Say, *, only_in_process: bool = False) -> tuple[str
     worker = overhead.measure(sizes.overhead_tasks, sizes.overhead_runs)
     sections = [cost.render(costs, sizes.cost_tasks), overhead.render(worker, sizes.overhead_tasks)]
     summary = [_cost_line(costs), _overhead_line(worker)]
+    line, section = run_workflows(sizes, say)
+    summary.append(line)
+    sections.append(section)
     if only_in_process:
         return "\n".join(summary), sections
     say(f"3/5 cold start ({sizes.cold_runs} runs of each variant)")
@@ -38,6 +50,16 @@ def run_all(sizes: Any, say: Say, *, only_in_process: bool = False) -> tuple[str
     ]
     summary += [_cold_line(cold), _size_line(sizes_found), _throughput_line(ours, database)]
     return "\n".join(summary), sections
+
+
+def run_workflows(sizes: Any, say: Say) -> tuple[str, str]:
+    """The workflow benchmark (issue 16): its summary line and its section."""
+    say(
+        f"workflows ({sizes.workflow_runs} runs of a {sizes.workflow_members:,}-member "
+        "fan-out/fan-in, and of as many independent tasks)"
+    )
+    found = workflows.measure(sizes.workflow_members, sizes.workflow_runs)
+    return workflows.summary(found), workflows.render(found)
 
 
 def _cost_line(costs: dict[str, cost.SystemCost]) -> str:

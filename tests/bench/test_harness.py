@@ -7,6 +7,7 @@ from bench import stats
 from bench.__main__ import QUICK
 from bench.counting import RequestCounter
 from bench.pricing import Usage, item_bytes
+from bench.report import replace_section
 from bench.run import run_all
 
 
@@ -51,3 +52,23 @@ def test_in_process_benchmarks_run_and_render():
         in requests
     )
     assert "## 2. Worker overhead" in sections[1]
+    (workflows,) = [s for s in sections if s.startswith("## Workflows")]
+    members = QUICK.workflow_members
+    assert (
+        f"| independent | worker (functions.worker.handler) | dynamodb:UpdateItem | {2 * members} |"
+        in workflows
+    )
+    assert "Workflow fan-out/fan-in" in summary
+
+
+def test_one_benchmark_rewrites_only_its_section_and_summary_line():
+    text = (
+        "# B\n\n## Summary\n\n- **Cost**: x\n- **W**: old\n\n"
+        "## W: title\n\nold\n\n## 3. Next\n\nkept\n"
+    )
+    replaced = replace_section(text, "## W", "## W: title\n\nnew", "- **W**", "- **W**: new")
+    assert replaced == text.replace("old", "new")
+    added = replace_section(
+        "# B\n\n## Summary\n\n- **Cost**: x\n", "## W", "## W\n\nnew", "- **W**", "- **W**: n"
+    )
+    assert added == "# B\n\n## Summary\n\n- **Cost**: x\n- **W**: n\n\n## W\n\nnew\n"
