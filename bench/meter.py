@@ -47,8 +47,10 @@ class Meter:
         self._cpu_mark = 0.0
         self._excluded = 0.0  # CPU of the main thread inside calls and hooks since the mark
         self._calls: Counter[bool] = Counter()  # since the mark, by "on the main thread"
+        self._counter: RequestCounter | None = None  # metering while it counts
 
     def install(self, counter: RequestCounter) -> None:
+        self._counter = counter
         watch = counter.watch
 
         def watch_and_meter(client: Any) -> Any:
@@ -81,9 +83,11 @@ class Meter:
     # -- hooks ----------------------------------------------------------------------------
 
     def _before(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
+        self._local.write = None
+        if self._counter is None or not self._counter.active:
+            return
         started = time.thread_time()
         _, service, operation = event_name.split(".", 2)
-        self._local.write = None
         if service == "dynamodb" and params.get("TableName", self.table) == self.table:
             # (BatchGetItem names its tables inside: _price checks them.)
             self._price(operation, params)
@@ -91,6 +95,8 @@ class Meter:
         self._local.call_started = time.thread_time()
 
     def _after(self, event_name: str, http_response: Any, parsed: Any, **_: Any) -> None:
+        if self._counter is None or not self._counter.active:
+            return
         finished = time.thread_time()
         self._exclude(finished - getattr(self._local, "call_started", finished))
         with self._lock:

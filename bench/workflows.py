@@ -1,7 +1,7 @@
 """Workflows (issue 16): AWS requests, dollars and time per member of a fan-out/fan-in,
 beside the same work as independent tasks.
 
-The workflow is `chain(make_list.step(N), noop_member.map(), combine.step())`: a list of
+The workflow is `chain(make_list.step(N), member.map(), combine.step())`: a list of
 N items, a no-op call per item in parallel, and a join that receives the N values in
 order. The same N no-op calls are then enqueued as independent tasks (`enqueue_many`).
 Both run their whole life against in-process moto, as bench.requests_ours runs its tasks:
@@ -46,10 +46,11 @@ from sqs_tasks.outbox import PUT_THREADS
 
 GOAL = 1.3  # the workflow's requests and dollars per member, over the independent tasks'
 PATHS = {  # N: the number of members
-    "workflow": "`chain(make_list.step(N), noop_member.map(), combine.step())`, enqueued "
+    "workflow": "`chain(make_list.step(N), member.map(), combine.step())`, enqueued "
     "once: the worker that runs make_list fans the N calls out, the member that finishes "
-    "last starts combine with the N values in order; the value read once (`get_workflow`)",
-    "independent": "the same N calls by `noop_member.enqueue_many` (a conditional PutItem "
+    "last starts combine with the N values (which checks their order); the value read once "
+    "(`get_workflow`), and the join's result checked to have run once (not billed)",
+    "independent": "the same N calls by `member.enqueue_many` (a conditional PutItem "
     "each, SendMessageBatch in tens); each value read once (`get_result`)",
 }
 
@@ -143,26 +144,31 @@ Drain = Callable[[], None]
 
 
 def _workflow(members: int, counter: RequestCounter, drain: Drain) -> None:
-    from bench.workflow_tasks import combine, make_list, noop_member
+    from bench.workflow_tasks import combine, make_list, member
     from sqs_tasks.workflows import chain, get_workflow
 
     with counter.during("enqueue"):
-        started = chain(make_list.step(members), noop_member.map(), combine.step()).enqueue()
+        started = chain(make_list.step(members), member.map(), combine.step()).enqueue()
     drain()
     with counter.during("read the value"):
         done = get_workflow(started.id)
     if done.status != "SUCCESSFUL" or done.return_value != members:
         raise RuntimeError(f"the workflow ended {done.status}, progress {done.progress}")
+    counter.active = False  # what follows checks, and is not billed
+    (join_step,) = [step for step in done.steps if step.task_path == combine.module_path]
+    join = combine.get_result(join_step.task_id)
+    if join.attempts != 1:
+        raise RuntimeError(f"the join ran {join.attempts} times")
 
 
 def _independent(members: int, counter: RequestCounter, drain: Drain) -> None:
-    from bench.workflow_tasks import noop_member
+    from bench.workflow_tasks import member
 
     with counter.during("enqueue"):
-        ids = [r.id for r in noop_member.enqueue_many([((i,), {}) for i in range(members)])]
+        ids = [r.id for r in member.enqueue_many([((i,), {}) for i in range(members)])]
     drain()
     with counter.during("read the values"):
-        statuses = Counter(noop_member.get_result(task_id).status for task_id in ids)
+        statuses = Counter(member.get_result(task_id).status for task_id in ids)
     if statuses != {"SUCCESSFUL": members}:
         raise RuntimeError(f"not every task succeeded: {dict(statuses)}")
 
@@ -228,7 +234,7 @@ def render(found: Comparison) -> str:
     runs = len(found.workflow.runs)
     parts = [
         TITLE,
-        f"The same {n} no-op calls (`noop_member(item)`) two ways, each run {runs}x "
+        f"The same {n} no-op calls (`member(item)`) two ways, each run {runs}x "
         "(alternating), each through its whole life against in-process moto: the enqueue, "
         "every batch of ten through `functions.worker.handler` with the requests Lambda's "
         "event source mapping makes counted as it would make them (ReceiveMessage, "
