@@ -571,3 +571,31 @@ def test_a_task_commits_with_the_second_outbox_database(aws, two_outboxes):
     relay_outbox.call()  # relays every listed database
     drain_queue("default")
     assert sample_tasks.CALLS == ["on restore"]
+
+
+def test_the_relay_after_a_commit_gives_up_in_seconds_not_minutes(aws, monkeypatch):
+    """Someone waits on the relay that follows a commit (a web request, cut at 29 s by API
+    Gateway): its calls, in every thread, use clients that give up after seconds. The
+    rows stay for relay-outbox, whose calls are patient."""
+    from sqs_tasks import aws as aws_clients
+
+    asked = []
+    original = aws_clients._client
+
+    def recording(service, prompt=False):
+        asked.append((service, prompt))
+        return original(service, prompt)
+
+    recording.cache_clear = original.cache_clear
+    monkeypatch.setattr(aws_clients, "_client", recording)
+    sample_tasks.add.enqueue_many([((1, 1), {}), ((2, 2), {}), ((3, 3), {})])
+    assert ("dynamodb", True) in asked and ("sqs", True) in asked
+    assert ("dynamodb", False) not in asked and ("sqs", False) not in asked
+    prompt_config = original("sqs", True).meta.config
+    attempts = prompt_config.retries.get(
+        "total_max_attempts", prompt_config.retries.get("max_attempts")
+    )
+    assert prompt_config.read_timeout <= 5 and attempts <= 3
+    asked.clear()
+    relay_outbox.call()
+    assert all(not prompt for _, prompt in asked)
