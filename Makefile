@@ -38,15 +38,18 @@ lint: $(STAMP)
 # database again on PostgreSQL. The rest (infra, local system, templates) does not depend on
 # the engine, and leaving it out keeps the two passes well under ten minutes.
 PG_TESTS := tests/core tests/ops tests/web tests/maintenance tests/periodic tests/database
+# One worker per core (pytest-xdist); tests that share the local system or the checkout's
+# build run on one worker in turn (tests/conftest.py).
+PYTEST := $(BIN)/pytest -n auto --dist loadgroup
 
 test: lint
-	$(BIN)/pytest
+	$(PYTEST)
 	@url="$${TEST_POSTGRES_URL:-$$(.ci/postgres running)}"; \
 	if [ -z "$$url" ]; then \
 		echo "No PostgreSQL server (set TEST_POSTGRES_URL, or .ci/postgres start): SQLite only."; \
 	else \
 		echo "Again on PostgreSQL: $(PG_TESTS)"; \
-		DATABASE_URL="$$url" $(BIN)/pytest $(PG_TESTS); \
+		DATABASE_URL="$$url" $(PYTEST) $(PG_TESTS); \
 	fi
 
 # The whole system on this machine (stack/local): AWS emulated by moto, template.yaml
