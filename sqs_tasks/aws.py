@@ -56,6 +56,32 @@ def prompt() -> Iterator[None]:
         _prompt.reset(token)
 
 
+class Events:
+    """botocore's event hooks on every client of one service, the patient and the prompt
+    (to observe calls, or to make AWS refuse one in a test, whichever client makes it)."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    def register(self, event_name: str, handler: Any, unique_id: str | None = None) -> None:
+        for emitter in self._emitters():
+            emitter.register(event_name, handler, unique_id=unique_id)
+
+    def unregister(
+        self, event_name: str, handler: Any = None, unique_id: str | None = None
+    ) -> None:
+        for emitter in self._emitters():
+            emitter.unregister(event_name, handler, unique_id=unique_id)
+
+    def _emitters(self) -> list[Any]:
+        with _lock:
+            return [_client(self.service, prompt).meta.events for prompt in (False, True)]
+
+
+def events(service: str) -> Events:
+    return Events(service)
+
+
 @cache
 def _client(service: str, prompt: bool = False) -> Any:
     from botocore.config import Config
@@ -66,6 +92,13 @@ def _client(service: str, prompt: bool = False) -> Any:
     return _session().client(
         service, region_name=settings.AWS_REGION, config=Config(**config, **extra)
     )
+
+
+def patient_client(service: str) -> Any:
+    """The client that waits for AWS as long as it takes, whatever the caller's context:
+    for what outlives the call that made it (secrets.py keeps its cache on it)."""
+    with _lock:
+        return _client(service, False)
 
 
 def reset_clients() -> None:
