@@ -255,7 +255,6 @@ def test_a_reservation_is_void_once_long_past_and_the_task_asks_again(gate_clock
     assert takes == ["take"]
 
 
-
 def test_one_extra_request_per_limited_task_when_the_limit_is_not_reached():
     calls: list[str] = []
     aws_clients.events("dynamodb").register(
