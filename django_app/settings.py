@@ -9,6 +9,7 @@ from pathlib import Path
 
 from django_app.database.config import default_database
 from django_app.env import env_bool, env_int, env_list, env_str, secret_key
+from sqs_tasks.infra.declared import queue_names
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -126,10 +127,13 @@ RATES_API_MAX_WAIT = env_int("RATES_API_MAX_WAIT", 10)  # longest wait inside an
 # The DynamoDB table of shared rate limits (token buckets), named as template.yaml does.
 RATE_LIMIT_TABLE = env_str("RATE_LIMIT_TABLE", f"{RESOURCE_PREFIX}-rate-limits")
 
+# The task queues are declared once, in template.yaml (README, "Adding a queue"): deployed,
+# the functions and the web package carry their names in TASK_QUEUES; in a checkout they
+# are read from the template itself.
 TASKS = {
     "default": {
         "BACKEND": "sqs_tasks.backends.sqs.SQSBackend",
-        "QUEUES": ["default", "heavy"],
+        "QUEUES": env_list("TASK_QUEUES") or queue_names(BASE_DIR / "template.yaml"),
         "OPTIONS": {
             # SQS queue name = prefix + Django queue name, as template.yaml names them.
             "QUEUE_NAME_PREFIX": env_str("TASKS_QUEUE_NAME_PREFIX", f"{RESOURCE_PREFIX}-"),

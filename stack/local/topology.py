@@ -58,6 +58,12 @@ def functions(
     return specs
 
 
+def unqualified(function_arn: str) -> str:
+    """A function's ARN without the version or alias a mapping invokes (SnapStart: live)."""
+    parts = function_arn.split(":")
+    return ":".join(parts[:7])
+
+
 def queue_mappings(
     session: Any, endpoint_url: str, specs: dict[str, FunctionSpec]
 ) -> list[QueueMapping]:
@@ -72,7 +78,7 @@ def queue_mappings(
             _, _, _, _, account, name = arn.split(":")
             mappings.append(
                 QueueMapping(
-                    function=specs[mapping["FunctionArn"]],
+                    function=specs[unqualified(mapping["FunctionArn"])],
                     queue_arn=arn,
                     queue_url=sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)[
                         "QueueUrl"
@@ -98,7 +104,7 @@ def schedules(
     for logical_id, resource in resources_of_type(translated, "AWS::Scheduler::Schedule").items():
         properties = resource["Properties"]
         target = properties["Target"]
-        function_logical_id = target["Arn"]["Fn::GetAtt"][0]
+        function_logical_id = _invoked_function(translated, target["Arn"])
         found.append(
             Schedule(
                 name=_schedule_name(logical_id, properties),
@@ -110,6 +116,15 @@ def schedules(
             )
         )
     return found
+
+
+def _invoked_function(translated: Template, arn: dict[str, Any]) -> str:
+    """The logical id of the function a target invokes: `!GetAtt F.Arn`, or an alias of it
+    (`!Ref FAliaslive`, what SAM targets when the function publishes versions)."""
+    if "Fn::GetAtt" in arn:
+        return arn["Fn::GetAtt"][0]
+    alias = translated["Resources"][arn["Ref"]]
+    return alias["Properties"]["FunctionName"]["Ref"]
 
 
 def _schedule_name(logical_id: str, properties: dict[str, Any]) -> str:

@@ -56,7 +56,7 @@ def test_prune_drops_scripts_and_translation_sources(tmp_path):
 def test_sam_build_finds_a_make_target_for_every_function(template, tmp_path):
     """`sam build` runs `make build-<LogicalId>` for BuildMethod makefile (checked dry)."""
     for logical_id, function in resources_of_type(template, "AWS::Serverless::Function").items():
-        assert function["Metadata"] == {"BuildMethod": "makefile"}, logical_id
+        assert function["Metadata"]["BuildMethod"] == "makefile", logical_id
         process = subprocess.run(
             ["make", "--dry-run", f"build-{logical_id}", f"ARTIFACTS_DIR={tmp_path}"],
             cwd=ROOT,
