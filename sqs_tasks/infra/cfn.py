@@ -51,7 +51,10 @@ def parse_yaml(text: str) -> Any:
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     loader = type("CloudFormationLoader", (base,), {})
     loader.add_multi_constructor("!", _intrinsic)
-    return yaml.load(text, Loader=loader)
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.YAMLError as error:
+        raise TemplateError(f"not YAML CloudFormation reads: {error}") from error
 
 
 def _intrinsic(loader: Any, suffix: str, node: Any) -> dict[str, Any]:
