@@ -96,6 +96,8 @@ def uses_language_extensions(template: Template) -> bool:
 def expand(template: Template, parameters: Mapping[str, str] | None = None) -> Template:
     """A copy of template with Fn::ForEach and Fn::FindInMap defaults expanded, and the
     transform removed from its Transform list. A template without it is returned as is."""
+    if not isinstance(template, dict):
+        raise TemplateError("a template is a mapping of sections")
     if not uses_language_extensions(template):
         return copy.deepcopy(template)
     values = parameter_values(template, parameters)
