@@ -7,4 +7,8 @@ class SQSTasksConfig(AppConfig):
 
     def ready(self) -> None:
         # `manage.py check --tag tasks`: the tasks against template.yaml.
-        from sqs_tasks import checks  # noqa: F401
+        from sqs_tasks import checks, snapstart  # noqa: F401
+
+        # Every Lambda entry point (workers, scheduler, Zappa's web handler) sets Django up
+        # during its init: the SnapStart hooks are registered there, before the snapshot.
+        snapstart.register()

@@ -6,6 +6,7 @@ template.yaml every time.
 """
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +43,10 @@ class Schedule:
 
 
 def functions(
-    session: Any, endpoint_url: str, overrides: dict[str, str]
+    session: Any, endpoint_url: str, overrides: dict[str, str], snap_start: Collection[str] = ()
 ) -> dict[str, FunctionSpec]:
-    """Function name -> spec, with the local environment laid over the function's own."""
+    """Function ARN -> spec, with the local environment laid over the function's own;
+    those named in snap_start start from a (simulated) SnapStart snapshot."""
     client = session.client("lambda", endpoint_url=endpoint_url)
     specs = {}
     for page in client.get_paginator("list_functions").paginate():
@@ -54,8 +56,19 @@ def functions(
                 handler=config["Handler"],
                 timeout=float(config.get("Timeout", 3)),
                 environment={**config.get("Environment", {}).get("Variables", {}), **overrides},
+                snap_start=config["FunctionName"] in snap_start,
             )
     return specs
+
+
+def snap_start_functions(translated: Template, physical_ids: dict[str, str]) -> set[str]:
+    """The names of the functions whose published versions SnapStart snapshots (moto's
+    Lambda does not keep the setting, so it is read from the template)."""
+    return {
+        physical_ids[logical_id]
+        for logical_id, function in resources_of_type(translated, "AWS::Lambda::Function").items()
+        if (function["Properties"].get("SnapStart") or {}).get("ApplyOn") == "PublishedVersions"
+    }
 
 
 def unqualified(function_arn: str) -> str:

@@ -21,8 +21,8 @@ os.environ.update(
 os.environ.pop("TASK_QUEUES", None)  # settings read the template, as in a checkout
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-import boto3  # noqa: E402
-import django  # noqa: E402
+import boto3
+import django
 
 django.setup()
 
