@@ -137,7 +137,8 @@ def test_warming_loads_the_tasks_and_the_service_models(monkeypatch):
 
 
 # ---------------------------------------------------------------- the local system
-def environment(snap_start: bool) -> Environment:
+def invoke_once(snap_start: bool) -> dict:
+    """Start a local execution environment of tests/infra/snapstart_handler.py and invoke it."""
     spec = FunctionSpec(
         name="snapstart-test",
         handler="tests/infra/snapstart_handler.handler",
@@ -145,27 +146,23 @@ def environment(snap_start: bool) -> Environment:
         environment={"PYTHONPATH": str(ROOT)},
         snap_start=snap_start,
     )
-    return Environment(spec, str(ROOT))
+    env = Environment(spec, str(ROOT))
+    try:
+        return env.invoke({})
+    finally:
+        env.stop()
 
 
 @pytest.mark.slow
 def test_a_local_environment_is_snapshotted_and_restored_before_it_serves():
-    env = environment(snap_start=True)
-    try:
-        answer = env.invoke({})
-    finally:
-        env.stop()
+    answer = invoke_once(snap_start=True)
     assert [what for what, _ in answer["ran"]] == ["before snapshot", "after restore"]
     assert answer["initialization_type"] == "snap-start"
 
 
 @pytest.mark.slow
 def test_without_snapstart_no_hook_runs():
-    env = environment(snap_start=False)
-    try:
-        answer = env.invoke({})
-    finally:
-        env.stop()
+    answer = invoke_once(snap_start=False)
     assert answer["ran"] == [] and answer["initialization_type"] is None
 
 
