@@ -76,6 +76,7 @@ bench: $(BENCH_STAMP) build/lambda.stamp web-package
 # 1.160 or later, which expands template.yaml's Fn::ForEach).
 LAMBDA_DIR := build/lambda
 LAMBDA_INPUTS := requirements.txt manage.py stack/artifact.py stack/bytecode.py \
+	stack/allowlist.py stack/dependencies.py \
 	$(shell find django_app sqs_tasks functions -type f -not -path '*/__pycache__/*' 2>/dev/null)
 STAGE ?= dev
 
