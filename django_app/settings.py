@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django_app.database.config import default_database
 from django_app.env import env_bool, env_int, env_list, env_str, secret_key
-from sqs_tasks.infra.declared import queue_names
+from sqs_tasks.infra.task_queues import queue_names
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

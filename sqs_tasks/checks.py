@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
 from sqs_tasks.infra.cfn import TemplateError, load_expanded
-from sqs_tasks.infra.declared import TaskQueue, Worker, task_queues
+from sqs_tasks.infra.task_queues import TaskQueue, Worker, task_queues
 
 TAG = "tasks"
 # Receives of a message that are not attempts: the worker may return one to the queue

@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqs_tasks.infra.declared import queue_names
+from sqs_tasks.infra.task_queues import queue_names
 from stack import allowlist, dependencies
 from stack.artifact import ROOT, write_zip
 from stack.bytecode import cache_path, check_interpreter, compile_source

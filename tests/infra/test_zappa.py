@@ -15,7 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from sqs_tasks.infra.declared import task_queues
+from sqs_tasks.infra.task_queues import task_queues
 from stack import allowlist, dependencies, web_package
 from stack.template import ROOT
 
