@@ -22,13 +22,13 @@ from django.core.checks import CheckMessage, Error, Warning, register
 
 from sqs_tasks.infra.cfn import TemplateError, load_expanded
 from sqs_tasks.infra.task_queues import TaskQueue, Worker, task_queues
+from sqs_tasks.queues import NON_ATTEMPT_RECEIVES
 
 TAG = "tasks"
-# Receives of a message that are not attempts: the worker may return one to the queue
-# unstarted when its whole timeout no longer fits in the invocation, and a worker that dies
-# before it claims the task leaves one more. So SQS's maxReceiveCount must leave room for
-# them above max_attempts, or SQS dead-letters a message the worker would still retry.
-RECEIVES_NOT_ATTEMPTS = 2
+# Receives of a message that are not attempts (the worker's own count: it hands a copy back
+# unstarted at most this often, sqs_tasks/queues.py). SQS's maxReceiveCount must leave room
+# for them above max_attempts, or SQS dead-letters a message the worker would still retry.
+RECEIVES_NOT_ATTEMPTS = NON_ATTEMPT_RECEIVES
 # Lambda's advice for SQS: visibility of at least six function timeouts (plus the batching
 # window), so a message is not handed to a second worker while the first still runs it.
 VISIBILITY_TIMEOUTS = 6

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from sqs_tasks.signing import Signer
+from sqs_tasks.signing import SecretKeys, Signer, StaticKeys
 
 DAY = 24 * 3600
 
@@ -19,23 +19,33 @@ class BackendConfig:
     queue_name_prefix: str = ""
     table_name: str = "tasks"
     bucket_name: str = "task-payloads"
-    # Wait for the surrounding transaction to commit before writing and sending.
-    enqueue_on_commit: bool = True
+    # The databases whose transactions an enqueue may join: each needs the outbox table
+    # (migrate it there). An enqueue joins the atomic block open on one of them; outside
+    # any, it commits on the first on its own (README: several databases).
+    outbox_databases: tuple[str, ...] = ("default",)
+    # The task queues' RedrivePolicy maxReceiveCount (template.yaml): attempts must fit
+    # under it with room for receives that are not attempts (worker/disposition.py).
+    max_receive_count: int = 10
     # Attempt policy defaults; each @task may override them.
     max_attempts: int = 3
     retry_on: tuple[str, ...] = ("builtins.Exception",)
     timeout: float = 60.0
     retry_backoff_base: float = 10.0
     retry_backoff_max: float = 3600.0
-    # Bodies above this go to S3 (SQS takes 1 MiB; stay well under it).
-    claim_check_threshold: int = 256 * 1024
+    # Arguments above this go to S3. The item keeps them too, and every write of an item
+    # costs one WRU per KB of it: beyond 8 KB, an S3 PUT and GET cost less than carrying them.
+    claim_check_threshold: int = 8 * 1024
     # Arguments above this are refused at enqueue.
     max_payload_bytes: int = 10 * 1024 * 1024
-    # Return values above this go to S3 (a DynamoDB item takes 400 KB in all).
-    result_inline_limit: int = 64 * 1024
+    # Return values above this go to S3, for the same reason.
+    result_inline_limit: int = 8 * 1024
     result_ttl: int = 30 * DAY
     # Seconds of Lambda time kept back for recording an outcome after an attempt.
     deadline_margin: float = 5.0
+    # Deployed: the Secrets Manager secret holding the signing keys, read at run time
+    # (signing.py). Without it, SIGNING_KEY and its fallbacks (default: SECRET_KEY and
+    # SECRET_KEY_FALLBACKS) sign and verify.
+    signing_secret_id: str = ""
     signing_key: str = ""
     signing_key_fallbacks: tuple[str, ...] = ()
 
@@ -46,7 +56,7 @@ class BackendConfig:
         if unknown:
             raise ImproperlyConfigured(f"Unknown TASKS OPTIONS: {', '.join(unknown)}")
         values = {known[key]: value for key, value in options.items()}
-        for name in ("retry_on", "signing_key_fallbacks"):
+        for name in ("retry_on", "signing_key_fallbacks", "outbox_databases"):
             if name in values:
                 values[name] = tuple(values[name])
         values.setdefault("signing_key", settings.SECRET_KEY)
@@ -54,10 +64,14 @@ class BackendConfig:
         config = cls(**values)
         if config.max_attempts < 1 or config.timeout <= 0:
             raise ImproperlyConfigured("MAX_ATTEMPTS must be >= 1 and TIMEOUT > 0.")
-        if config.claim_check_threshold > 900 * 1024:
-            raise ImproperlyConfigured("CLAIM_CHECK_THRESHOLD must stay under SQS's 1 MiB.")
+        if config.claim_check_threshold > 256 * 1024:
+            raise ImproperlyConfigured("CLAIM_CHECK_THRESHOLD must stay under 256 KB.")
+        if not config.outbox_databases:
+            raise ImproperlyConfigured("OUTBOX_DATABASES needs at least one database alias.")
         return config
 
     @property
     def signer(self) -> Signer:
-        return Signer(self.signing_key, self.signing_key_fallbacks)
+        if self.signing_secret_id:
+            return Signer(SecretKeys(self.signing_secret_id))
+        return Signer(StaticKeys(self.signing_key, self.signing_key_fallbacks))

@@ -1,10 +1,18 @@
-"""Plain Python values <-> DynamoDB attribute values (the low-level client's shape).
+"""Plain Python values <-> DynamoDB attribute values, and UpdateItem calls built from parts.
 
 The low-level client is used over boto3's resource layer: it is cheaper to import on a
-cold start, and numbers come back as int/float instead of Decimal.
+cold start, and numbers come back as int/float instead of Decimal. Values that do not fit
+DynamoDB's types exactly (NaN, numbers of more than 38 digits, maps with keys that are not
+strings) are refused here, before a request is made: the caller decides what that means.
 """
 
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
+
+MAX_NUMBER_DIGITS = 38  # DynamoDB's precision
 
 
 def to_attribute(value: Any) -> dict[str, Any]:
@@ -13,14 +21,25 @@ def to_attribute(value: Any) -> dict[str, Any]:
     if isinstance(value, bool):
         return {"BOOL": value}
     if isinstance(value, int | float):
-        return {"N": repr(value)}
+        return {"N": _number(value)}
     if isinstance(value, str):
         return {"S": value}
     if isinstance(value, list | tuple):
         return {"L": [to_attribute(item) for item in value]}
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
+        if not all(isinstance(key, str) for key in value):
+            raise TypeError("DynamoDB map keys must be strings")
         return {"M": {key: to_attribute(item) for key, item in value.items()}}
     raise TypeError(f"cannot store {type(value).__name__} in DynamoDB")
+
+
+def _number(value: int | float) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"DynamoDB cannot store {value!r}")
+    text = repr(value)
+    if len(text.lstrip("-").replace(".", "").split("e")[0].lstrip("0")) > MAX_NUMBER_DIGITS:
+        raise ValueError(f"{text} has more digits than DynamoDB keeps ({MAX_NUMBER_DIGITS})")
+    return text
 
 
 def from_attribute(attribute: dict[str, Any]) -> Any:
@@ -37,9 +56,92 @@ def from_attribute(attribute: dict[str, Any]) -> Any:
     return value  # S, BOOL
 
 
-def to_item(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def to_item(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {key: to_attribute(value) for key, value in values.items()}
 
 
 def from_item(item: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {key: from_attribute(value) for key, value in item.items()}
+
+
+_NAME = re.compile(r"#(\w+)")
+
+
+@dataclass(slots=True)
+class Update:
+    """One UpdateItem: what it sets, appends, adds and removes, and when it may happen.
+
+    Every attribute is named through a `#placeholder` (so DynamoDB's reserved words never
+    matter), and every value through `:placeholder`. Conditions are written as DynamoDB
+    expressions over `#name` and `:value`, with the values given by keyword:
+
+        Update().set("status", "RUNNING").add("attempts", 1)
+                .when("#status = :ready", ready="READY")
+    """
+
+    _set: dict[str, str] = field(default_factory=dict)
+    _add: dict[str, str] = field(default_factory=dict)
+    _remove: list[str] = field(default_factory=list)
+    _conditions: list[str] = field(default_factory=list)
+    _names: set[str] = field(default_factory=set)
+    _values: dict[str, Any] = field(default_factory=dict)
+
+    def set(self, name: str, value: Any) -> "Update":
+        self._set[name] = self._value(name, value)
+        return self
+
+    def set_expression(self, name: str, expression: str, **values: Any) -> "Update":
+        """SET name = <expression>, e.g. `if_not_exists(#started_at, :now)`."""
+        self._set[name] = self._expression(expression, values)
+        return self
+
+    def append(self, name: str, items: list[Any]) -> "Update":
+        if items:
+            self._set[name] = f"list_append(#{name}, {self._value(name, items)})"
+        return self
+
+    def add(self, name: str, amount: int) -> "Update":
+        self._add[name] = self._value(name, amount)
+        return self
+
+    def remove(self, *names: str) -> "Update":
+        self._remove.extend(name for name in names if name not in self._remove)
+        return self
+
+    def when(self, condition: str, **values: Any) -> "Update":
+        self._conditions.append(f"({self._expression(condition, values)})")
+        return self
+
+    def request(self) -> dict[str, Any]:
+        """The keyword arguments of `update_item` (without TableName and Key)."""
+        clauses = []
+        if self._set:
+            clauses.append("SET " + ", ".join(f"#{n} = {v}" for n, v in self._set.items()))
+        if self._add:
+            clauses.append("ADD " + ", ".join(f"#{n} {v}" for n, v in self._add.items()))
+        if self._remove:
+            clauses.append("REMOVE " + ", ".join(f"#{n}" for n in self._remove))
+        names = self._names | set(self._set) | set(self._add) | set(self._remove)
+        request: dict[str, Any] = {
+            "UpdateExpression": " ".join(clauses),
+            "ExpressionAttributeNames": {f"#{name}": name for name in sorted(names)},
+        }
+        if self._values:
+            request["ExpressionAttributeValues"] = to_item(self._values)
+        if self._conditions:
+            request["ConditionExpression"] = " AND ".join(self._conditions)
+        return request
+
+    def _value(self, name: str, value: Any) -> str:
+        placeholder = f":v{len(self._values)}_{name}"
+        self._values[placeholder] = value
+        return placeholder
+
+    def _expression(self, expression: str, values: dict[str, Any]) -> str:
+        """Register the expression's `#names`, and give its `:values` unique placeholders."""
+        self._names.update(_NAME.findall(expression))
+        for key in sorted(values, key=len, reverse=True):
+            placeholder = f":c{len(self._values)}_{key}"
+            self._values[placeholder] = values[key]
+            expression = re.sub(rf":{key}\b", placeholder, expression)
+        return expression

@@ -2,17 +2,22 @@
 
 The envelope is the only thing a worker trusts, and only after its signature verifies.
 It carries the attempt policy that was in force at enqueue time, so a deploy between
-enqueue and run cannot change how many times an enqueued task is tried.
+enqueue and run cannot change how a task is tried, and the number of the message copy it
+is (`copy`): the result item names the live copy, so a stale or duplicated copy knows it
+is one (worker/copies.py). Arguments travel inline, or as a pointer to S3 when large
+(claim_check.py); the rest of the envelope stays readable in the console either way.
 """
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqs_tasks.exceptions import MalformedEnvelope
+from sqs_tasks.item import PayloadRef, StoredJSON, WorkflowRef
+from sqs_tasks.sensitive import SealedRef
 
-VERSION = 1
+VERSION = 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,50 +33,60 @@ class Envelope:
     task_path: str
     backend: str
     queue_name: str
-    args: list[Any]
-    kwargs: dict[str, Any]
+    arguments: StoredJSON  # {"args": [...], "kwargs": {...}}, inline or in S3
     enqueued_at: datetime
     policy: AttemptPolicy
+    copy: int = 0
     run_after: datetime | None = None
     request_id: str | None = None  # the web request that enqueued it, for tracing
-    extra: dict[str, Any] = field(default_factory=dict)
+    sensitive: SealedRef | None = None  # where redacted arguments' values are (sensitive.py)
+    workflow: WorkflowRef | None = None  # the workflow this is a step of (workflows/)
+
+    def with_copy(self, copy: int) -> "Envelope":
+        return replace(self, copy=copy)
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "v": VERSION,
-                "id": self.task_id,
-                "task": self.task_path,
-                "backend": self.backend,
-                "queue": self.queue_name,
-                "args": self.args,
-                "kwargs": self.kwargs,
-                "enqueued_at": self.enqueued_at.isoformat(),
-                "run_after": self.run_after.isoformat() if self.run_after else None,
-                "policy": {
-                    "max_attempts": self.policy.max_attempts,
-                    "retry_on": list(self.policy.retry_on),
-                    "timeout": self.policy.timeout,
-                },
-                "request_id": self.request_id,
+        data: dict[str, Any] = {
+            "v": VERSION,
+            "id": self.task_id,
+            "task": self.task_path,
+            "backend": self.backend,
+            "queue": self.queue_name,
+            "copy": self.copy,
+            "enqueued_at": self.enqueued_at.isoformat(),
+            "run_after": self.run_after.isoformat() if self.run_after else None,
+            "policy": {
+                "max_attempts": self.policy.max_attempts,
+                "retry_on": list(self.policy.retry_on),
+                "timeout": self.policy.timeout,
             },
-            separators=(",", ":"),
-        )
+            "request_id": self.request_id,
+        }
+        if self.arguments.ref is not None:
+            data["arguments_ref"] = self.arguments.ref.as_dict()
+        else:
+            data["arguments"] = json.loads(self.arguments.text or "{}")
+        if self.sensitive is not None:
+            data["sensitive_ref"] = self.sensitive.as_dict()
+        if self.workflow is not None:
+            data["workflow"] = self.workflow.as_dict()
+        return json.dumps(data, separators=(",", ":"), allow_nan=False)
 
     @classmethod
     def from_json(cls, body: str) -> "Envelope":
         data = parse_object(body)
+        ids = {"task_id": str(data.get("id", "")), "task_path": str(data.get("task", ""))}
         if data.get("v") != VERSION:
-            raise MalformedEnvelope(f"unknown envelope version {data.get('v')!r}")
+            raise MalformedEnvelope(f"unknown envelope version {data.get('v')!r}", **ids)
         try:
-            policy = data["policy"]
+            policy = _typed(data["policy"], dict)
             envelope = cls(
                 task_id=_text(data["id"]),
                 task_path=_text(data["task"]),
                 backend=_text(data["backend"]),
                 queue_name=_text(data["queue"]),
-                args=_typed(data["args"], list),
-                kwargs=_typed(data["kwargs"], dict),
+                copy=_typed(data["copy"], int),
+                arguments=_arguments(data),
                 enqueued_at=_aware(data["enqueued_at"]),
                 run_after=_aware(data["run_after"]) if data.get("run_after") else None,
                 policy=AttemptPolicy(
@@ -79,34 +94,64 @@ class Envelope:
                     retry_on=tuple(_text(path) for path in _typed(policy["retry_on"], list)),
                     timeout=float(_typed(policy["timeout"], (int, float))),
                 ),
-                request_id=data.get("request_id"),
+                request_id=_optional_text(data.get("request_id")),
+                sensitive=(
+                    SealedRef.from_dict(_typed(data["sensitive_ref"], dict))
+                    if "sensitive_ref" in data
+                    else None
+                ),
+                workflow=(
+                    WorkflowRef.from_dict(_typed(data["workflow"], dict))
+                    if "workflow" in data
+                    else None
+                ),
             )
         except (KeyError, TypeError, ValueError) as error:
-            raise MalformedEnvelope(
-                f"invalid envelope field: {error}",
-                task_id=str(data.get("id", "")),
-                task_path=str(data.get("task", "")),
-            ) from None
-        if envelope.policy.max_attempts < 1 or envelope.policy.timeout <= 0:
-            raise MalformedEnvelope("attempt policy out of range", task_id=envelope.task_id)
+            raise MalformedEnvelope(f"invalid envelope field: {error}", **ids) from None
+        if envelope.policy.max_attempts < 1 or envelope.policy.timeout <= 0 or envelope.copy < 0:
+            raise MalformedEnvelope("attempt policy or copy out of range", **ids)
         return envelope
+
+
+def decode_arguments(text: str) -> tuple[list[Any], dict[str, Any]]:
+    """The (args, kwargs) a stored arguments document holds; ValueError if it is not one."""
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("arguments are not a JSON object")
+    args, kwargs = data.get("args", []), data.get("kwargs", {})
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise ValueError("arguments must be a list and an object")
+    return args, kwargs
 
 
 def parse_object(body: str) -> dict[str, Any]:
     """A JSON object, or MalformedEnvelope: bodies come from outside and may be anything."""
     try:
         data = json.loads(body)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         raise MalformedEnvelope("body is not JSON") from None
     if not isinstance(data, dict):
         raise MalformedEnvelope("body is not a JSON object")
     return data
 
 
+def _arguments(data: dict[str, Any]) -> StoredJSON:
+    if "arguments_ref" in data:
+        return StoredJSON(ref=PayloadRef.from_dict(_typed(data["arguments_ref"], dict)))
+    arguments = _typed(data["arguments"], dict)
+    _typed(arguments.get("args", []), list)
+    _typed(arguments.get("kwargs", {}), dict)
+    return StoredJSON(text=json.dumps(arguments, separators=(",", ":"), allow_nan=False))
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"expected a non-empty string, got {value!r}")
     return value
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
 
 
 def _typed(value: Any, kind: type | tuple[type, ...]) -> Any:

@@ -51,6 +51,15 @@ class ErrorRecord:
             at=at,
         )
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ErrorRecord":
+        return cls(
+            exception_class_path=data["exception_class_path"],
+            message=data.get("message", ""),
+            traceback=data.get("traceback", ""),
+            at=datetime.fromisoformat(data["at"]),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "exception_class_path": self.exception_class_path,

@@ -41,8 +41,23 @@ class MissingPayload(RejectedMessage):
     pass
 
 
-class TaskTimeout(TimeoutError):
-    """The attempt ran past its time limit and was interrupted."""
+class TaskTimeout(BaseException):
+    """The attempt ran past its time limit and was interrupted.
+
+    A BaseException, like KeyboardInterrupt, so a task's own `except Exception` cannot
+    swallow it and run on past its limit. For `retry_on` it counts as a TimeoutError."""
+
+
+class ExpectedFailure(Exception):
+    """Raise it (or a subclass) from a task for a failure that is nobody's bug: a user's
+    malformed file, a record that no longer exists. The task fails for good at once, with
+    its error, and leaves no dead letter: the dead-letter queue holds only what is worth
+    fixing and redriving (contract 6)."""
+
+
+class UnstorableResult(Exception):
+    """The task returned a value that cannot be stored as strict JSON. The body ran, so the
+    task is not retried: it fails for good with this error."""
 
 
 class WorkerLost(Exception):
@@ -59,3 +74,7 @@ class MissingResult(RejectedMessage):
 
 class ArgumentMismatch(RejectedMessage):
     """The arguments do not fit the function as it is deployed now."""
+
+
+class MisroutedMessage(RejectedMessage):
+    """The message names another queue than the one it arrived on."""

@@ -15,6 +15,11 @@ SUCCEEDED = "TasksSucceeded"
 RETRIED = "TasksRetried"
 FAILED = "TasksFailed"
 DURATION = "TaskDuration"
+# The outbox's relays (outbox.py), under the pseudo-queue "outbox".
+OUTBOX = "outbox"
+RELAYED = "OutboxRelayed"
+RELAY_FAILED = "OutboxRelayFailed"
+OUTBOX_AGE = "OutboxOldestAge"
 
 # One metric set per queue: EMF allows one dimension set per line, and a batch's tasks may
 # enqueue onto other queues.
@@ -28,7 +33,12 @@ def enabled() -> bool:
 
 
 def namespace() -> str:
-    return os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "DjangoTasks")
+    """Where the metrics live: what Lambda's environment says (template.yaml sets it),
+    else the TASKS_METRICS_NAMESPACE setting (the web stage, readers), else DjangoTasks."""
+    from django.conf import settings
+
+    default = getattr(settings, "TASKS_METRICS_NAMESPACE", "DjangoTasks")
+    return os.environ.get("POWERTOOLS_METRICS_NAMESPACE", default)
 
 
 def _for_queue(queue: str) -> EphemeralMetrics:
@@ -50,6 +60,19 @@ def record_attempt(queue: str, counter: str | None, duration_ms: float) -> None:
 
 def record_enqueued(queue: str, count: int) -> None:
     emit(queue, {ENQUEUED: (MetricUnit.Count, count)})
+
+
+def record_relay(sent: int, failed: int, oldest_age: float | None) -> None:
+    """One relay's work, and how old the oldest unsent task still is (0 when none is):
+    the alarm on that age says the outbox is not draining."""
+    emit(
+        OUTBOX,
+        {
+            RELAYED: (MetricUnit.Count, sent),
+            RELAY_FAILED: (MetricUnit.Count, failed),
+            OUTBOX_AGE: (MetricUnit.Seconds, oldest_age or 0.0),
+        },
+    )
 
 
 def emit(queue: str, measurements: dict[str, tuple[MetricUnit, float]]) -> None:

@@ -14,6 +14,10 @@ from sqs_tasks import aws
 from sqs_tasks.codec import OutgoingMessage
 
 MAX_DELAY_SECONDS = 900  # SQS's limit for DelaySeconds
+# Receives of one message that are not attempts, at most: a copy handed back this many
+# times is replaced by a fresh one (worker/disposition.py). Every task's max_attempts
+# must leave room for them under the queue's maxReceiveCount.
+NON_ATTEMPT_RECEIVES = 2
 BATCH_SIZE = 10  # SendMessageBatch entries per request
 BATCH_BYTES = 1024 * 1024 - 16 * 1024  # SendMessageBatch payload limit, less attribute headroom
 
@@ -29,6 +33,10 @@ def url_for_arn(arn: str) -> str:
 
 def name_from_arn(arn: str) -> str:
     return arn.rsplit(":", 1)[-1]
+
+
+def name_from_url(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
 
 
 @cache

@@ -1,30 +1,54 @@
-"""The results table: one DynamoDB item per task, the single truth about its status.
+"""The results table: every change to a task's item, each one a conditional write.
 
-Every transition is a conditional write, so two deliveries of one message, or a worker
-whose lease ran out, can never both record an outcome. Attribute names are the ones an
-operator sees in the DynamoDB console; `by-status` (status, updated_at) lists failures.
+The item (item.py) is the single truth about a task, and these are the only ways it
+changes. Each write says what must still hold for it to happen, so two deliveries of a
+message, a worker whose lease ran out, or an operator racing a worker can never both win:
+
+                    claim (due, attempts left, live copy)
+        READY ─────────────────────────────────────────────▶ RUNNING ───▶ SUCCESSFUL
+          ▲  ▲                                                  │
+          │  └─────── retry: not_before = now + backoff ◀───────┤
+          │                                                     └───────▶ FAILED ──▶ letter sent
+          └──────────── redrive: attempts = 0, a new copy ◀─────────────────┘
+        READY ─ cancel ─▶ FAILED (no letter)
+        RUNNING whose lease ran out ─ claim ─▶ RUNNING (the lost attempt is recorded)
+        READY/RUNNING with no attempts left ─ fail_unrunnable ─▶ FAILED
+
+A claim reads the item as it was (ReturnValues ALL_OLD, on success and on refusal): a
+refused copy learns in the same request why it was refused, and for how long (judge.py).
+
+A FAILED item carries `failed_key`, which puts it in the sparse `failed` index; nothing
+else is ever written to an index, so a task that succeeds costs its three writes only.
 """
 
-import itertools
+import heapq
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.tasks import TaskResultStatus
-
 from sqs_tasks import aws
-from sqs_tasks.dynamo import from_item, to_attribute, to_item
+from sqs_tasks.dynamo import Update, from_item, to_item
+from sqs_tasks.errors import ErrorRecord
+from sqs_tasks.item import (
+    FAILED,
+    FAILED_INDEX,
+    FAILED_SHARDS,
+    READY,
+    RUNNING,
+    SUCCESSFUL,
+    Progress,
+    StoredJSON,
+    TaskItem,
+    failed_index_attributes,
+    failed_partition,
+    stored_json_attributes,
+)
 
-READY = TaskResultStatus.READY.value
-RUNNING = TaskResultStatus.RUNNING.value
-FAILED = TaskResultStatus.FAILED.value
-SUCCESSFUL = TaskResultStatus.SUCCESSFUL.value
-FINISHED = {FAILED, SUCCESSFUL}
-STATUS_INDEX = "by-status"
-_EXPIRED_AND_FINISHED = "expires_at < :now AND #status IN (:successful, :failed)"
-BATCH_WRITE_SIZE = 25
+# The attributes a task's attempt holds while it runs; every transition out of RUNNING
+# drops them.
+LEASE = ("lease_owner", "lease_until")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +56,34 @@ class Claim:
     """The outcome of trying to claim a task; `before` is the item as it was (or None)."""
 
     granted: bool
-    before: dict[str, Any] | None
+    before: TaskItem | None
 
     @property
     def lease_lost(self) -> bool:
-        """An earlier attempt claimed the task and never reported back."""
-        return self.before is not None and self.before["status"] == RUNNING
+        """The claim took over an attempt that never reported back."""
+        return self.granted and self.before is not None and self.before.status == RUNNING
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
+@dataclass(frozen=True, slots=True)
+class Written:
+    """The outcome of a conditional write; `before` is the item as it was when refused."""
+
+    done: bool
+    before: TaskItem | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FailedEntry:
+    """One row of the failed index."""
+
+    task_id: str
+    task_path: str
+    queue: str
+    attempts: int
+    exception_class: str
+    message: str
+    expected: bool
+    failed_at: datetime
 
 
 class ResultStore:
@@ -53,255 +95,313 @@ class ResultStore:
     def _db(self) -> Any:
         return aws.client("dynamodb")
 
-    def _expires_at(self, not_before: float = 0) -> int:
+    def expires_at(self, not_before: float = 0) -> int:
         """When DynamoDB may drop the item: the TTL counts from now, or from a later start,
         so a task deferred past the TTL still has its result when it runs."""
         return int(max(time.time(), not_before)) + self.ttl_seconds
 
-    def new_item(self, values: dict[str, Any]) -> dict[str, Any]:
-        """A READY item: the caller's fields plus the bookkeeping every item carries."""
-        run_after = values.get("run_after")
-        starts = datetime.fromisoformat(run_after).timestamp() if run_after else 0
-        return {
-            "status": READY,
-            "attempts": 0,
-            "worker_ids": [],
-            "errors": [],
-            "expires_at": self._expires_at(not_before=starts),
-            **values,
-        }
+    # -- reads --------------------------------------------------------------------------
 
-    def create(self, values: dict[str, Any]) -> dict[str, Any] | None:
-        """Write a new READY item; if one with that id exists, return it and write nothing."""
+    def get(self, task_id: str, *, consistent: bool = True) -> TaskItem | None:
+        response = self._db.get_item(
+            TableName=self.table_name, Key={"id": {"S": task_id}}, ConsistentRead=consistent
+        )
+        return TaskItem.from_dynamo(response["Item"]) if "Item" in response else None
+
+    def get_many(self, task_ids: list[str], *, consistent: bool = True) -> list[TaskItem]:
+        """The items that exist of up to 100 ids, in no particular order (BatchGetItem,
+        asking again for what DynamoDB left unprocessed)."""
+        request = {
+            self.table_name: {
+                "Keys": [{"id": {"S": task_id}} for task_id in task_ids],
+                "ConsistentRead": consistent,
+            }
+        }
+        found: list[TaskItem] = []
+        for pause in (0.05, 0.2, 0.8, 1.6, None):
+            response = self._db.batch_get_item(RequestItems=request)
+            found += map(TaskItem.from_dynamo, response["Responses"].get(self.table_name, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+            if pause is None:
+                break
+            time.sleep(pause)
+        raise RuntimeError(f"DynamoDB left {len(request[self.table_name]['Keys'])} keys unread")
+
+    def failed(
+        self,
+        *,
+        queues: list[str],
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[FailedEntry]:
+        """Failed tasks, newest first, from the sparse index: one query per shard and
+        queue, merged by failure time. Work is proportional to the failures listed."""
+        streams = [
+            self._failed_shard(failed_partition(queue, shard), since, until)
+            for queue in queues
+            for shard in range(FAILED_SHARDS)
+        ]
+        yield from heapq.merge(*streams, key=lambda entry: entry.failed_at, reverse=True)
+
+    def _failed_shard(
+        self, partition: str, since: datetime | None, until: datetime | None
+    ) -> Iterator[FailedEntry]:
+        values = {
+            ":key": partition,
+            ":since": since.isoformat() if since else "0",
+            ":until": until.isoformat() if until else "9",
+        }
+        pages = self._db.get_paginator("query").paginate(
+            TableName=self.table_name,
+            IndexName=FAILED_INDEX,
+            KeyConditionExpression="failed_key = :key AND finished_at BETWEEN :since AND :until",
+            ExpressionAttributeValues=to_item(values),
+            ScanIndexForward=False,
+        )
+        for page in pages:
+            for raw in page["Items"]:
+                data = from_item(raw)
+                failure = data.get("failure") or {}
+                yield FailedEntry(
+                    task_id=data["id"],
+                    task_path=data.get("task_path", ""),
+                    queue=data.get("queue", ""),
+                    attempts=int(data.get("attempts", 0)),
+                    exception_class=failure.get("exception_class", ""),
+                    message=failure.get("message", ""),
+                    expected=bool(failure.get("expected", False)),
+                    failed_at=datetime.fromisoformat(data["finished_at"]),
+                )
+
+    # -- enqueue ------------------------------------------------------------------------
+
+    def create(self, item: TaskItem) -> TaskItem | None:
+        """Write a new item; if one with that id exists, return it and write nothing
+        (a relay sending a task twice, or a deduplicated enqueue)."""
         db = self._db
         try:
             db.put_item(
                 TableName=self.table_name,
-                Item=to_item(self.new_item(values)),
+                Item=item.to_dynamo(),
                 ConditionExpression="attribute_not_exists(id)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except db.exceptions.ConditionalCheckFailedException as error:
-            return from_item(error.response.get("Item") or {}) or self.get(values["id"])
+            existing = error.response.get("Item")
+            return TaskItem.from_dynamo(existing) if existing else self.get(item.id)
         return None
 
-    def create_many(self, items: list[dict[str, Any]]) -> list[str]:
-        """BatchWriteItem in 25s; returns the ids DynamoDB still refused after retries."""
-        refused: list[str] = []
-        for start in range(0, len(items), BATCH_WRITE_SIZE):
-            requests = [
-                {"PutRequest": {"Item": to_item(self.new_item(values))}}
-                for values in items[start : start + BATCH_WRITE_SIZE]
-            ]
-            for delay in (0.05, 0.2, 0.8, None):
-                unprocessed = self._db.batch_write_item(
-                    RequestItems={self.table_name: requests}
-                ).get("UnprocessedItems", {})
-                requests = unprocessed.get(self.table_name, [])
-                if not requests or delay is None:
-                    break
-                time.sleep(delay)
-            refused += [request["PutRequest"]["Item"]["id"]["S"] for request in requests]
-        return refused
-
-    def get(self, task_id: str) -> dict[str, Any] | None:
-        response = self._db.get_item(
-            TableName=self.table_name, Key={"id": {"S": task_id}}, ConsistentRead=True
-        )
-        return from_item(response["Item"]) if "Item" in response else None
+    # -- attempts -----------------------------------------------------------------------
 
     def claim(
-        self, task_id: str, *, worker_id: str, max_attempts: int, lease_until: float, now: datetime
+        self, task_id: str, *, copy: int, worker_id: str, lease_until: float, now: datetime
     ) -> Claim:
-        """Mark the task RUNNING for this worker, if it is READY, or RUNNING under a lease
-        that ran out, and has attempts left."""
-        db = self._db
-        try:
-            response = db.update_item(
-                TableName=self.table_name,
-                Key={"id": {"S": task_id}},
-                UpdateExpression=(
-                    "SET #status = :running, started_at = if_not_exists(started_at, :now), "
-                    "last_attempted_at = :now, updated_at = :now, lease_owner = :worker, "
-                    "lease_expires_at = :lease, worker_ids = list_append(worker_ids, :workers) "
-                    "ADD attempts :one"
-                ),
-                ConditionExpression=(
-                    "attribute_exists(id) AND attempts < :max AND (#status = :ready OR "
-                    "(#status = :running AND lease_expires_at < :epoch))"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item(
-                    {
-                        ":running": RUNNING,
-                        ":ready": READY,
-                        ":now": _iso(now),
-                        ":worker": worker_id,
-                        ":workers": [worker_id],
-                        ":lease": int(lease_until) + 1,
-                        ":epoch": int(now.timestamp()),
-                        ":one": 1,
-                        ":max": max_attempts,
-                    }
-                ),
-                ReturnValues="ALL_OLD",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        """RUNNING for this worker, if this copy is the live one, the task is due (READY
+        and past not_before, or RUNNING under a lease that ran out) and has attempts
+        left. Confirms the copy (a fresh copy being received proves it was sent)."""
+        moment = now.timestamp()
+        update = (
+            Update()
+            .set("status", RUNNING)
+            .set_expression("started_at", "if_not_exists(#started_at, :now)", now=now.isoformat())
+            .set("last_attempted_at", now.isoformat())
+            .set("lease_owner", worker_id)
+            .set("lease_until", round(lease_until, 3))
+            .append("worker_ids", [worker_id])
+            .add("attempts", 1)
+            .remove("copy_sending")
+            .when(
+                "#copy = :copy AND #attempts < #max_attempts AND "
+                "((#status = :ready AND #not_before <= :now) OR "
+                "(#status = :running AND #lease_until < :now))",
+                copy=copy,
+                ready=READY,
+                running=RUNNING,
+                now=moment,
             )
-        except db.exceptions.ConditionalCheckFailedException as error:
-            item = error.response.get("Item")
-            return Claim(granted=False, before=from_item(item) if item else None)
-        return Claim(granted=True, before=from_item(response["Attributes"]))
+        )
+        written = self._update(task_id, update, return_old=True)
+        return Claim(granted=written.done, before=written.before)
 
-    def finish(
+    def record_success(
         self,
         task_id: str,
         *,
-        status: str,
+        owner: str,
         now: datetime,
-        errors: Sequence[dict[str, Any]] = (),
-        fields: dict[str, Any] | None = None,
-        remove: Sequence[str] = (),
-        owner: str | None = None,
-        expect: dict[str, Any] | None = None,
+        value: StoredJSON,
+        carried: list[ErrorRecord],
     ) -> bool:
-        """Move the task to `status`, appending `errors` and setting `fields`.
+        update = self._finishing(now, carried)
+        update.set("status", SUCCESSFUL)
+        for name, attribute in stored_json_attributes("return_value", value).items():
+            update.set(name, attribute)
+        return self._update(task_id, self._owned(update, owner)).done
 
-        Who may write: with `owner`, only the worker holding the lease; with `expect`,
-        only while those attributes still hold those values (cancel, redrive); else any
-        task that has not finished (a lost worker, an unrunnable message).
-        Returns False when that condition did not hold, and nothing was written.
-        """
-        fields = fields or {}
-        values: dict[str, Any] = {
-            ":status": status,
-            ":now": _iso(now),
-            ":errors": list(errors),
-            ":expires": self._expires_at(),
-            **{f":{name}": value for name, value in fields.items()},
-        }
-        assignments = [
-            "#status = :status",
-            "updated_at = :now",
-            "expires_at = :expires",
-            "errors = list_append(errors, :errors)",
-            *(f"{name} = :{name}" for name in fields),
-        ]
-        if status in FINISHED:
-            assignments.append("finished_at = :now")
-        if owner is not None:
-            condition = "#status = :running AND lease_owner = :owner"
-            values |= {":running": RUNNING, ":owner": owner}
-        elif expect:
-            condition = " AND ".join(f"#{name} = :expected_{name}" for name in expect)
-            values |= {f":expected_{name}": value for name, value in expect.items()}
-        else:
-            condition = "attribute_exists(id) AND NOT #status IN (:failed, :successful)"
-            values |= {":failed": FAILED, ":successful": SUCCESSFUL}
-        names = {"#status": "status", **{f"#{name}": name for name in expect or {}}}
-        db = self._db
-        try:
-            db.update_item(
-                TableName=self.table_name,
-                Key={"id": {"S": task_id}},
-                UpdateExpression=f"SET {', '.join(assignments)} "
-                f"REMOVE {', '.join(['lease_owner', 'lease_expires_at', *remove])}",
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_item(values),
-            )
-        except db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
-
-    def set_fields(self, task_id: str, fields: dict[str, Any]) -> None:
-        """Set bookkeeping fields without a status change (e.g. a redrive's progress)."""
-        self._db.update_item(
-            TableName=self.table_name,
-            Key={"id": {"S": task_id}},
-            UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in fields),
-            ConditionExpression="attribute_exists(id)",
-            ExpressionAttributeNames={f"#{name}": name for name in fields},
-            ExpressionAttributeValues=to_item({f":{k}": v for k, v in fields.items()}),
-        )
-
-    def by_status(
+    def record_retry(
         self,
-        status: str,
+        task_id: str,
         *,
-        since: str = "0",
-        until: str = "9",
-        queue: str = "",
-        due_by: datetime | None = None,
-        oldest_first: bool = False,
-        limit: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Items with `status`, newest first (or oldest), through the `by-status` index.
-        `since`/`until` bound `updated_at` (ISO strings sort as times do); `queue` keeps
-        one queue's; `due_by` keeps those whose run_after (if any) has come by then."""
-        filters, values = [], {":status": status, ":since": since, ":until": until}
-        if queue:
-            filters.append("queue_name = :queue")
-            values[":queue"] = queue
-        if due_by is not None:
-            filters.append("(attribute_not_exists(run_after) OR run_after <= :due)")
-            values[":due"] = _iso(due_by)
-        pages = self._db.get_paginator("query").paginate(
-            TableName=self.table_name,
-            IndexName=STATUS_INDEX,
-            KeyConditionExpression="#status = :status AND updated_at BETWEEN :since AND :until",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_item(values),
-            ScanIndexForward=oldest_first,
-            **({"FilterExpression": " AND ".join(filters)} if filters else {}),
+        owner: str,
+        now: datetime,
+        errors: list[ErrorRecord],
+        not_before: float,
+        next_copy: int | None = None,
+    ) -> bool:
+        """READY again, not before `not_before`. With `next_copy`, the worker is about to
+        replace its message with that fresh copy (worker/copies.py): the intent is written
+        here, in the same request."""
+        update = (
+            Update()
+            .set("status", READY)
+            .set("not_before", round(not_before, 3))
+            .set("expires_at", self.expires_at(not_before))
+            .append("errors", [error.to_dict() for error in errors])
+            .remove(*LEASE)
         )
-        items = (from_item(item) for page in pages for item in page["Items"])
-        yield from itertools.islice(items, limit)
+        if next_copy is not None:
+            update.set("copy", next_copy).set("copy_sending", True)
+        return self._update(task_id, self._owned(update, owner)).done
 
-    def expired_finished(self, now: datetime) -> Iterator[dict[str, Any]]:
-        """Finished items whose `expires_at` has passed: what the table's TTL will drop,
-        late (DynamoDB deletes within days) or never (moto). Unfinished ones are left:
-        a task deferred or running past its expiry is still live."""
-        pages = self._db.get_paginator("scan").paginate(
-            TableName=self.table_name,
-            FilterExpression=_EXPIRED_AND_FINISHED,
-            **self._expired_values(now),
+    def record_failure(
+        self,
+        item: TaskItem,
+        *,
+        now: datetime,
+        errors: list[ErrorRecord],
+        letter_copy: int | None,
+        owner: str | None = None,
+        expected: bool = False,
+    ) -> Written:
+        """FAILED for good. `letter_copy` is the message copy whose body the dead letter
+        will carry; None when the failure owes no letter (expected, or cancelled).
+
+        With `owner`, only the attempt holding the lease may write; without, only while
+        the item is still unfinished on the copy `item.copy` (an unrunnable message, a task
+        out of attempts, a stranded task the reconciler found)."""
+        all_errors = [*item.errors, *errors]
+        update = self._finishing(now, errors)
+        update.set("status", FAILED)
+        for name, value in failed_index_attributes(
+            item.id, item.queue, all_errors, expected=expected
+        ).items():
+            update.set(name, value)
+        if letter_copy is not None:
+            update.set("dead_letter", {"copy": letter_copy, "sent": False})
+        if expected:
+            update.set("expected_failure", True)
+        if owner is not None:
+            return self._update(item.id, self._owned(update, owner), return_old=True)
+        update.when(
+            "#copy = :copy AND #status IN (:ready, :running)",
+            copy=item.copy,
+            ready=READY,
+            running=RUNNING,
         )
-        for page in pages:
-            yield from map(from_item, page["Items"])
+        return self._update(item.id, update, return_old=True)
 
-    def delete_if_expired(self, task_id: str, now: datetime) -> bool:
-        """Delete the item if it is still expired and finished (it may have been written
-        again since it was read); False when it was not deleted."""
-        db = self._db
-        try:
-            db.delete_item(
-                TableName=self.table_name,
-                Key={"id": {"S": task_id}},
-                ConditionExpression=_EXPIRED_AND_FINISHED,
-                **self._expired_values(now),
+    def mark_letter_sent(self, task_id: str, copy: int) -> bool:
+        update = (
+            Update()
+            .set("dead_letter", {"copy": copy, "sent": True})
+            .when("#status = :failed AND #dead_letter.#copy = :copy", failed=FAILED, copy=copy)
+        )
+        return self._update(task_id, update).done
+
+    # -- message copies -----------------------------------------------------------------
+
+    def begin_copy(self, task_id: str, *, from_copy: int) -> Written:
+        """Name copy `from_copy + 1` the live one, while the task is unfinished and
+        `from_copy` is live: the intent, written before the fresh copy is sent."""
+        update = (
+            Update()
+            .set("copy", from_copy + 1)
+            .set("copy_sending", True)
+            .when(
+                "#copy = :copy AND #status IN (:ready, :running)",
+                copy=from_copy,
+                ready=READY,
+                running=RUNNING,
             )
-        except db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        )
+        return self._update(task_id, update, return_old=True)
+
+    def confirm_copy(self, task_id: str, copy: int) -> bool:
+        """The fresh copy was sent: strays of older copies may now delete themselves."""
+        update = Update().remove("copy_sending").when("#copy = :copy", copy=copy)
+        return self._update(task_id, update).done
+
+    # -- operators ----------------------------------------------------------------------
+
+    def begin_redrive(self, item: TaskItem, *, now: datetime) -> bool:
+        """READY again with a fresh allowance of attempts and a new copy (sent next), if
+        the item is still the FAILED one that was read. History (errors, worker ids) stays."""
+        update = (
+            Update()
+            .set("status", READY)
+            .set("attempts", 0)
+            .set("not_before", round(now.timestamp(), 3))
+            .set("copy", item.copy + 1)
+            .set("copy_sending", True)
+            .set("redriven_from", item.dead_letter.copy if item.dead_letter else item.copy)
+            .set("expires_at", self.expires_at())
+            .remove("finished_at", "failed_key", "failure", "dead_letter", "expected_failure")
+            .remove(*LEASE)
+            .when("#status = :failed AND #copy = :copy", failed=FAILED, copy=item.copy)
+        )
+        return self._update(item.id, update).done
+
+    def cancel(self, task_id: str, *, now: datetime, error: ErrorRecord) -> Written:
+        """FAILED with the cancellation as its error, if it has not started. No dead
+        letter: an operator chose this, nothing needs fixing."""
+        item = self.get(task_id)
+        if item is None or item.status != READY:
+            return Written(False, item)
+        update = self._finishing(now, [error]).set("status", FAILED)
+        for name, value in failed_index_attributes(
+            item.id, item.queue, [*item.errors, error], expected=True
+        ).items():
+            update.set(name, value)
+        update.set("expected_failure", True)
+        update.when("#status = :ready AND #copy = :copy", ready=READY, copy=item.copy)
+        return self._update(task_id, update, return_old=True)
+
+    # -- while running ------------------------------------------------------------------
+
+    def report_progress(self, task_id: str, owner: str, progress: Progress) -> None:
+        update = Update().set("progress", progress.as_dict())
+        self._update(task_id, self._owned(update, owner))
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _finishing(self, now: datetime, errors: list[ErrorRecord]) -> Update:
+        return (
+            Update()
+            .set("finished_at", now.isoformat())
+            .set("expires_at", self.expires_at())
+            .append("errors", [error.to_dict() for error in errors])
+            .remove(*LEASE)
+        )
 
     @staticmethod
-    def _expired_values(now: datetime) -> dict[str, Any]:
-        return {
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": to_item(
-                {":now": int(now.timestamp()), ":successful": SUCCESSFUL, ":failed": FAILED}
-            ),
-        }
-
-    def report_progress(self, task_id: str, progress: dict[str, Any]) -> None:
-        self._db.update_item(
-            TableName=self.table_name,
-            Key={"id": {"S": task_id}},
-            UpdateExpression="SET progress = :progress",
-            ConditionExpression="#status = :running",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":progress": to_attribute(progress),
-                ":running": to_attribute(RUNNING),
-            },
+    def _owned(update: Update, owner: str) -> Update:
+        return update.when(
+            "#status = :running AND #lease_owner = :owner", running=RUNNING, owner=owner
         )
+
+    def _update(self, task_id: str, update: Update, *, return_old: bool = False) -> Written:
+        db = self._db
+        extra = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if return_old else {}
+        if return_old:
+            extra["ReturnValues"] = "ALL_OLD"
+        try:
+            response = db.update_item(
+                TableName=self.table_name, Key={"id": {"S": task_id}}, **update.request(), **extra
+            )
+        except db.exceptions.ConditionalCheckFailedException as error:
+            old = error.response.get("Item")
+            return Written(False, TaskItem.from_dynamo(old) if old else None)
+        old = response.get("Attributes")
+        return Written(True, TaskItem.from_dynamo(old) if old else None)

@@ -60,6 +60,7 @@ POWERTOOLS_PACKAGES = (
 # Dependencies that ship whole: small, or read as data (tzdata), or native (psycopg).
 WHOLE = (
     "asgiref",
+    "axes",  # django-axes: failed-login limits
     "dj_database_url",
     "django_ses",
     "psycopg",

@@ -7,6 +7,8 @@ names and shapes, made in milliseconds.
 import json
 from typing import Any
 
+from sqs_tasks.item import FAILED_INDEX, FAILED_PROJECTION
+
 QUEUES = ("default", "heavy")
 PREFIX = "app-test"
 
@@ -34,18 +36,21 @@ def create_resources(session: Any) -> dict[str, str]:
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
             {"AttributeName": "id", "AttributeType": "S"},
-            {"AttributeName": "status", "AttributeType": "S"},
-            {"AttributeName": "updated_at", "AttributeType": "S"},
+            {"AttributeName": "failed_key", "AttributeType": "S"},
+            {"AttributeName": "finished_at", "AttributeType": "S"},
         ],
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[
             {
-                "IndexName": "by-status",
+                "IndexName": FAILED_INDEX,
                 "KeySchema": [
-                    {"AttributeName": "status", "KeyType": "HASH"},
-                    {"AttributeName": "updated_at", "KeyType": "RANGE"},
+                    {"AttributeName": "failed_key", "KeyType": "HASH"},
+                    {"AttributeName": "finished_at", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": list(FAILED_PROJECTION),
+                },
             }
         ],
     )

@@ -67,3 +67,14 @@ def expire_delays(queue_url: str) -> None:
     queue = sqs_backends["123456789012"][REGION].queues[queue_url.rsplit("/", 1)[-1]]
     for message in queue._messages:
         message.delayed_until = 0
+
+
+def force_status(task_id: str, status: str) -> None:
+    """Set an item's status behind the task system's back, as a race would."""
+    boto3.client("dynamodb", region_name=REGION).update_item(
+        TableName="app-test-tasks",
+        Key={"id": {"S": task_id}},
+        UpdateExpression="SET #status = :status",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":status": {"S": status}},
+    )

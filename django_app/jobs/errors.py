@@ -17,6 +17,7 @@ SYSTEM_FAILURES = {
     "sqs_tasks.exceptions.TaskTimeout": "The task took too long and was stopped.",
     "sqs_tasks.exceptions.WorkerLost": "The worker running the task stopped unexpectedly.",
     "sqs_tasks.exceptions.TaskCancelled": "The task was cancelled.",
+    "sqs_tasks.exceptions.UnstorableResult": "The task ran, but its result could not be saved.",
 }
 
 # Only our own code raises UserFacingError: never import a path from elsewhere.

@@ -1,55 +1,76 @@
-"""The staff overview on the task list: how many tasks are in each status, per queue, over
-the last day, read from the result store.
+"""The staff overview on the task list: per queue, what waits and runs now and what
+happened over the last day.
 
-Counting means reading every result of the day through the `by-status` index, one Query
-page per MB: far too slow for a page view once the system is busy. So a periodic task
-(`refresh-task-overview`, every five minutes) computes it and puts it in Django's cache,
-which every web Lambda instance shares (the database cache by default); the page reads the
-cache and computes only on a miss (a cold cache, or a schedule that stopped), storing what
-it computed for the next request.
+Nothing here reads a task: "now" is SQS's own counters, "the last day" is the metrics the
+workers emit (sqs_tasks.api.task_counts), so its cost is the same few requests whatever
+the traffic. A periodic task (`refresh-task-overview`, every fifteen minutes) computes
+it ahead into Django's cache, which every web Lambda instance shares: a page view then
+costs no AWS request at all, and computes only on a miss (a cold cache, or a schedule
+that stopped), storing what it computed for the next request.
 """
 
-from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.tasks import TaskResultStatus, default_task_backend
 
-CACHE_KEY = "jobs:task-overview:v1"
+from sqs_tasks import api
+
+CACHE_KEY = "jobs:task-overview:v2"
 # Three missed refreshes: past that, a page computes it again rather than show it.
-CACHE_SECONDS = 15 * 60
+CACHE_SECONDS = 45 * 60
 WINDOW = timedelta(hours=24)
-STATUSES = [status.value for status in TaskResultStatus]
+COLUMNS = {
+    "waiting": "Waiting",
+    "in_flight": "Running or retrying",
+    "delayed": "Delayed",
+    "dead_letters": "Dead letters",
+    "enqueued": "Enqueued (24 h)",
+    "succeeded": "Succeeded (24 h)",
+    "retried": "Retried (24 h)",
+    "failed": "Failed (24 h)",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Overview:
     computed_at: str  # ISO, UTC
-    since: str  # the window's start: results updated since then are counted
-    counts: dict[str, dict[str, int]]  # queue -> status -> tasks
+    queues: dict[str, dict[str, int]]  # queue -> column -> count
+    oldest_waiting: dict[str, float | None]  # queue -> seconds, None where unknown
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @property
-    def rows(self) -> list[tuple[str, list[int]]]:
-        """(queue, count per status in STATUSES order), for the page's table."""
-        return [(queue, [by[s] for s in STATUSES]) for queue, by in sorted(self.counts.items())]
+    def rows(self) -> list[tuple[str, list[int], float | None]]:
+        """(queue, counts in COLUMNS order, oldest wait), for the page's table."""
+        return [
+            (queue, [counts[c] for c in COLUMNS], self.oldest_waiting.get(queue))
+            for queue, counts in sorted(self.queues.items())
+        ]
 
 
 def compute(now: datetime) -> Overview:
-    """Count the results updated in the window before `now`, per queue and status."""
-    since = (now - WINDOW).isoformat()
-    counts: dict[str, Counter[str]] = {q: Counter() for q in default_task_backend.queues}
-    for status in STATUSES:
-        for item in default_task_backend.results.by_status(status, since=since):
-            counts.setdefault(item.get("queue_name", ""), Counter())[status] += 1
+    depths = {depth.queue: depth for depth in api.queue_depths()}
+    counts = {found.queue: found for found in api.task_counts(window=WINDOW)}
+    queues = {}
+    for name in sorted(depths):
+        depth, count = depths[name], counts[name]
+        queues[name] = {
+            "waiting": depth.backlog,
+            "in_flight": depth.in_flight,
+            "delayed": depth.delayed,
+            "dead_letters": depth.dead_letters,
+            "enqueued": count.enqueued,
+            "succeeded": count.succeeded,
+            "retried": count.retried,
+            "failed": count.failed,
+        }
     return Overview(
         computed_at=now.isoformat(),
-        since=since,
-        counts={queue: {s: by[s] for s in STATUSES} for queue, by in counts.items()},
+        queues=queues,
+        oldest_waiting={name: counts[name].oldest_waiting_seconds for name in queues},
     )
 
 

@@ -1,8 +1,8 @@
 """Starting a task on a user's behalf, and starting a failed one again.
 
-The Job row and the enqueue share one transaction, and the backend sends only on
-commit: if the row cannot be written nothing is sent, and if sending fails the backend
-marks the result FAILED, which the job's page then shows (with a retry button).
+The Job row and the enqueue share one transaction (the task is a row of the backend's
+outbox until it is sent): if the row cannot be written nothing is sent, and once it
+commits the task will run, whatever happens to this request next.
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
 from django.tasks import Task
 
+from django_app.jobs import in_flight
 from django_app.jobs.models import Job
-from sqs_tasks.task_results import resolve_task
+from sqs_tasks import api
 
 
 def start(
@@ -25,7 +26,8 @@ def start(
     **kwargs: Any,
 ) -> Job:
     """Enqueue `task(*args, **kwargs)` for `owner`. A task enqueued with a dedup key
-    that was used before returns the job already recorded for it."""
+    that was used before returns the job already recorded for it. Raises
+    in_flight.TooManyInFlight when the owner has as many of `task` running as allowed."""
     with transaction.atomic():
         return _enqueue(
             task,
@@ -40,11 +42,12 @@ def start(
 
 def retry(job: Job) -> Job:
     """Enqueue the failed job's call again, as a new task linked to the one it replaces.
-    A job is retried at most once: a second request gets the first retry back."""
+    A job is retried at most once: a second request gets the first retry back. A retry
+    counts against the task's in-flight limit like a start."""
     try:
         with transaction.atomic():
             return _enqueue(
-                resolve_task(job.task_path),
+                api.resolve_task(job.task_path),
                 job.args,
                 job.kwargs,
                 owner=job.owner,
@@ -58,6 +61,7 @@ def retry(job: Job) -> Job:
 
 
 def _enqueue(task: Task, args: Sequence[Any], kwargs: dict[str, Any], **fields: Any) -> Job:
+    in_flight.check(fields["owner"], task.module_path)
     result = task.enqueue(*args, **kwargs)
     job, _ = Job.objects.get_or_create(
         task_id=result.id,

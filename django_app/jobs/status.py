@@ -1,19 +1,20 @@
-"""A job's status as pages show it: read from the task result store, kept once final.
+"""A job's status as pages show it: read from the task system, kept once final.
 
-The result store is the single truth while a task runs. Once it has finished the
-outcome can no longer change, so it is copied onto the Job: list pages then cost no
-DynamoDB reads for old tasks, and the outcome outlives the store's TTL.
+The task system is the single truth while a task runs (sqs_tasks.api.task_status). Once
+it has finished the outcome can no longer change, so it is copied onto the Job: list
+pages then cost no DynamoDB reads for old tasks, and the outcome outlives the results' TTL.
 """
 
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.tasks import TaskResultStatus, default_task_backend
+from django.tasks import TaskResultStatus
 from django.utils import timezone
 
 from django_app.jobs.errors import user_message
 from django_app.jobs.models import Job
+from sqs_tasks import api
 
 FINISHED = {TaskResultStatus.SUCCESSFUL.value, TaskResultStatus.FAILED.value}
 UNKNOWN = "UNKNOWN"
@@ -53,22 +54,20 @@ class JobStatus:
         return cls(**{name: values[name] for name in cls.__dataclass_fields__ if name in values})
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> "JobStatus":
-        """From the result store's raw item, which (unlike Django's TaskResult) carries
-        the attempt budget, each error's message, and progress."""
-        progress = item.get("progress") or {}
-        errors = item.get("errors") or []
-        last = errors[-1] if errors else {}
-        error_class = last.get("exception_class_path", "")
+    def from_task(cls, task: api.TaskStatus) -> "JobStatus":
+        """From the task system's status, which (unlike Django's TaskResult) carries the
+        attempt budget, each error's message, and progress."""
+        last = task.last_error
+        progress = task.progress
         return cls(
-            status=item["status"],
-            attempts=int(item.get("attempts", 0)),
-            max_attempts=item.get("max_attempts"),
-            current=progress.get("current"),
-            total=progress.get("total"),
-            message=progress.get("message", ""),
-            error=user_message(error_class, last.get("message", "")) if last else "",
-            error_class=error_class,
+            status=task.status,
+            attempts=task.attempts,
+            max_attempts=task.max_attempts,
+            current=progress.current if progress else None,
+            total=progress.total if progress else None,
+            message=progress.message if progress else "",
+            error=user_message(last.exception_class, last.message) if last else "",
+            error_class=last.exception_class if last else "",
         )
 
 
@@ -76,12 +75,12 @@ def status_of(job: Job) -> JobStatus:
     """The job's status now; a final one is stored on the job and never read again."""
     if job.final_status:
         return JobStatus.from_dict(job.final_status)
-    item = default_task_backend.results.get(job.task_id)
-    if item is None:
+    task = api.task_status(job.task_id)
+    if task is None:
         if timezone.now() - job.created_at < JUST_STARTED:
             return JobStatus(status=TaskResultStatus.READY.value)
         return JobStatus(status=UNKNOWN, error="There is no record of this task any more.")
-    status = JobStatus.from_item(item)
+    status = JobStatus.from_task(task)
     if status.status in FINISHED:
         job.final_status = status.to_dict()
         Job.objects.filter(pk=job.pk).update(final_status=job.final_status)

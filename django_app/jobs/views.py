@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from django_app.jobs import overview, services
+from django_app.jobs import in_flight, overview, services
 from django_app.jobs.models import Job
 from django_app.jobs.status import status_of
 from django_app.redirects import safe_next
@@ -28,8 +28,11 @@ def job_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(jobs.prefetch_related("subject"), PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [(job, status_of(job)) for job in page]
     context = {"page": page, "rows": rows}
-    if request.user.is_staff:  # the overview is costly: computed ahead, read from the cache
-        context |= {"overview": overview.current(timezone.now()), "statuses": overview.STATUSES}
+    if request.user.is_staff:  # computed ahead, read from the cache: no AWS call per view
+        context |= {
+            "overview": overview.current(timezone.now()),
+            "columns": list(overview.COLUMNS.values()),
+        }
     return render(request, "jobs/list.html", context)
 
 
@@ -60,6 +63,10 @@ def job_retry(request: HttpRequest, task_id: str) -> HttpResponse:
     if status_of(job).status != TaskResultStatus.FAILED:
         messages.error(request, "Only a task that failed can be retried.")
         return redirect(back)
-    again = services.retry(job)
-    messages.success(request, f"{again.label}: started again.")
+    try:
+        again = services.retry(job)
+    except in_flight.TooManyInFlight as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"{again.label}: started again.")
     return redirect(back)

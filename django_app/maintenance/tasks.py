@@ -9,26 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.tasks import default_task_backend, task
-from django.utils import timezone
+from django.tasks import task
 
-from django_app.maintenance import digest, expired_results, health, sessions, uploads
+from django_app.maintenance import digest, health, sessions, uploads
 from django_app.maintenance.backups import store as backups
+from sqs_tasks import api
 from sqs_tasks.periodic import periodic, tick_or_now
 
-PURGE_TIMEOUT = 600  # the heavy worker's Lambda allows 900 s
 BACKUP_TIMEOUT = 840  # the whole of it, less the worker's margin
-
-
-@periodic("purge-expired-results", schedule="cron(15 2 * * ? *)")
-@task(queue_name="heavy", timeout=PURGE_TIMEOUT, max_attempts=3)
-def purge_expired_results(scheduled_time: str | None = None) -> dict[str, Any]:
-    """Results past `expires_at` and their S3 objects; what is left after the time budget
-    waits for tomorrow's run."""
-    report = expired_results.purge(
-        default_task_backend, tick_or_now(scheduled_time), budget_seconds=PURGE_TIMEOUT * 0.8
-    )
-    return report.as_dict()
 
 
 @periodic("clear-expired-sessions", schedule="cron(0 3 * * ? *)")
@@ -41,7 +29,7 @@ def clear_expired_sessions() -> dict[str, Any]:
 @task(queue_name="heavy", max_attempts=3, timeout=600)
 def remove_stale_uploads(scheduled_time: str | None = None) -> dict[str, Any]:
     cutoff = tick_or_now(scheduled_time) - timedelta(days=settings.UPLOADS_RETENTION_DAYS)
-    return uploads.remove_stale(default_task_backend.config.bucket_name, cutoff).as_dict()
+    return uploads.remove_stale(api.bucket_name(), cutoff).as_dict()
 
 
 @periodic("failed-tasks-digest", schedule="cron(0 6 * * ? *)")
@@ -49,7 +37,7 @@ def remove_stale_uploads(scheduled_time: str | None = None) -> dict[str, Any]:
 def send_failed_tasks_digest(scheduled_time: str | None = None) -> dict[str, Any]:
     """Yesterday's (UTC) failures, mailed to OPERATOR_EMAILS when there are any."""
     day = digest.day_before(tick_or_now(scheduled_time))
-    found = digest.collect(default_task_backend.results, day)
+    found = digest.collect(day)
     sent = digest.send(found, settings.OPERATOR_EMAILS)
     return {"day": found.day.isoformat(), "failed": found.total, "sent": sent}
 
@@ -60,7 +48,7 @@ def back_up_database(scheduled_time: str | None = None) -> dict[str, Any]:
     """A consistent logical backup of the database to the bucket, named for the tick (a
     retry rewrites the same key), then backups older than BACKUP_RETENTION_DAYS go."""
     tick = tick_or_now(scheduled_time)
-    bucket = default_task_backend.config.bucket_name
+    bucket = api.bucket_name()
     report = backups.back_up(bucket, tick)
     pruned = backups.prune(
         bucket, tick, retention_days=settings.BACKUP_RETENTION_DAYS, keep=report.key
@@ -73,6 +61,6 @@ def back_up_database(scheduled_time: str | None = None) -> dict[str, Any]:
 @periodic("queue-health", schedule="cron(0/5 * * * ? *)")
 @task(max_attempts=1, timeout=30)
 def check_queue_health() -> list[dict[str, Any]]:
-    healths = health.check(default_task_backend, timezone.now())
+    healths = health.check()
     health.report(healths)
     return [h.as_dict() for h in healths]

@@ -1,12 +1,14 @@
 """Refreshing exchange rates: a slow, rate-limited external call, made from a task so
 no web request ever waits on it."""
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
 from django.tasks import TaskContext, task
 from django.utils import timezone
 
+from django_app.jobs import in_flight
 from django_app.jobs.errors import TransientError
 from django_app.rates.client import Rates
 from django_app.rates.fetch import configured, fetch_latest
@@ -22,6 +24,13 @@ def refresh_rates(context: TaskContext, base: str) -> dict[str, Any]:
     save(rates)
     context.report_progress(2, 2, "Done")
     return {"base": rates.base, "date": rates.date, "count": len(rates.rates)}
+
+
+# Every refresh spends tokens of the bucket all users share: one user may not queue
+# refreshes of every base. The horizon outlasts five attempts of two minutes.
+in_flight.limit(
+    refresh_rates, "RATES_MAX_IN_FLIGHT", timedelta(minutes=30), "exchange-rate refreshes under way"
+)
 
 
 def save(rates: Rates) -> None:

@@ -2,7 +2,8 @@
 
 It carries a presigned download link, which works without logging in but expires (and
 on Lambda dies with the worker's session credentials), so it also links to the report's
-page, which mints a fresh link whenever it is opened.
+page, which mints a fresh link whenever it is opened. It goes only to an address its
+owner has confirmed (accounts.verification), so nobody can make the app mail a stranger.
 """
 
 from django.conf import settings
@@ -11,6 +12,10 @@ from django.template.loader import render_to_string
 
 from django_app.reports import storage
 from django_app.reports.models import Report
+
+# Fixed: a subject is what a mail client shows before anything else, so it carries no
+# text from the upload (a file name can say anything).
+SUBJECT = "Your report is ready"
 
 
 def send_report_ready(report: Report) -> None:
@@ -26,7 +31,7 @@ def send_report_ready(report: Report) -> None:
         "expires_hours": settings.REPORTS_LINK_EXPIRY // 3600,
     }
     message = EmailMultiAlternatives(
-        subject=f"Your report on {report.upload.filename} is ready",
+        subject=SUBJECT,
         body=render_to_string("reports/email/ready.txt", context),
         to=[report.owner.email],
     )

@@ -14,10 +14,10 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 from django.conf import settings
-from django.tasks import default_task_backend
 
 from django_app.jobs.errors import UserFacingError
-from sqs_tasks import aws
+from sqs_tasks import api, aws
+from sqs_tasks.exceptions import ExpectedFailure
 
 CSV_TYPE = "text/csv"
 UPLOAD_NAME = "data.csv"
@@ -26,8 +26,8 @@ _UPLOAD_KEY = re.compile(r"uploads/(?P<owner>\d+)/[0-9a-f]{32}/" + re.escape(UPL
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
-class UploadMissing(UserFacingError):
-    """The uploaded file is no longer in S3."""
+class UploadMissing(UserFacingError, ExpectedFailure):
+    """The uploaded file is no longer in S3 (expected: nothing to fix or redrive)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class StoredUpload:
 
 
 def bucket() -> str:
-    return default_task_backend.config.bucket_name
+    return api.bucket_name()
 
 
 def upload_form(owner_id: int, redirect_url: str) -> UploadForm:
@@ -123,11 +123,11 @@ def report_key(owner_id: int, token: uuid.UUID, name: str) -> str:
     return f"reports/{owner_id}/{token.hex}/{name}"
 
 
-def save_report_file(key: str, body: str, content_type: str) -> None:
+def save_report_file(key: str, body: bytes, content_type: str) -> None:
     aws.client("s3").put_object(
         Bucket=bucket(),
         Key=key,
-        Body=body.encode(),
+        Body=body,
         ContentType=content_type,
         ServerSideEncryption="AES256",
     )

@@ -9,12 +9,15 @@ ids are a 404.
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from django_app.jobs import services
+from django_app.accounts import verification
+from django_app.csp import allow_form_action
+from django_app.jobs import in_flight, services
 from django_app.jobs.status import status_of
 from django_app.reports import storage
 from django_app.reports.forms import GroupingForm
@@ -31,7 +34,8 @@ def index(request: HttpRequest) -> HttpResponse:
     back = request.build_absolute_uri(reverse("reports:uploaded"))
     form = storage.upload_form(request.user.pk, back)
     reports = Report.objects.visible_to(request.user).select_related("upload", "owner")[:50]
-    return render(request, "reports/index.html", {"upload_form": form, "reports": reports})
+    page = render(request, "reports/index.html", {"upload_form": form, "reports": reports})
+    return allow_form_action(page, form.url)  # the upload form posts straight to S3
 
 
 @login_required
@@ -76,17 +80,22 @@ def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         upload = get_object_or_404(Upload.objects.owned_by(request.user), pk=pk)
         if form.is_valid():
-            report = Report.objects.create(
-                owner=request.user, upload=upload, group_by=form.cleaned_data["group_by"]
-            )
-            services.start(
-                request.user,
-                build_report,
-                report.pk,
-                label=f"Report on {upload.filename}",
-                subject=report,
-            )
-            return redirect(report)
+            try:
+                with transaction.atomic():  # no report row for a start that is refused
+                    report = Report.objects.create(
+                        owner=request.user, upload=upload, group_by=form.cleaned_data["group_by"]
+                    )
+                    services.start(
+                        request.user,
+                        build_report,
+                        report.pk,
+                        label=f"Report on {upload.filename}",
+                        subject=report,
+                    )
+            except in_flight.TooManyInFlight as refused:
+                form.add_error(None, str(refused))
+            else:
+                return redirect(report)
     return render(
         request,
         "reports/upload.html",
@@ -108,6 +117,7 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "report": report,
             "job": job,
             "status": status_of(job) if job else None,
+            "email_confirmed": verification.is_verified(report.owner),
             # Reload when the task finishes, to show the report or the retry button.
             "waiting": not report.is_ready,
         },

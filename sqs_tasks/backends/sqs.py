@@ -1,45 +1,50 @@
 """The SQS backend: Django's Tasks API on SQS queues, with results in DynamoDB.
 
 `enqueue` validates at once, in the caller's thread, so a bad argument raises before
-anything is written; the write and the send then wait for the surrounding transaction
-to commit, so a rolled-back view sends nothing.
+anything is written. The task is then a row in the outbox (outbox.py), written in the
+caller's database transaction: a rolled-back view sends nothing, and a committed one
+is sent by the process that committed, or by the next `relay-outbox` if that process
+dies or SQS is down (contract 9). Nothing raises into the caller after its commit.
 """
 
 import inspect
-import json
 import uuid
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db import transaction
-from django.tasks import Task, TaskResult, TaskResultStatus
+from django.tasks import Task, TaskResult
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
-from django.utils.json import normalize_json
 
-from sqs_tasks import log_context, metrics, queues
-from sqs_tasks.claim_check import PayloadStore
-from sqs_tasks.codec import MessageCodec, OutgoingMessage
+from sqs_tasks import log_context, outbox, queues, sensitive, strict_json
+from sqs_tasks.claim_check import PayloadStore, PayloadTooLongLived
+from sqs_tasks.codec import MessageCodec
 from sqs_tasks.config import BackendConfig
 from sqs_tasks.envelope import AttemptPolicy, Envelope
-from sqs_tasks.errors import ErrorRecord, class_path
-from sqs_tasks.exceptions import EnqueueError, InvalidTaskArguments
-from sqs_tasks.results import FAILED, ResultStore
+from sqs_tasks.errors import class_path
+from sqs_tasks.exceptions import InvalidTaskArguments
+from sqs_tasks.item import StoredJSON, WorkflowRef, arguments_json
+from sqs_tasks.results import ResultStore
 from sqs_tasks.task import SQSTask
-from sqs_tasks.task_results import to_task_result
+from sqs_tasks.task_results import pending_task_result, ready_result, to_task_result
+from sqs_tasks.workflows.records import workflow_key
 
 _DEDUP_NAMESPACE = uuid.UUID("6f1d3c52-93a4-4c0e-9a51-7c2b9e0e5d11")
+# A workflow's plan beyond this goes to S3: every continuation reads it (once per process).
+WORKFLOW_PLAN_INLINE_LIMIT = 32 * 1024
 
 Call = tuple[Task, Sequence[Any], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    """A validated call, ready to be written and sent once the transaction commits."""
+    """A validated call: Django's READY result for the caller, the envelope for the queue."""
 
     result: TaskResult
     envelope: Envelope
@@ -56,9 +61,7 @@ class SQSBackend(BaseTaskBackend):
         self.config = BackendConfig.from_options(self.options)
         self.results = ResultStore(self.config.table_name, self.config.result_ttl)
         self.payloads = PayloadStore(self.config.bucket_name)
-        self.codec = MessageCodec(
-            self.config.signer, self.payloads, self.config.claim_check_threshold
-        )
+        self.codec = MessageCodec(self.config.signer)
 
     # -- validation ---------------------------------------------------------------
 
@@ -67,6 +70,13 @@ class SQSBackend(BaseTaskBackend):
         max_attempts = getattr(task, "max_attempts", None)
         if max_attempts is not None and (not isinstance(max_attempts, int) or max_attempts < 1):
             raise InvalidTask("max_attempts must be a whole number of at least 1.")
+        if (max_attempts or self.config.max_attempts) > self.max_attempts_allowed:
+            raise InvalidTask(
+                f"max_attempts must be at most {self.max_attempts_allowed}: the queue's "
+                f"maxReceiveCount ({self.config.max_receive_count}) must leave room for "
+                f"{queues.NON_ATTEMPT_RECEIVES} receives that are not attempts, or SQS moves the "
+                f"message to its dead-letter queue before the last attempt."
+            )
         timeout = getattr(task, "timeout", None)
         if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
             raise InvalidTask("timeout must be a positive number of seconds.")
@@ -76,6 +86,17 @@ class SQSBackend(BaseTaskBackend):
             and all(isinstance(k, type) and issubclass(k, BaseException) for k in retry_on)
         ):
             raise InvalidTask("retry_on must be a tuple of exception classes.")
+        names = getattr(task, "sensitive", ())
+        if not (isinstance(names, tuple) and all(isinstance(n, str) for n in names)):
+            raise InvalidTask("sensitive must be a tuple of parameter names.")
+        try:
+            sensitive.check_names(task, names)
+        except ValueError as error:
+            raise InvalidTask(str(error)) from None
+
+    @property
+    def max_attempts_allowed(self) -> int:
+        return self.config.max_receive_count - queues.NON_ATTEMPT_RECEIVES
 
     def policy_for(self, task: Task) -> AttemptPolicy:
         retry_on = getattr(task, "retry_on", None)
@@ -85,73 +106,149 @@ class SQSBackend(BaseTaskBackend):
             timeout=float(getattr(task, "timeout", None) or self.config.timeout),
         )
 
+    def sqs_queue_name(self, queue_name: str) -> str:
+        return self.config.queue_name_prefix + queue_name
+
     def queue_url(self, queue_name: str) -> str:
-        return queues.url_for_name(self.config.queue_name_prefix + queue_name)
+        return queues.url_for_name(self.sqs_queue_name(queue_name))
 
     # -- enqueue ------------------------------------------------------------------
 
     def enqueue(self, task: Task, args: Sequence[Any], kwargs: dict[str, Any]) -> TaskResult:
-        prepared = self._prepare(task, args, kwargs)
-        self._after_commit(lambda: self._dispatch_one(prepared))
-        return prepared.result
+        return self.enqueue_many([(task, args, kwargs)])[0]
 
     def enqueue_many(self, calls: Sequence[Call]) -> list[TaskResult]:
-        """Enqueue many calls at once: BatchWriteItem in 25s, SendMessageBatch in 10s."""
-        prepared = [self._prepare(task, args, kwargs) for task, args, kwargs in calls]
-        self._after_commit(lambda: self._dispatch_many(prepared))
-        return [p.result for p in prepared]
+        """Enqueue many calls at once: one outbox statement, then PutItems in parallel and
+        SendMessageBatch in tens. Deduplicated calls are written one by one."""
+        using = outbox.database_for_enqueue(self.config.outbox_databases)
+        now = timezone.now()
+        results: list[TaskResult] = []
+        fresh: list[_Prepared] = []
+        new_ids: list[str] = []
+        with transaction.atomic(using=using):
+            for task, args, kwargs in calls:
+                self.validate_task(task)
+                args, kwargs = self._validated_arguments(task, args, kwargs)
+                dedup_key = getattr(task, "dedup_key", None)
+                if dedup_key:
+                    task_id = uuid.uuid5(_DEDUP_NAMESPACE, f"{task.module_path}:{dedup_key}").hex
+                    if (existing := self._existing(task_id)) is not None:
+                        results.append(existing)
+                        continue
+                    prepared = self._prepare(task, task_id, args, kwargs, now)
+                    if not outbox.add_unique(using, prepared.envelope, now):
+                        results.append(self.get_result(task_id))  # enqueued concurrently
+                        continue
+                else:
+                    prepared = self._prepare(task, uuid.uuid4().hex, args, kwargs, now)
+                    fresh.append(prepared)
+                results.append(prepared.result)
+                new_ids.append(prepared.result.id)
+                transaction.on_commit(partial(self._enqueued, prepared.result), using=using)
+            outbox.add(using, [p.envelope for p in fresh], now)
+            outbox.relay_after_commit(self, using, new_ids)
+        return results
 
-    def _after_commit(self, send: Callable[[], None]) -> None:
-        if self.config.enqueue_on_commit:
-            transaction.on_commit(send, robust=False)
-        else:
-            send()
+    def _enqueued(self, result: TaskResult) -> None:
+        task_enqueued.send(type(self), task_result=result)
 
-    def _prepare(self, task: Task, args: Sequence[Any], kwargs: dict[str, Any]) -> _Prepared:
+    # -- workflows (sqs_tasks/workflows/) -------------------------------------------
+
+    def step_envelope(
+        self,
+        task: Task,
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        *,
+        task_id: str,
+        workflow: WorkflowRef,
+        now: datetime,
+    ) -> Envelope:
+        """A workflow step's envelope, validated like any enqueue, with its given id."""
         self.validate_task(task)
         args, kwargs = self._validated_arguments(task, args, kwargs)
-        dedup_key = getattr(task, "dedup_key", None)
-        task_id = (
-            uuid.uuid5(_DEDUP_NAMESPACE, f"{task.module_path}:{dedup_key}").hex
-            if dedup_key
-            else uuid.uuid4().hex
-        )
+        return self._prepare(task, task_id, args, kwargs, now, workflow=workflow).envelope
+
+    def enqueue_workflow(self, workflow_id: str, plan: str, first_steps: list[Envelope]) -> None:
+        """The workflow's record and its first steps, as rows of the caller's transaction
+        (contract 9), sent after the commit: the record before any step."""
+        using = outbox.database_for_enqueue(self.config.outbox_databases)
         now = timezone.now()
+        stored = StoredJSON(text=plan)
+        if len(plan.encode()) > WORKFLOW_PLAN_INLINE_LIMIT:
+            lifetime = timedelta(seconds=self.config.result_ttl)
+            stored = StoredJSON(ref=self.payloads.put_arguments(plan, lifetime))
+        with transaction.atomic(using=using):
+            outbox.add_workflow(using, workflow_id, stored, now)
+            outbox.add(using, first_steps, now)
+            keys = [workflow_key(workflow_id), *(envelope.task_id for envelope in first_steps)]
+            outbox.relay_after_commit(self, using, keys)
+
+    def _existing(self, task_id: str) -> TaskResult | None:
+        """The real status of a task enqueued before with the same dedup key, if any."""
+        try:
+            return self.get_result(task_id)
+        except TaskResultDoesNotExist:
+            return None
+
+    def _prepare(
+        self,
+        task: Task,
+        task_id: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        now: datetime,
+        *,
+        workflow: WorkflowRef | None = None,
+    ) -> _Prepared:
+        wait = (task.run_after - now) if task.run_after else timedelta(0)
+        lifetime = max(wait, timedelta(0)) + timedelta(seconds=self.config.result_ttl)
+        sealed = None
+        if names := getattr(task, "sensitive", ()):
+            args, kwargs, values = sensitive.split(task, names, args, kwargs)
+            sealed = self._sealed(values, lifetime)
+        text = arguments_json(args, kwargs)
+        arguments = StoredJSON(text=text)
+        if len(text.encode()) > self.config.claim_check_threshold:
+            try:
+                arguments = StoredJSON(ref=self.payloads.put_arguments(text, lifetime))
+            except PayloadTooLongLived as error:
+                raise InvalidTaskArguments(
+                    f"{error}: pass a reference to the data (an S3 key, a row id) instead"
+                ) from None
         envelope = Envelope(
             task_id=task_id,
             task_path=task.module_path,
             backend=self.alias,
             queue_name=task.queue_name,
-            args=args,
-            kwargs=kwargs,
+            arguments=arguments,
             enqueued_at=now,
             run_after=task.run_after,
             policy=self.policy_for(task),
             request_id=log_context.current("request_id"),
+            sensitive=sealed,
+            workflow=workflow,
         )
-        result = TaskResult(
-            task=task,
-            id=task_id,
-            status=TaskResultStatus.READY,
-            enqueued_at=now,
-            started_at=None,
-            finished_at=None,
-            last_attempted_at=None,
-            args=args,
-            kwargs=kwargs,
-            backend=self.alias,
-            errors=[],
-            worker_ids=[],
-        )
+        result = ready_result(task, task_id, args, kwargs, now, backend=self.alias)
         return _Prepared(result, envelope)
+
+    def _sealed(self, values: sensitive.Values, lifetime: timedelta) -> sensitive.SealedRef | None:
+        if not values.args and not values.kwargs:
+            return None
+        try:
+            return sensitive.seal(
+                values, bucket=self.config.bucket_name, signer=self.codec.signer, lifetime=lifetime
+            )
+        except PayloadTooLongLived as error:
+            raise InvalidTaskArguments(f"{error}: pass a reference to the secret instead") from None
 
     def _validated_arguments(
         self, task: Task, args: Sequence[Any], kwargs: dict[str, Any]
     ) -> tuple[list[Any], dict[str, Any]]:
         try:
-            args, kwargs = normalize_json(list(args)), normalize_json(dict(kwargs))
-            size = len(json.dumps([args, kwargs], allow_nan=False).encode())
-        except (TypeError, ValueError) as error:
+            args, kwargs = strict_json.normalized([list(args), dict(kwargs)])
+            size = len(arguments_json(args, kwargs).encode())
+        except ValueError as error:
             raise InvalidTaskArguments(f"Task arguments must be JSON: {error}") from None
         if size > self.config.max_payload_bytes:
             raise InvalidTaskArguments(
@@ -160,98 +257,27 @@ class SQSBackend(BaseTaskBackend):
         check_arguments(task, args, kwargs)
         return args, kwargs
 
-    def _item(self, prepared: _Prepared, message: OutgoingMessage) -> dict[str, Any]:
-        envelope = prepared.envelope
-        item: dict[str, Any] = {
-            "id": envelope.task_id,
-            "task_path": envelope.task_path,
-            "backend": self.alias,
-            "queue_name": envelope.queue_name,
-            "enqueued_at": envelope.enqueued_at.isoformat(),
-            "updated_at": envelope.enqueued_at.isoformat(),
-            "max_attempts": envelope.policy.max_attempts,
-        }
-        if pointer := self.codec.claim_check_pointer(message.body):
-            item["payload_ref"] = pointer  # the arguments live with the offloaded envelope
-        else:
-            item |= {"args": envelope.args, "kwargs": envelope.kwargs}
-        if envelope.run_after:
-            item["run_after"] = envelope.run_after.isoformat()
-        if envelope.request_id:
-            item["request_id"] = envelope.request_id
-        return item
-
-    def _delay(self, envelope: Envelope) -> float:
-        if envelope.run_after is None:
-            return 0
-        return (envelope.run_after - timezone.now()).total_seconds()
-
-    def _dispatch_one(self, prepared: _Prepared) -> None:
-        envelope = prepared.envelope
-        message = self.codec.encode(envelope)
-        existing = self.results.create(self._item(prepared, message))
-        if existing is not None:
-            return  # deduplicated: that task was enqueued before, and its message sent
-        try:
-            queues.send(self.queue_url(envelope.queue_name), message, delay=self._delay(envelope))
-        except Exception as error:
-            self._mark_unsent([envelope.task_id], error)
-            raise EnqueueError(
-                f"Could not send task {envelope.task_id}", [envelope.task_id]
-            ) from error
-        task_enqueued.send(type(self), task_result=prepared.result)
-        metrics.record_enqueued(envelope.queue_name, 1)
-
-    def _dispatch_many(self, prepared: list[_Prepared]) -> None:
-        if any(p.result.task.dedup_key for p in prepared if isinstance(p.result.task, SQSTask)):
-            for one in prepared:
-                self._dispatch_one(one)
-            return
-        messages = [self.codec.encode(p.envelope) for p in prepared]
-        refused = self.results.create_many(
-            [self._item(p, m) for p, m in zip(prepared, messages, strict=True)]
-        )
-        if refused:
-            raise EnqueueError(
-                f"DynamoDB refused {len(refused)} results; nothing sent for them.", refused
-            )
-        by_queue: dict[str, list[tuple[OutgoingMessage, float]]] = defaultdict(list)
-        for one, message in zip(prepared, messages, strict=True):
-            by_queue[one.envelope.queue_name].append((message, self._delay(one.envelope)))
-        unsent = [
-            task_id
-            for queue_name, batch in by_queue.items()
-            for task_id in queues.send_batch(self.queue_url(queue_name), batch)
-        ]
-        if unsent:
-            self._mark_unsent(unsent, EnqueueError("SQS refused the message", unsent))
-            raise EnqueueError(f"SQS refused {len(unsent)} of {len(prepared)} messages.", unsent)
-        for one in prepared:
-            task_enqueued.send(type(self), task_result=one.result)
-        for queue_name, batch in by_queue.items():
-            metrics.record_enqueued(queue_name, len(batch))
-
-    def _mark_unsent(self, task_ids: list[str], error: BaseException) -> None:
-        """A result whose message never left must not sit READY forever."""
-        now = timezone.now()
-        record = ErrorRecord.from_exception(error, now).to_dict()
-        for task_id in task_ids:
-            self.results.finish(task_id, status=FAILED, now=now, errors=[record])
-
     # -- results ------------------------------------------------------------------
 
     def get_result(self, result_id: str) -> TaskResult:
         item = self.results.get(result_id)
-        if item is None or item.get("backend") != self.alias:
-            raise TaskResultDoesNotExist(result_id)
-        return to_task_result(item, self.payloads)
+        if item is not None and item.backend == self.alias:
+            return to_task_result(item, self.payloads)
+        if item is None:
+            envelope = outbox.pending(self.config.outbox_databases, result_id)
+            if envelope is not None and envelope.backend == self.alias:
+                return pending_task_result(envelope, self.payloads)
+        raise TaskResultDoesNotExist(result_id)
 
     def get_progress(self, result_id: str) -> dict[str, Any] | None:
-        """What a running task last reported through `context.report_progress`."""
-        item = self.results.get(result_id)
+        """What a running task last reported through `context.report_progress` (read
+        eventually consistent: progress a moment old is harmless, and reads cost half)."""
+        item = self.results.get(result_id, consistent=False)
         if item is None:
+            if outbox.pending(self.config.outbox_databases, result_id) is not None:
+                return None
             raise TaskResultDoesNotExist(result_id)
-        return item.get("progress")
+        return item.progress.as_dict() if item.progress else None
 
 
 def check_arguments(task: Task, args: Sequence[Any], kwargs: dict[str, Any]) -> None:

@@ -34,6 +34,15 @@ class OperatorCommand(BaseCommand):
             raise CommandError(f"Backend {options['backend']!r} is not an SQSBackend.")
         return backend
 
+    def queue(self, options: dict[str, Any]) -> str:
+        """The --queue option, checked against the backend's queues ("" for all)."""
+        backend = self.backend(options)
+        if options["queue"] and options["queue"] not in backend.queues:
+            raise CommandError(
+                f"Unknown queue {options['queue']!r}; known: {sorted(backend.queues)}"
+            )
+        return options["queue"]
+
     def emit(self, data: Any, options: dict[str, Any], human: str) -> None:
         self.stdout.write(json.dumps(data, indent=2, default=str) if options["json"] else human)
 
@@ -59,13 +68,8 @@ class DeadLetterCommand(OperatorCommand):
         )
 
     def selection(self, options: dict[str, Any]) -> Selection:
-        backend = self.backend(options)
-        if options["queue"] and options["queue"] not in backend.queues:
-            raise CommandError(
-                f"Unknown queue {options['queue']!r}; known: {sorted(backend.queues)}"
-            )
         return Selection(
-            queue=options["queue"],
+            queue=self.queue(options),
             task=options["task"],
             exception=options["exception"],
             task_id=options["task_id"],

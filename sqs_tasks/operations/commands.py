@@ -8,17 +8,14 @@ from sqs_tasks.backends.sqs import SQSBackend
 from sqs_tasks.errors import ErrorRecord
 from sqs_tasks.exceptions import TaskCancelled
 from sqs_tasks.operations.dead_letters import Selection, scan
-from sqs_tasks.results import FAILED, READY
 
 
 def cancel(backend: SQSBackend, task_id: str, reason: str = "cancelled by an operator") -> bool:
-    """FAILED with a cancellation error, if it has not started; the worker then skips its
-    message as already finished. False when the task is unknown or already started."""
+    """FAILED with a cancellation error, if it has not started; its message is then
+    deleted unrun. False when the task is unknown, not sent yet, or already started."""
     now = timezone.now()
     error = ErrorRecord.from_exception(TaskCancelled(reason), now)
-    return backend.results.finish(
-        task_id, status=FAILED, now=now, errors=[error.to_dict()], expect={"status": READY}
-    )
+    return backend.results.cancel(task_id, now=now, error=error).done
 
 
 def dead_letters_of(backend: SQSBackend, task_id: str) -> list[dict[str, Any]]:

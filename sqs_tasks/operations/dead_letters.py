@@ -15,6 +15,9 @@ from django.utils import timezone
 
 from sqs_tasks import aws, queues
 from sqs_tasks.backends.sqs import SQSBackend
+from sqs_tasks.codec import SIGNATURE_ATTRIBUTE
+from sqs_tasks.envelope import Envelope
+from sqs_tasks.exceptions import InvalidSignature, MalformedEnvelope
 
 # What SQS answers for a receipt handle whose message was deleted during the scan.
 GONE = {"ReceiptHandleIsInvalid", "MessageNotInflight", "InvalidParameterValue"}
@@ -37,14 +40,20 @@ class DeadLetter:
     @property
     def task_id(self) -> str:
         """From the attribute the worker set, else from the body of a message that SQS
-        itself moved here after maxReceiveCount."""
+        itself moved here after maxReceiveCount. For display and filters only: nothing
+        here is verified (act on `envelope_of` instead)."""
         if (value := self.attribute("task_id")) and value != "unknown":
             return value
         try:
             body = json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return ""
         return str(body.get("id", "")) if isinstance(body, dict) else ""
+
+    @property
+    def annotated(self) -> bool:
+        """Written by our worker with what failed; a bare one was moved here by SQS."""
+        return bool(self.attribute("exception_class"))
 
     @property
     def task_path(self) -> str:
@@ -160,6 +169,15 @@ def release(dlq_url: str, receipt_handle: str) -> None:
     except ClientError as error:
         if error.response["Error"]["Code"] not in GONE:
             raise
+
+
+def envelope_of(backend: SQSBackend, letter: DeadLetter) -> Envelope | None:
+    """The letter's envelope if its signature verifies, else None: an unverified letter
+    may name any task, and nothing is done to a task on its word."""
+    try:
+        return backend.codec.decode(letter.body, letter.attribute(SIGNATURE_ATTRIBUTE) or None)
+    except (InvalidSignature, MalformedEnvelope):
+        return None
 
 
 def delete(letter: DeadLetter) -> None:

@@ -1,9 +1,23 @@
-"""Send dead letters back to their source queue, exactly the selected ones, once.
+"""Send dead letters back to their source queue: exactly the selected ones, once.
 
-Receive, send, delete: AWS's StartMessageMoveTask cannot filter (and moto lacks it).
-The result item records each redrive's progress, so a run that stops halfway can be run
-again: a letter already sent is only deleted, never sent twice, and nothing is deleted
-before its send succeeded. A task that succeeded meanwhile is not run again.
+Receive, act, delete: AWS's StartMessageMoveTask cannot filter (and moto lacks it). Each
+letter is verified first: its task is the one its signed body names, never the one its
+(unsigned) attributes claim, and a letter that does not verify is never acted on.
+
+Redriving a failed task writes the intent on its item before anything is sent, like
+every write to two systems here (worker/copies.py):
+
+    operator        item (DynamoDB)                         source queue     DLQ
+      │ begin_redrive ─▶ READY, attempts 0, copy n+1, copy_sending,
+      │                  redriven_from n                      │              letter (copy n)
+      │ send ──────────────────────────────────────────────▶ copy n+1        │
+      │ confirm ───────▶ REMOVE copy_sending                   │              │
+      │ delete ───────────────────────────────────────────────────────────▶ gone
+
+    interrupted before the send: the letter is still there, and its copy is now the
+      predecessor of an unsent copy: a rerun (or the reconciler) sends copy n+1.
+    interrupted after: a rerun finds the item redriven from this letter and only deletes it.
+A task that succeeded meanwhile, or a letter of an older failure, is left as it is.
 """
 
 import time
@@ -13,15 +27,12 @@ from typing import Any
 
 from django.utils import timezone
 
-from sqs_tasks import queues
 from sqs_tasks.backends.sqs import SQSBackend
-from sqs_tasks.codec import SIGNATURE_ATTRIBUTE, OutgoingMessage
-from sqs_tasks.operations.dead_letters import DeadLetter, Selection, delete, scan
-from sqs_tasks.results import FAILED, READY, RUNNING, SUCCESSFUL
-
-SENDING, SENT = "sending", "sent"
-# The attributes a fresh message carries (the worker's dead-letter notes are dropped).
-KEPT_ATTRIBUTES = (SIGNATURE_ATTRIBUTE, "task_id", "task_path")
+from sqs_tasks.envelope import Envelope
+from sqs_tasks.item import FAILED, TaskItem
+from sqs_tasks.operations.dead_letters import DeadLetter, Selection, delete, envelope_of, scan
+from sqs_tasks.runner import verdict
+from sqs_tasks.worker.copies import Copies
 
 
 @dataclass
@@ -58,79 +69,64 @@ def redrive(
 ) -> RedriveReport:
     report = RedriveReport()
     rate = RateLimit(per_second)
+    copies = Copies(backend.results, backend.codec)
     with scan(backend, selection) as letters:
         for letter in letters:
             if limit is not None and len(report.redriven) >= limit:
                 break
-            reason = _skip_reason(backend, letter)
-            if reason == "already redriven":
-                delete(letter)  # a run interrupted after the send: finish it
-            if reason:
-                report.skipped.append({**letter.summary(), "reason": reason})
+            envelope = envelope_of(backend, letter)
+            item = backend.results.get(envelope.task_id) if envelope else None
+            plan = _plan(envelope, item)
+            if plan == "finish":  # a run interrupted after its send: only delete
+                if not dry_run:
+                    delete(letter)
+                report.skipped.append({**letter.summary(), "reason": "already redriven"})
                 continue
+            if plan != "redrive":
+                report.skipped.append({**letter.summary(), "reason": plan})
+                continue
+            assert envelope is not None and item is not None
             if not dry_run:
                 rate.wait()
-                _redrive_one(backend, letter)
+                _redrive_one(backend, copies, letter, envelope, item)
+                progress(len(report.redriven) + 1)
             report.redriven.append(letter.summary())
-            progress(len(report.redriven))
     return report
 
 
-def _skip_reason(backend: SQSBackend, letter: DeadLetter) -> str:
-    if not letter.task_id:
-        return "no task id: not a task message"
-    item = backend.results.get(letter.task_id)
-    if item is None:
-        return "no result record"
-    marker = item.get("redrive") or {}
-    if marker.get("dlq_message_id") == letter.message_id and marker.get("state") == SENT:
-        return "already redriven"
-    if item["status"] == SUCCESSFUL:
-        return "task has since succeeded"
-    if item["status"] == RUNNING and item.get("lease_expires_at", 0) > time.time():
-        return "task is running"
-    return ""
+def _plan(envelope: Envelope | None, item: TaskItem | None) -> str:
+    """'redrive', 'finish', or why the letter is skipped."""
+    if envelope is None:
+        return "does not verify: not redriven (tasks_purge removes it)"
+    now = timezone.now().timestamp()
+    match verdict.judge(item, envelope.copy, now):
+        case verdict.Missing():
+            return "no result record"
+        case verdict.Done() | verdict.LetterOwed() if item and item.status == FAILED:
+            note = item.dead_letter
+            if note is None or note.copy == envelope.copy:
+                return "redrive"
+            return "an older failure's letter"
+        case verdict.Done():
+            return "task has since succeeded"
+        case verdict.Predecessor() if item and item.redriven_from == envelope.copy:
+            return "redrive"  # interrupted before its send: send again
+        case verdict.Stray() if item and item.redriven_from == envelope.copy:
+            return "finish"
+        case verdict.Busy():
+            return "task is running"
+        case _:
+            return "task is not failed (the reconciler resumes it)"
 
 
-def _redrive_one(backend: SQSBackend, letter: DeadLetter) -> None:
-    item = backend.results.get(letter.task_id) or {}
-    now = timezone.now()
-    # READY again with its history kept, and a fresh allowance of attempts. Written only
-    # if nobody changed the item since we read it.
-    reset = backend.results.finish(
-        letter.task_id,
-        status=READY,
-        now=now,
-        fields={
-            "attempts": 0,
-            "redrive": {
-                "dlq_message_id": letter.message_id,
-                "state": SENDING,
-                "at": now.isoformat(),
-            },
-        },
-        remove=["finished_at"],
-        expect={"status": item.get("status", FAILED), "updated_at": item.get("updated_at", "")},
-    )
-    if not reset:
-        raise RuntimeError(f"task {letter.task_id} changed during the redrive; run it again")
-    message_id = queues.send(
-        letter.source_url,
-        OutgoingMessage(
-            task_id=letter.task_id,
-            body=letter.body,
-            attributes={k: v for k, v in letter.attributes.items() if k in KEPT_ATTRIBUTES},
-        ),
-    )
-    backend.results.set_fields(
-        letter.task_id,
-        {
-            "redrive": {
-                "dlq_message_id": letter.message_id,
-                "state": SENT,
-                "message_id": message_id,
-                "at": now.isoformat(),
-            }
-        },
-    )
+def _redrive_one(
+    backend: SQSBackend, copies: Copies, letter: DeadLetter, envelope: Envelope, item: TaskItem
+) -> None:
+    if item.status == FAILED:
+        if not backend.results.begin_redrive(item, now=timezone.now()):
+            raise RuntimeError(f"task {item.id} changed during the redrive; run it again")
+        successor = item.copy + 1
+    else:  # READY on a copy not yet sent: the earlier run stopped before its send
+        successor = item.copy
+    copies.send(letter.source_url, envelope.with_copy(successor))
     delete(letter)

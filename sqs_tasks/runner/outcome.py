@@ -1,4 +1,6 @@
-"""What an attempt came to. The worker turns each into what happens to the message."""
+"""What handling one message copy came to. The worker turns each into the message's fate
+(worker/disposition.py), with `match`, so this set is closed: a new case is a new class
+here and a new arm there."""
 
 from dataclasses import dataclass
 
@@ -12,38 +14,62 @@ class Succeeded:
 
 @dataclass(frozen=True, slots=True)
 class RetryLater:
-    """Failed with attempts left: the message comes back after `delay` seconds."""
+    """Failed with attempts left: the item is READY again, due in `delay` seconds."""
 
     error: ErrorRecord
     delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """No attempt now: the task is not due yet, or another live attempt holds it. The
+    message comes back after `delay` seconds; nothing was spent but a receive."""
+
+    delay: float
+    reason: str  # "not due", "busy"
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    """What a dead letter says about its task (contract 6), from the item or the failure."""
+
+    task_id: str
+    task_path: str
+    exception_class: str
+    exception_message: str
+    attempts: int
+    first_failed_at: str
+    copy: int  # the message copy whose body the letter carries
 
 
 @dataclass(frozen=True, slots=True)
 class Failed:
-    """Failed for good: the message belongs in the dead-letter queue."""
+    """Failed for good, and the item owes this dead letter (sent next, then marked)."""
 
-    error: ErrorRecord
-    attempts: int
-    first_failed_at: str
+    letter: Letter
+    error: ErrorRecord | None = None  # the failure of this attempt, when there was one
 
 
 @dataclass(frozen=True, slots=True)
-class AlreadyFinished:
-    """A duplicate delivery of a task that has finished (or was cancelled): drop it."""
+class Finished:
+    """Nothing is owed: the task succeeded, or failed with its letter sent or with none
+    owed (an expected failure, a cancellation). The message is deleted."""
 
     status: str
+    error: ErrorRecord | None = None  # the failure of this attempt, when there was one
 
 
 @dataclass(frozen=True, slots=True)
-class Busy:
-    """Another live attempt holds the task: look again when its lease runs out."""
+class Superseded:
+    """This copy is not the live one. With `successor`, the live copy may not have been
+    sent yet (its sender stopped midway): send it first, then delete this one."""
 
-    delay: float
+    successor: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Lost:
-    """The outcome could not be recorded because another attempt took the task over."""
+    """This attempt's outcome could not be recorded: its lease was taken over."""
 
 
-Outcome = Succeeded | RetryLater | Failed | AlreadyFinished | Busy | Lost
+Outcome = Succeeded | RetryLater | Waiting | Failed | Finished | Superseded | Lost

@@ -2,14 +2,15 @@
 
 import time
 from collections.abc import Callable
-from typing import Any
+
+from sqs_tasks.item import Progress
 
 
 class ThrottledProgress:
     """Writes progress at most every `min_interval` seconds, and always the final step,
     so a task reporting from a tight loop cannot flood the table (or its bill)."""
 
-    def __init__(self, write: Callable[[dict[str, Any]], None], min_interval: float = 0.5):
+    def __init__(self, write: Callable[[Progress], None], min_interval: float = 0.5):
         self.write = write
         self.min_interval = min_interval
         self._last = float("-inf")
@@ -20,4 +21,4 @@ class ThrottledProgress:
         if not done and now - self._last < self.min_interval:
             return
         self._last = now
-        self.write({"current": current, "total": total, "message": message})
+        self.write(Progress(current, total, message))

@@ -6,6 +6,7 @@ from functools import cache
 from django.utils.module_loading import import_string
 
 from sqs_tasks.envelope import AttemptPolicy
+from sqs_tasks.exceptions import ExpectedFailure, TaskTimeout, UnstorableResult
 
 MAX_VISIBILITY = 12 * 3600 - 300  # SQS caps a message's hidden time at 12 h from its receipt
 
@@ -20,7 +21,14 @@ def _exception_class(path: str) -> type[BaseException] | None:
 
 
 def is_retryable(error: BaseException, policy: AttemptPolicy) -> bool:
+    """Whether `retry_on` covers the error. A time limit counts as a TimeoutError (it is a
+    BaseException only so that task code cannot swallow it); an expected failure or a
+    value that cannot be stored is never retried: trying again would change nothing."""
+    if isinstance(error, ExpectedFailure | UnstorableResult):
+        return False
     kinds = tuple(kind for kind in map(_exception_class, policy.retry_on) if kind)
+    if isinstance(error, TaskTimeout):
+        return any(issubclass(TimeoutError, kind) for kind in kinds)
     return isinstance(error, kinds)
 
 

@@ -1,21 +1,39 @@
-"""The runner: claim the task, run one attempt through the middleware, record the outcome."""
+"""The runner: claim the task for this copy, run one attempt through the middleware, and
+record what came of it. It never decides the message's fate (worker/disposition.py does);
+it says what happened, as an Outcome.
 
-import json
-import time
+    claim ──refused──▶ judge the item as it was ──▶ Finished / Failed (letter owed) /
+      │                                             Superseded / Waiting / fail: no attempts
+      granted
+      ▼
+    middleware(before) ─▶ body (time limit) ─▶ encode the return value ─▶ record:
+      SUCCESSFUL | READY (retry, not_before) | FAILED (letter owed, or expected: none)
+    middleware(after), outermost last
+"""
+
+import asyncio
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from functools import partial
+from inspect import iscoroutinefunction
 from typing import TYPE_CHECKING, Any
 
 from django.tasks import Task, TaskResult, TaskResultStatus
 from django.utils import timezone
-from django.utils.json import normalize_json
 
+from sqs_tasks import sensitive
 from sqs_tasks.envelope import Envelope
 from sqs_tasks.errors import ErrorRecord
-from sqs_tasks.exceptions import MissingResult, WorkerLost
-from sqs_tasks.results import FAILED, FINISHED, READY, RUNNING, SUCCESSFUL, Claim
-from sqs_tasks.runner import retry
+from sqs_tasks.exceptions import (
+    ExpectedFailure,
+    MissingResult,
+    TaskTimeout,
+    UnstorableResult,
+    WorkerLost,
+)
+from sqs_tasks.item import FAILED, StoredJSON, TaskItem
+from sqs_tasks.runner import retry, verdict
 from sqs_tasks.runner.attempt import Attempt
 from sqs_tasks.runner.middleware import (
     AttemptLog,
@@ -26,23 +44,26 @@ from sqs_tasks.runner.middleware import (
     TimeLimit,
 )
 from sqs_tasks.runner.outcome import (
-    AlreadyFinished,
-    Busy,
     Failed,
+    Finished,
+    Letter,
     Lost,
     Outcome,
     RetryLater,
     Succeeded,
+    Superseded,
+    Waiting,
 )
 from sqs_tasks.runner.progress import ThrottledProgress
+from sqs_tasks.runner.returns import encode_return_value
 from sqs_tasks.task import ProgressContext
 from sqs_tasks.task_results import task_errors
 
 if TYPE_CHECKING:
     from sqs_tasks.backends.sqs import SQSBackend
 
-# The lease outlives the time limit a little, so a slow outcome write is not taken for death.
-LEASE_SLACK = 30.0
+# How soon a copy looks again when the item changed under it between two reads.
+CONTENDED_DELAY = 1.0
 
 
 def default_middleware(sender: type) -> list[Middleware]:
@@ -56,27 +77,44 @@ class TaskRunner:
         self.results = backend.results
         self.middleware = list(middleware or default_middleware(type(backend)))
 
-    def run(self, task: Task, envelope: Envelope, *, worker_id: str, time_limit: float) -> Outcome:
+    def run(
+        self,
+        task: Task,
+        envelope: Envelope,
+        *,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        worker_id: str,
+        time_limit: float,
+        lease_until: float,
+        secrets: sensitive.Values | None = None,
+    ) -> Outcome:
         now = timezone.now()
         claim = self.results.claim(
             envelope.task_id,
+            copy=envelope.copy,
             worker_id=worker_id,
-            max_attempts=envelope.policy.max_attempts,
-            lease_until=time.time() + time_limit + LEASE_SLACK,
+            lease_until=lease_until,
             now=now,
         )
-        if not claim.granted:
-            return self._not_claimed(envelope, claim, now)
-        before = claim.before or {}
+        if not claim.granted or claim.before is None:
+            return self.judge_copy(envelope, claim.before, now)
+        before = claim.before
+        shown_args, shown_kwargs = sensitive.redact(args, kwargs, secrets)
         attempt = Attempt(
             task=task,
             envelope=envelope,
-            task_result=self._running_result(task, envelope, before, worker_id, now),
+            args=args,
+            kwargs=kwargs,
+            secrets=secrets,
+            task_result=self._running_result(
+                task, envelope, shown_args, shown_kwargs, before, worker_id, now
+            ),
             worker_id=worker_id,
-            number=before.get("attempts", 0) + 1,
+            number=before.attempts + 1,
             time_limit=time_limit,
         )
-        carried = [self._lost_error(now).to_dict()] if claim.lease_lost else []
+        carried = [self._lost_error(now)] if claim.lease_lost else []
 
         for middleware in self.middleware:
             middleware.before_attempt(attempt)
@@ -94,96 +132,145 @@ class TaskRunner:
             middleware.after_attempt(attempt, outcome)
         return outcome
 
-    def _execute(self, attempt: Attempt) -> Any:
-        task, envelope = attempt.task, attempt.envelope
+    # -- the attempt --------------------------------------------------------------------
+
+    def _execute(self, attempt: Attempt) -> str:
+        """Run the body and return its value as JSON text, ready to store."""
+        task = attempt.task
+        args = list(attempt.args)
         if task.takes_context:
-            context = ProgressContext(
-                task_result=attempt.task_result,
-                reporter=ThrottledProgress(partial(self.results.report_progress, envelope.task_id)),
+            reporter = ThrottledProgress(
+                partial(self.results.report_progress, attempt.task_id, attempt.worker_id)
             )
-            value = task.call(context, *envelope.args, **envelope.kwargs)
+            args.insert(0, ProgressContext(task_result=attempt.task_result, reporter=reporter))
+        if iscoroutinefunction(task.func):
+            value = asyncio.run(_within(task.func(*args, **attempt.kwargs), attempt.time_limit))
         else:
-            value = task.call(*envelope.args, **envelope.kwargs)
-        return normalize_json(value)  # a value that is not JSON fails the attempt
+            value = task.func(*args, **attempt.kwargs)
+        return encode_return_value(value)
 
     def _record(
         self,
         attempt: Attempt,
-        value: Any,
+        value: str | None,
         error: BaseException | None,
-        carried: list[dict[str, Any]],
-        before: dict[str, Any],
+        carried: list[ErrorRecord],
+        before: TaskItem,
     ) -> Outcome:
         now = timezone.now()
         result, task_id = attempt.task_result, attempt.task_id
-        if error is None:
-            recorded = self.results.finish(
-                task_id,
-                status=SUCCESSFUL,
-                now=now,
-                errors=carried,
-                fields=self._return_value_fields(task_id, value),
-                owner=attempt.worker_id,
-            )
-            _update(result, TaskResultStatus.SUCCESSFUL, now, finished=True)
-            object.__setattr__(result, "_return_value", value)
-            return Succeeded() if recorded else Lost()
+        if error is None and value is not None:
+            try:
+                stored = self._stored_return_value(task_id, value)
+            except Exception as storing:  # the body ran: fail once, never run it again
+                error = UnstorableResult(f"the return value could not be stored: {storing}")
+            else:
+                recorded = self.results.record_success(
+                    task_id, owner=attempt.worker_id, now=now, value=stored, carried=carried
+                )
+                _update(result, TaskResultStatus.SUCCESSFUL, now, finished=True)
+                object.__setattr__(result, "_return_value", value)
+                return Succeeded() if recorded else Lost()
 
+        assert error is not None
         record = ErrorRecord.from_exception(error, now)
-        result.errors.extend(task_errors([record.to_dict()]))
+        record = replace(
+            record,
+            message=sensitive.scrub(record.message, attempt.secrets),
+            traceback=sensitive.scrub(record.traceback, attempt.secrets),
+        )
+        result.errors.extend(task_errors([record]))
+        errors = [*carried, record]
+        if isinstance(error, ExpectedFailure):
+            written = self.results.record_failure(
+                before,
+                now=now,
+                errors=errors,
+                letter_copy=None,
+                owner=attempt.worker_id,
+                expected=True,
+            )
+            _update(result, TaskResultStatus.FAILED, now, finished=True)
+            return Finished(FAILED, record) if written.done else Lost()
         config = self.backend.config
         if retry.should_retry(error, attempt.envelope.policy, attempt.number):
-            outcome: Outcome = RetryLater(
-                record,
-                retry.retry_delay(
-                    error, attempt.number, config.retry_backoff_base, config.retry_backoff_max
-                ),
+            delay = retry.retry_delay(
+                error, attempt.number, config.retry_backoff_base, config.retry_backoff_max
             )
-            status = READY
-        else:
-            first = (before.get("errors") or [{"at": record.at.isoformat()}])[0]["at"]
-            outcome, status = Failed(record, attempt.number, first), FAILED
-        recorded = self.results.finish(
-            task_id,
-            status=status,
+            recorded = self.results.record_retry(
+                task_id,
+                owner=attempt.worker_id,
+                now=now,
+                errors=errors,
+                not_before=now.timestamp() + delay,
+            )
+            _update(result, TaskResultStatus.READY, now, finished=False)
+            return RetryLater(record, delay) if recorded else Lost()
+        written = self.results.record_failure(
+            before,
             now=now,
-            errors=[*carried, record.to_dict()],
+            errors=errors,
+            letter_copy=attempt.envelope.copy,
             owner=attempt.worker_id,
         )
-        _update(result, TaskResultStatus(status), now, finished=status == FAILED)
-        return outcome if recorded else Lost()
+        _update(result, TaskResultStatus.FAILED, now, finished=True)
+        if not written.done:
+            return Lost()
+        failed = replace(before, errors=(*before.errors, *errors), attempts=attempt.number)
+        return Failed(dead_letter_of(failed, attempt.envelope.copy), record)
 
-    def _return_value_fields(self, task_id: str, value: Any) -> dict[str, Any]:
-        text = json.dumps(value)
-        if len(text.encode()) <= self.backend.config.result_inline_limit:
-            return {"return_value": value}
-        pointer = self.backend.payloads.put(f"results/{task_id}.json", text)
-        return {"return_value_ref": pointer}
+    def _stored_return_value(self, task_id: str, text: str) -> StoredJSON:
+        config = self.backend.config
+        if len(text.encode()) <= config.result_inline_limit:
+            return StoredJSON(text=text)
+        lifetime = timedelta(seconds=config.result_ttl)
+        return StoredJSON(ref=self.backend.payloads.put_result(task_id, text, lifetime))
 
-    def _not_claimed(self, envelope: Envelope, claim: Claim, now: datetime) -> Outcome:
-        before = claim.before
-        if before is None:
-            raise MissingResult(
-                "the task has no result record (expired or purged)",
-                task_id=envelope.task_id,
-                task_path=envelope.task_path,
-            )
-        status = before["status"]
-        if status in FINISHED:
-            return AlreadyFinished(status)
-        lease_left = before.get("lease_expires_at", 0) - now.timestamp()
-        if status == RUNNING and lease_left > 0:
-            return Busy(lease_left)
-        # Out of attempts: the last one died without reporting, or a READY task was
-        # left with none (its policy shrank). Either way it has failed for good.
-        error = (
-            self._lost_error(now)
-            if status == RUNNING
-            else ErrorRecord.from_exception(WorkerLost("no attempts left"), now)
+    # -- a copy that may not start an attempt -------------------------------------------
+
+    def judge_copy(self, envelope: Envelope, item: TaskItem | None, now: datetime) -> Outcome:
+        """The outcome for a copy whose claim was refused, from the item as it was then."""
+        moment = now.timestamp()
+        match verdict.judge(item, envelope.copy, moment):
+            case verdict.Missing():
+                raise MissingResult(
+                    "the task has no result record (expired or purged)",
+                    task_id=envelope.task_id,
+                    task_path=envelope.task_path,
+                )
+            case verdict.Done(status=status):
+                return Finished(status)
+            case verdict.LetterOwed():
+                assert item is not None and item.dead_letter is not None
+                return Failed(dead_letter_of(item, item.dead_letter.copy))
+            case verdict.Predecessor(successor=successor):
+                return Superseded(successor)
+            case verdict.Stray():
+                return Superseded()
+            case verdict.Busy(until=until) | verdict.NotDue(until=until):
+                reason = "busy" if item is not None and item.lease else "not due"
+                return Waiting(max(0.0, until - moment), reason)
+            case verdict.OutOfAttempts():
+                assert item is not None
+                return self.fail_out_of_attempts(item, envelope.copy, now)
+            case verdict.Due():
+                return Waiting(CONTENDED_DELAY, "contended")
+
+    def fail_out_of_attempts(self, item: TaskItem, copy: int, now: datetime) -> Outcome:
+        """The last attempt died without reporting, or a READY task was left with none
+        (its policy shrank): it has failed for good, and owes a dead letter."""
+        reason = (
+            "an earlier attempt stopped without reporting (timeout or crash)"
+            if item.lease is not None
+            else "no attempts left"
         )
-        self.results.finish(envelope.task_id, status=FAILED, now=now, errors=[error.to_dict()])
-        first = (before.get("errors") or [{"at": error.at.isoformat()}])[0]["at"]
-        return Failed(error, before.get("attempts", 0), first)
+        error = ErrorRecord.from_exception(WorkerLost(reason), now)
+        written = self.results.record_failure(item, now=now, errors=[error], letter_copy=copy)
+        if not written.done:  # it changed meanwhile: look again soon
+            return Waiting(CONTENDED_DELAY, "contended")
+        return Failed(dead_letter_of(replace(item, errors=(*item.errors, error)), copy), error)
+
+    # -- helpers ------------------------------------------------------------------------
 
     @staticmethod
     def _lost_error(now: datetime) -> ErrorRecord:
@@ -193,23 +280,55 @@ class TaskRunner:
 
     @staticmethod
     def _running_result(
-        task: Task, envelope: Envelope, before: dict[str, Any], worker_id: str, now: datetime
+        task: Task,
+        envelope: Envelope,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        before: TaskItem,
+        worker_id: str,
+        now: datetime,
     ) -> TaskResult:
-        started = before.get("started_at")
         return TaskResult(
             task=task,
             id=envelope.task_id,
             status=TaskResultStatus.RUNNING,
             enqueued_at=envelope.enqueued_at,
-            started_at=datetime.fromisoformat(started) if started else now,
+            started_at=before.started_at or now,
             finished_at=None,
             last_attempted_at=now,
-            args=envelope.args,
-            kwargs=envelope.kwargs,
+            args=args,
+            kwargs=kwargs,
             backend=envelope.backend,
-            errors=task_errors(before.get("errors", [])),
-            worker_ids=[*before.get("worker_ids", []), worker_id],
+            errors=task_errors(list(before.errors)),
+            worker_ids=[*before.worker_ids, worker_id],
         )
+
+
+def dead_letter_of(item: TaskItem, copy: int) -> Letter:
+    """What the dead letter of a failed item says, for the copy whose body it carries."""
+    last = item.errors[-1] if item.errors else None
+    first = item.errors[0] if item.errors else None
+    return Letter(
+        task_id=item.id,
+        task_path=item.task_path,
+        exception_class=last.exception_class_path if last else "unknown",
+        exception_message=last.message if last else "",
+        attempts=item.attempts,
+        first_failed_at=(first.at if first else timezone.now()).isoformat(),
+        copy=copy,
+    )
+
+
+async def _within(coroutine: Any, seconds: float) -> Any:
+    """Await the task's coroutine in this thread's own event loop, cancelled when its time
+    is up: a thread running `async_to_sync` cannot be interrupted, a coroutine can."""
+    try:
+        async with asyncio.timeout(seconds) as limit:
+            return await coroutine
+    except TimeoutError:
+        if limit.expired():
+            raise TaskTimeout(f"attempt exceeded its time limit of {seconds:g}s") from None
+        raise
 
 
 def _update(result: TaskResult, status: TaskResultStatus, now: datetime, *, finished: bool) -> None:

@@ -1,7 +1,11 @@
-"""How long the next attempt may run, given what is left of the Lambda invocation."""
+"""How long the next attempt may run, and when the invocation running it ends."""
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
+
+# Beyond the invocation's end, before a lease counts as run out: clocks differ a little.
+LEASE_SLACK = 5.0
 
 
 @dataclass(slots=True)
@@ -20,7 +24,7 @@ class Deadline:
         if self.context is None:
             limit: float | None = timeout
         else:
-            left = self.context.get_remaining_time_in_millis() / 1000 - self.margin
+            left = self._left() - self.margin
             if left >= timeout:
                 limit = timeout
             elif not self._started_any and left > 1:
@@ -30,3 +34,13 @@ class Deadline:
         if limit is not None:
             self._started_any = True
         return limit
+
+    def lease_until(self, time_limit: float) -> float:
+        """When an attempt starting now stops counting as alive: not before this
+        invocation's hard end, when Lambda stops it whatever the task does with its time
+        limit. Outside Lambda, the time limit bounds it."""
+        left = self._left() if self.context is not None else time_limit
+        return time.time() + max(left, time_limit) + LEASE_SLACK
+
+    def _left(self) -> float:
+        return self.context.get_remaining_time_in_millis() / 1000

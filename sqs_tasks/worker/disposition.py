@@ -2,118 +2,107 @@
 
 Returning normally lets Lambda delete the message; raising ReturnToQueue reports it in
 batchItemFailures, so it comes back when its visibility timeout runs out, which we set.
+A message is deleted only when the item says nothing more needs it: the task finished
+(with its dead letter sent, if it owes one), or another copy is the live one.
 """
 
 import logging
-from datetime import datetime
-
-from django.utils import timezone
+from collections.abc import Callable
 
 from sqs_tasks import aws, queues
-from sqs_tasks.codec import SIGNATURE_ATTRIBUTE, OutgoingMessage, string_attribute
-from sqs_tasks.errors import MESSAGE_LIMIT
+from sqs_tasks.envelope import Envelope
+from sqs_tasks.item import SUCCESSFUL, WorkflowRef
+from sqs_tasks.results import ResultStore
 from sqs_tasks.runner.outcome import (
-    AlreadyFinished,
-    Busy,
     Failed,
+    Finished,
     Lost,
     Outcome,
     RetryLater,
     Succeeded,
+    Superseded,
+    Waiting,
 )
 from sqs_tasks.runner.retry import MAX_VISIBILITY
+from sqs_tasks.worker.copies import Copies, CopyChanged
+from sqs_tasks.worker.letters import send_letter
 from sqs_tasks.worker.message import IncomingMessage
 
 logger = logging.getLogger("sqs_tasks.worker")
 
-# A postponed message is held by visibility this many receives, then sent afresh, so its
-# receive count never nears the queue's maxReceiveCount however long the delay.
-HOLD_RECEIVES = 2
+# A message handed back this many times already is replaced by a fresh copy instead of
+# going back again, so its receives never walk toward the queue's maxReceiveCount.
+REPLACE_AFTER_RECEIVES = queues.NON_ATTEMPT_RECEIVES
+# A copy that arrived too late in an invocation to start comes back this soon.
+NOT_STARTED_DELAY = 2.0
 
 
 class ReturnToQueue(Exception):
     """Report this record in batchItemFailures: it comes back later, nothing is lost."""
 
 
-def apply(message: IncomingMessage, outcome: Outcome, *, task_id: str, task_path: str) -> None:
-    match outcome:
-        case Succeeded() | AlreadyFinished() | Lost():
+class Disposition:
+    def __init__(
+        self,
+        results: ResultStore,
+        copies: Copies,
+        continue_workflow: Callable[[WorkflowRef], None],
+    ) -> None:
+        self.results = results
+        self.copies = copies
+        # What follows a workflow's step (workflows/engine.py): run before the message is
+        # deleted, and again by any later delivery of it, so a crash loses nothing.
+        self.continue_workflow = continue_workflow
+
+    def apply(self, message: IncomingMessage, envelope: Envelope, outcome: Outcome) -> None:
+        match outcome:
+            case Succeeded():
+                self._after_success(envelope)
+            case Finished(status=status) if status == SUCCESSFUL:
+                self._after_success(envelope)
+            case Finished() | Lost() | Superseded(successor=None):
+                return
+            case Superseded(successor=int(successor)):
+                self.copies.send(message.queue_url, envelope.with_copy(successor))
+            case RetryLater(delay=delay) | Waiting(delay=delay):
+                self.come_back(message, envelope, delay)
+            case Failed(letter=letter):
+                send_letter(
+                    self.results,
+                    letter,
+                    dead_letter_url=queues.dead_letter_url(message.queue_url),
+                    body=message.body,
+                    signature=message.signature,
+                    source_queue=message.queue_name,
+                )
+
+    def _after_success(self, envelope: Envelope) -> None:
+        if envelope.workflow is not None:
+            self.continue_workflow(envelope.workflow)
+
+    def come_back(self, message: IncomingMessage, envelope: Envelope, delay: float) -> None:
+        """Have this task's message back in `delay` seconds: this copy, hidden that long,
+        or, once it has been handed back before, a fresh copy in its place."""
+        if message.receive_count >= REPLACE_AFTER_RECEIVES:
+            try:
+                self.copies.replace(message.queue_url, envelope, delay)
+            except CopyChanged:
+                return_later(message, NOT_STARTED_DELAY)  # judged again on its next receive
             return
-        case RetryLater(delay=delay) | Busy(delay=delay):
-            return_later(message, delay)
-        case Failed(error=error, attempts=attempts, first_failed_at=first_failed_at):
-            dead_letter(
-                message,
-                task_id=task_id,
-                task_path=task_path,
-                exception_class=error.exception_class_path,
-                exception_message=error.message,
-                attempts=attempts,
-                first_failed_at=first_failed_at,
-            )
+        return_later(message, delay)
 
 
 def return_later(message: IncomingMessage, delay: float) -> None:
-    """Hide the message for `delay` seconds, then report it failed so Lambda keeps it."""
-    seconds = max(0, min(int(delay), MAX_VISIBILITY))
+    """Hide the message for `delay` seconds (SQS allows 12 h), then report it failed so
+    Lambda keeps it. If hiding fails, the queue's own visibility timeout still brings it
+    back, later: the item, not the message, says when the task may run."""
+    seconds = max(0, min(int(delay + 0.999), MAX_VISIBILITY))
     try:
         aws.client("sqs").change_message_visibility(
             QueueUrl=message.queue_url,
             ReceiptHandle=message.receipt_handle,
             VisibilityTimeout=seconds,
         )
-    except Exception:  # the queue's own visibility timeout still brings it back
+    except Exception:
         logger.warning("could not change visibility", exc_info=True)
     raise ReturnToQueue(f"returns in {seconds}s")
-
-
-def postpone(message: IncomingMessage, until: datetime) -> None:
-    """A message that arrived before its run_after: hold it, or resend it for later."""
-    remaining = (until - timezone.now()).total_seconds()
-    if message.receive_count <= HOLD_RECEIVES:
-        return_later(message, remaining)
-    queues.send(
-        message.queue_url,
-        OutgoingMessage(task_id="", body=message.body, attributes=message.api_attributes()),
-        delay=remaining,
-    )
-
-
-def dead_letter(
-    message: IncomingMessage,
-    *,
-    task_id: str,
-    task_path: str,
-    exception_class: str,
-    exception_message: str,
-    attempts: int,
-    first_failed_at: str | None = None,
-) -> None:
-    """Send the message, body unchanged, to its queue's dead-letter queue, with attributes
-    that say what failed at a glance in the console (contract 6). The caller returns
-    normally afterwards, so Lambda deletes the original only once this send succeeded."""
-    now = timezone.now().isoformat()
-    # SQS allows ten attributes: keep the signature (so a redrive verifies) and add ours.
-    attributes = {
-        name: value
-        for name, value in message.api_attributes().items()
-        if name == SIGNATURE_ATTRIBUTE
-    }
-    attributes |= {
-        "task_id": string_attribute(task_id or "unknown"),
-        "task_path": string_attribute(task_path or "unknown"),
-        "exception_class": string_attribute(exception_class),
-        "exception_message": string_attribute(exception_message[:MESSAGE_LIMIT] or "-"),
-        "attempts": {"DataType": "Number", "StringValue": str(attempts)},
-        "first_failed_at": string_attribute(first_failed_at or now),
-        "last_failed_at": string_attribute(now),
-        "source_queue": string_attribute(message.queue_name),
-    }
-    queues.send(
-        queues.dead_letter_url(message.queue_url),
-        OutgoingMessage(task_id=task_id, body=message.body, attributes=attributes),
-    )
-    logger.error(
-        "message dead-lettered",
-        extra={"exception_class": exception_class, "reason": exception_message[:200]},
-    )

@@ -1,39 +1,51 @@
 """One record of a batch: verify, decode, resolve, run, and dispose of the message.
 
 Anything that must never run (contract 7) is dead-lettered with its reason and the
-record succeeds, so the rest of the batch goes on and the message is not redelivered.
+record succeeds, so the rest of the batch goes on. A verified message that names a task
+also fails that task's item, once, so the FAILED list and the dead letters agree.
 """
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from django.tasks import Task
 from django.utils import timezone
 
-from sqs_tasks import log_context
+from sqs_tasks import log_context, queues, sensitive
 from sqs_tasks.backends.sqs import SQSBackend, check_arguments
-from sqs_tasks.envelope import Envelope
+from sqs_tasks.envelope import Envelope, decode_arguments
 from sqs_tasks.errors import ErrorRecord, class_path
 from sqs_tasks.exceptions import (
     ArgumentMismatch,
     InvalidSignature,
     InvalidTaskArguments,
+    MalformedEnvelope,
+    MisroutedMessage,
     RejectedMessage,
     UnknownTask,
 )
-from sqs_tasks.results import FAILED
-from sqs_tasks.runner.runner import TaskRunner
-from sqs_tasks.task_results import resolve_task
-from sqs_tasks.worker import disposition
+from sqs_tasks.runner import verdict
+from sqs_tasks.runner.outcome import Failed, Letter, Outcome, Waiting
+from sqs_tasks.runner.runner import TaskRunner, dead_letter_of
+from sqs_tasks.task_results import read_json, resolve_task
+from sqs_tasks.worker.copies import Copies
 from sqs_tasks.worker.deadline import Deadline
+from sqs_tasks.worker.disposition import (
+    NOT_STARTED_DELAY,
+    Disposition,
+    ReturnToQueue,
+    return_later,
+)
+from sqs_tasks.worker.letters import send_letter
 from sqs_tasks.worker.message import IncomingMessage
+from sqs_tasks.workflows.engine import Engine
 
 logger = logging.getLogger("sqs_tasks.worker")
 
-
-class NotStarted(Exception):
-    """Too little of the invocation is left to start this record; it comes back."""
+# How soon a record that failed unexpectedly (AWS refused a call) comes back.
+TRANSIENT_DELAY = 10.0
 
 
 class RecordHandler:
@@ -41,9 +53,15 @@ class RecordHandler:
         self, backend: SQSBackend, runner: TaskRunner, deadline: Deadline, worker_id: str
     ) -> None:
         self.backend = backend
+        self.results = backend.results
         self.runner = runner
         self.deadline = deadline
         self.worker_id = worker_id
+        self.disposition = Disposition(
+            backend.results,
+            Copies(backend.results, backend.codec),
+            Engine(backend).step_succeeded,
+        )
 
     def __call__(self, record: SQSRecord, lambda_context: Any = None) -> None:
         message = IncomingMessage.from_record(record)
@@ -52,63 +70,134 @@ class RecordHandler:
                 self._handle(message)
             except RejectedMessage as rejection:
                 self._reject(message, rejection)
-            except (disposition.ReturnToQueue, NotStarted):
+            except ReturnToQueue:
                 raise
             except Exception:
-                # AWS unreachable, a bug: the message comes back and is tried again.
+                # AWS refusing a call, a bug: the message comes back soon and is tried
+                # again, not after the queue's whole visibility timeout.
                 logger.exception("record failed; it returns to the queue")
-                raise
+                return_later(message, TRANSIENT_DELAY)
 
     def _handle(self, message: IncomingMessage) -> None:
         envelope = self.backend.codec.decode(message.body, message.signature)
-        task = self._runnable_task(envelope)
-        if envelope.run_after and envelope.run_after > timezone.now():
-            disposition.postpone(message, envelope.run_after)
-            return
-        time_limit = self.deadline.time_limit(envelope.policy.timeout)
-        if time_limit is None:
-            raise NotStarted("not enough invocation time left; the record comes back")
         with log_context.bound(task_id=envelope.task_id, request_id=envelope.request_id):
-            outcome = self.runner.run(
-                task, envelope, worker_id=self.worker_id, time_limit=time_limit
-            )
-            disposition.apply(
-                message, outcome, task_id=envelope.task_id, task_path=envelope.task_path
-            )
+            task = self._runnable_task(envelope, message)
+            now = timezone.now()
+            if envelope.run_after and envelope.run_after > now:
+                # Not due for a while: no need to ask the item (its not_before is later still).
+                wait = (envelope.run_after - now).total_seconds()
+                outcome: Outcome = Waiting(wait, "not due")
+            elif (time_limit := self.deadline.time_limit(envelope.policy.timeout)) is None:
+                outcome = Waiting(NOT_STARTED_DELAY, "not started: too little time left")
+            else:
+                args, kwargs, secrets = self._arguments(task, envelope)
+                outcome = self.runner.run(
+                    task,
+                    envelope,
+                    args=args,
+                    kwargs=kwargs,
+                    secrets=secrets,
+                    worker_id=self.worker_id,
+                    time_limit=time_limit,
+                    lease_until=self.deadline.lease_until(time_limit),
+                )
+            self.disposition.apply(message, envelope, outcome)
 
-    def _runnable_task(self, envelope: Envelope) -> Task:
+    def _runnable_task(self, envelope: Envelope, message: IncomingMessage) -> Task:
         ids = {"task_id": envelope.task_id, "task_path": envelope.task_path}
         if envelope.backend != self.backend.alias:
             raise UnknownTask(f"backend {envelope.backend!r} is not this worker's", **ids)
+        expected_queue = self.backend.sqs_queue_name(envelope.queue_name)
+        if message.queue_name and message.queue_name != expected_queue:
+            raise MisroutedMessage(
+                f"names queue {expected_queue!r} but arrived on {message.queue_name!r}", **ids
+            )
         try:
             task = resolve_task(envelope.task_path)
         except ValueError as error:
             raise UnknownTask(str(error), **ids) from None
         if task.backend != self.backend.alias:
             raise UnknownTask(f"{envelope.task_path} belongs to backend {task.backend!r}", **ids)
-        try:
-            check_arguments(task, envelope.args, envelope.kwargs)
-        except InvalidTaskArguments as error:
-            raise ArgumentMismatch(str(error), **ids) from None
         return task
+
+    def _arguments(
+        self, task: Task, envelope: Envelope
+    ) -> tuple[list[Any], dict[str, Any], sensitive.Values | None]:
+        """The call's arguments (from S3 when claim-checked, with their sensitive values
+        put back), fitted to the function; and those values, to scrub from errors."""
+        ids = {"task_id": envelope.task_id, "task_path": envelope.task_path}
+        text = read_json(envelope.arguments, self.backend.payloads, task_id=envelope.task_id)
+        secrets = None
+        if envelope.sensitive is not None:
+            secrets = sensitive.unseal(
+                envelope.sensitive, signer=self.backend.codec.signer, task_id=envelope.task_id
+            )
+        try:
+            args, kwargs = decode_arguments(text)
+            if secrets is not None:
+                args, kwargs = sensitive.merge(args, kwargs, secrets)
+            check_arguments(task, args, kwargs)
+        except (ValueError, IndexError, InvalidTaskArguments) as error:
+            raise ArgumentMismatch(str(error), **ids) from None
+        return args, kwargs, secrets
+
+    # -- messages that must never run ------------------------------------------------------
 
     def _reject(self, message: IncomingMessage, rejection: RejectedMessage) -> None:
         logger.warning(
             "message rejected, never executed",
             extra={"reason": rejection.reason, "rejection": type(rejection).__name__},
         )
-        # Only a verified message may change a result: a forged one could name any id.
-        if rejection.task_id and not isinstance(rejection, InvalidSignature):
-            now = timezone.now()
-            error = ErrorRecord(class_path(type(rejection)), rejection.reason, "", now)
-            self.backend.results.finish(
-                rejection.task_id, status=FAILED, now=now, errors=[error.to_dict()]
-            )
-        disposition.dead_letter(
-            message,
+        now = timezone.now()
+        error = ErrorRecord(class_path(type(rejection)), rejection.reason, "", now)
+        envelope = None if isinstance(rejection, InvalidSignature) else self._envelope_of(message)
+        outcome = self._fail_rejected(envelope, error) if envelope else None
+        if envelope is not None and outcome is not None:
+            self.disposition.apply(message, envelope, outcome)
+            return
+        # No item this message may change: it did not verify (a forged message could
+        # name any task), or names none that exists. A letter of its own, with what is known.
+        letter = Letter(
             task_id=rejection.task_id,
             task_path=rejection.task_path,
-            exception_class=class_path(type(rejection)),
-            exception_message=rejection.reason,
+            exception_class=error.exception_class_path,
+            exception_message=error.message,
             attempts=0,
+            first_failed_at=now.isoformat(),
+            copy=envelope.copy if envelope else 0,
         )
+        send_letter(
+            None,
+            letter,
+            dead_letter_url=queues.dead_letter_url(message.queue_url),
+            body=message.body,
+            signature=message.signature,
+            source_queue=message.queue_name,
+        )
+
+    def _fail_rejected(self, envelope: Envelope, error: ErrorRecord) -> Outcome | None:
+        """Fail the task of a verified message as a failed attempt would: the item first,
+        then the letter it owes. None when the task has no item."""
+        item = self.results.get(envelope.task_id)
+        match verdict.judge(item, envelope.copy, timezone.now().timestamp()):
+            case verdict.Missing():
+                return None
+            case verdict.Due() | verdict.NotDue() | verdict.OutOfAttempts():
+                assert item is not None
+                written = self.results.record_failure(
+                    item, now=error.at, errors=[error], letter_copy=envelope.copy
+                )
+                if not written.done:
+                    return Waiting(NOT_STARTED_DELAY, "contended")
+                failed = replace(item, errors=(*item.errors, error))
+                return Failed(dead_letter_of(failed, envelope.copy), error)
+            case _:
+                return self.runner.judge_copy(envelope, item, timezone.now())
+
+    def _envelope_of(self, message: IncomingMessage) -> Envelope | None:
+        """The envelope of a message whose signature verifies, even if the rest of it is
+        unusable here (an unknown task, misrouted); None if it does not parse."""
+        try:
+            return self.backend.codec.decode(message.body, message.signature)
+        except (InvalidSignature, MalformedEnvelope):
+            return None

@@ -2,7 +2,7 @@
 
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TextIO
 
 _lock = threading.Lock()
@@ -19,11 +19,16 @@ def emit(source: str, line: str, stream: TextIO | None = None) -> None:
         stream.flush()
 
 
-def follow(source: str, lines: Iterable[str]) -> threading.Thread:
-    """Copy a process's output lines into the terminal, tagged, until it closes."""
+def follow(
+    source: str, lines: Iterable[str], tap: Callable[[str], None] | None = None
+) -> threading.Thread:
+    """Copy a process's output lines into the terminal, tagged, until it closes; `tap`
+    sees each line first (the metrics of EMF lines: stack/local/metrics.py)."""
 
     def pump() -> None:
         for line in lines:
+            if tap is not None:
+                tap(line)
             emit(source, line)
 
     thread = threading.Thread(target=pump, name=f"log-{source}", daemon=True)

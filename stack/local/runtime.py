@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,9 @@ class FunctionSpec:
 class Environment:
     """One warm sandbox process."""
 
-    def __init__(self, spec: FunctionSpec, cwd: str) -> None:
+    def __init__(
+        self, spec: FunctionSpec, cwd: str, tap: Callable[[str], None] | None = None
+    ) -> None:
         self.spec = spec
         self.process = subprocess.Popen(
             [
@@ -62,7 +65,7 @@ class Environment:
             text=True,
             bufsize=1,
         )
-        logs.follow(spec.name, self.process.stderr)
+        logs.follow(spec.name, self.process.stderr, tap)
         self._answers: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read_answers, daemon=True).start()
         self._await(timeout=60)  # the cold start: imports and django.setup(), any restore
@@ -99,9 +102,17 @@ class Environment:
 class FunctionRuntime:
     """Up to `concurrency` warm environments of one function."""
 
-    def __init__(self, spec: FunctionSpec, *, concurrency: int, cwd: str) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        *,
+        concurrency: int,
+        cwd: str,
+        tap: Callable[[str], None] | None = None,
+    ) -> None:
         self.spec = spec
         self.cwd = cwd
+        self.tap = tap
         self._idle: queue.LifoQueue[Environment | None] = queue.LifoQueue()
         self._all: list[Environment] = []
         self._lock = threading.Lock()
@@ -112,7 +123,7 @@ class FunctionRuntime:
         environment = self._idle.get()  # blocks while `concurrency` invocations run
         try:
             if environment is None:
-                environment = Environment(self.spec, self.cwd)
+                environment = Environment(self.spec, self.cwd, self.tap)
                 with self._lock:
                     self._all.append(environment)
             return environment.invoke(event)

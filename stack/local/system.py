@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from stack.local import logs, topology
+from stack.local import logs, metrics, topology
 from stack.local.outbox import Outbox
 from stack.local.pollers import Poller
 from stack.local.runtime import FunctionRuntime
@@ -163,9 +163,11 @@ class LocalSystem:
         manage("collectstatic", "--noinput", "-v", "0", env=web_env)
         manage("ensure_admin", env=web_env)
 
+        # The functions' EMF lines become metrics in the emulator, as CloudWatch does.
+        tap = metrics.Publisher(session.client("cloudwatch", endpoint_url=endpoint))
         runtimes = {
             spec.name: FunctionRuntime(
-                spec, concurrency=self._concurrency(spec, mappings), cwd=str(ROOT)
+                spec, concurrency=self._concurrency(spec, mappings), cwd=str(ROOT), tap=tap
             )
             for spec in functions.values()
         }
@@ -185,7 +187,12 @@ class LocalSystem:
         clock.start()
         outbox = Outbox(self.paths.outbox)
         outbox.start()
-        self._parts += [clock, outbox, _Process(serve(self.web_port, web_env))]
+        web_lambda = {"AWS_LAMBDA_FUNCTION_NAME": PARAMETERS["AppName"] + "-" + PARAMETERS["Stage"]}
+        self._parts += [
+            clock,
+            outbox,
+            _Process(serve(self.web_port, {**web_env, **web_lambda}, tap=tap)),
+        ]
         self.paths.state.write_text(
             json.dumps(
                 {

@@ -4,6 +4,7 @@ zappa_settings.json, with the local endpoint and secrets laid over it."""
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from stack.local import logs
@@ -19,7 +20,9 @@ def manage(*args: str, env: dict[str, str], cwd: Path = ROOT) -> None:
     subprocess.run([sys.executable, "manage.py", *args], env=env, cwd=cwd, check=True)
 
 
-def serve(port: int, env: dict[str, str], cwd: Path = ROOT) -> subprocess.Popen:
+def serve(
+    port: int, env: dict[str, str], cwd: Path = ROOT, tap: Callable[[str], None] | None = None
+) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
         env=env,
@@ -29,5 +32,5 @@ def serve(port: int, env: dict[str, str], cwd: Path = ROOT) -> subprocess.Popen:
         text=True,
         bufsize=1,
     )
-    logs.follow("web", process.stdout)
+    logs.follow("web", process.stdout, tap)
     return process

@@ -38,7 +38,7 @@ def test_progress_is_throttled_but_the_last_step_always_lands():
     progress = ThrottledProgress(written.append, min_interval=60)
     for step in range(1, 101):
         progress(step, 100)
-    assert [w["current"] for w in written] == [1, 100]
+    assert [w.current for w in written] == [1, 100]
 
 
 def test_deadline_starts_only_what_fits():

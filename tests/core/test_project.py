@@ -85,4 +85,4 @@ def test_enqueue_records_the_request_id(aws, client, settings):
     response = client.post("/enqueue-add/", {"a": 1, "b": 2}, HTTP_X_REQUEST_ID="trace-me")
     assert response["X-Request-ID"] == "trace-me"
     item = default_task_backend.results.get(response.json()["id"])
-    assert item["request_id"] == "trace-me"
+    assert item.request_id == "trace-me"

@@ -78,7 +78,10 @@ def test_retryable_failure_comes_back_then_fails_for_good_into_the_dlq(aws):
     assert attributes["attempts"] == "3"
     assert attributes["source_queue"] == "app-test-default"
     assert attributes["first_failed_at"] <= attributes["last_failed_at"]
-    assert dead["Body"] == message["Body"]  # unchanged, so it can be redriven
+    # The body of the copy that failed (copies are replaced as receives pile up), signed:
+    # a redrive verifies it.
+    letter = default_task_backend.codec.decode(dead["Body"], attributes["signature"])
+    assert letter.task_id == result.id and letter.copy == failed_copy(result.id)
 
 
 def test_retry_sets_a_backoff_visibility(aws, settings):
@@ -139,8 +142,8 @@ def test_task_claimed_by_a_live_attempt_is_left_for_later(aws):
     backend = default_task_backend
     backend.results.claim(
         result.id,
+        copy=0,
         worker_id="elsewhere",
-        max_attempts=3,
         lease_until=timezone.now().timestamp() + 300,
         now=timezone.now(),
     )
@@ -155,10 +158,10 @@ def test_attempt_whose_worker_died_is_recorded_and_retried(aws):
     result = sample_tasks.add.enqueue(1, 1)
     default_task_backend.results.claim(
         result.id,
+        copy=0,
         worker_id="crashed",
-        max_attempts=3,
         lease_until=timezone.now().timestamp() - 10,
-        now=timezone.now() - timedelta(minutes=5),
+        now=timezone.now(),
     )
     drain_queue("default")
     done = result_of(result.id)
@@ -239,12 +242,15 @@ def test_large_arguments_and_results_go_through_s3(aws):
     big = "y" * 300_000
     result = sample_tasks.heavy_echo.enqueue(big)
     (message,) = receive_batch(aws["heavy"])
-    assert "claim_check" in json.loads(message["Body"])
+    reference = json.loads(message["Body"])["arguments_ref"]
     deliver(aws["heavy"], [message])
     done = result_of(result.id)
     assert done.return_value == big and done.args == [big]
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="app-test-payloads")["Contents"]}
-    assert keys == {f"payloads/{result.id}.json", f"results/{result.id}.json"}
+    # Arguments by content, results by task: each under the retention tier that outlives
+    # the task (45 days here: no wait, a 30-day result TTL, a week's slack).
+    assert keys == {reference["key"], f"results/d45/{result.id}.json"}
+    assert reference["key"].startswith("payloads/d45/")
 
 
 def test_return_value_too_big_for_dynamodb_goes_to_s3(aws):
@@ -302,6 +308,12 @@ def test_handler_answers_the_shared_event_shape(aws):
 def test_an_event_that_is_not_an_sqs_batch_fails_the_whole_invocation(aws):
     with pytest.raises(UnexpectedBatchTypeError):
         handler({"detail-type": "Scheduled Event"}, LambdaContext())
+
+
+def failed_copy(task_id):
+    note = default_task_backend.results.get(task_id).dead_letter
+    assert note is not None and note.sent
+    return note.copy
 
 
 def _receive_delayed(queue_url):

@@ -84,11 +84,14 @@ def deployed_view(queue: str) -> dict:
                 "reports_item_failures": mapping.reports_item_failures,
                 "TASK_QUEUES": environment["TASK_QUEUES"],
             },
-            "roles_allowed_to_enqueue": sorted(
-                role
+            "policies_naming_it": {
+                role: sorted(
+                    name
+                    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
+                    if queue in name
+                )
                 for role in ("app-dev-web", "app-dev-scheduler", "app-dev-worker-default")
-                if f"enqueue-{queue}" in iam.list_role_policies(RoleName=role)["PolicyNames"]
-            ),
+            },
         }
 
 

@@ -86,8 +86,9 @@ def test_the_translated_template_has_everything_a_queue_needs(seen):
         "WorkerFunctionemailsAliaslive": "AWS::Lambda::Alias",
         "WorkerFunctionemailsQueue": "AWS::Lambda::EventSourceMapping",
         "Enqueueemails": "AWS::IAM::Policy",
-        "EnqueueemailsFromWorkerdefault": "AWS::IAM::Policy",
-        "EnqueuedefaultFromWorkeremails": "AWS::IAM::Policy",
+        "UseemailsFromWorkerdefault": "AWS::IAM::Policy",
+        "UsedefaultFromWorkeremails": "AWS::IAM::Policy",
+        "CountDeadLettersemails": "AWS::IAM::Policy",
         "DeadLetterAlarmemails": "AWS::CloudWatch::Alarm",
         "BacklogAlarmemails": "AWS::CloudWatch::Alarm",
         "WorkerErrorsAlarmemails": "AWS::CloudWatch::Alarm",
@@ -118,11 +119,11 @@ def test_moto_deploys_it_and_the_local_system_would_poll_it(seen):
         "reports_item_failures": True,
         "TASK_QUEUES": "default,heavy,emails",
     }
-    assert deployed["roles_allowed_to_enqueue"] == [
-        "app-dev-scheduler",
-        "app-dev-web",
-        "app-dev-worker-default",
-    ]
+    assert deployed["policies_naming_it"] == {
+        "app-dev-web": ["count-emails-dead-letters", "enqueue-emails"],
+        "app-dev-scheduler": ["enqueue-emails"],
+        "app-dev-worker-default": ["use-emails-queue"],
+    }
 
 
 def test_the_checks_and_the_makefile_see_it(seen):

@@ -10,6 +10,7 @@ from sqs_tasks import metrics
 from stack.template import resources_of_type
 
 EMITTED = {metrics.ENQUEUED, metrics.SUCCEEDED, metrics.RETRIED, metrics.FAILED, metrics.DURATION}
+OUTBOX = {metrics.RELAYED, metrics.RELAY_FAILED, metrics.OUTBOX_AGE}
 
 
 def refs(value) -> set[str]:
@@ -121,7 +122,15 @@ def test_the_overview_searches_every_queue_for_the_metrics_the_workers_emit(temp
     assert {dimension for dimension, _ in searched} == {"queue"}  # what sqs_tasks.metrics sets
     assert {metric for _, metric in searched} == EMITTED
     titles = " ".join(w["properties"]["title"] for w in widgets(body))
-    assert "by queue" in titles and "schedules dead-letter" in titles
+    assert "by queue" in titles and "schedules dead-letter" in titles and "outbox" in titles
+    outbox = [
+        row
+        for widget in widgets(body)
+        for row in expand(widget["properties"]["metrics"])
+        if row and row[0] == "X"  # the Namespace variable, outside a SEARCH
+    ]
+    assert {row[1] for row in outbox} == OUTBOX
+    assert all(row[2:4] == ["queue", metrics.OUTBOX] for row in outbox)
 
 
 def test_each_queue_has_a_page_of_its_metrics_dead_letters_backlog_and_worker(template):
@@ -165,6 +174,9 @@ def test_alarms_watch_resources_of_this_stack(template):
     for name, alarm in resources_of_type(template, "AWS::CloudWatch::Alarm").items():
         for dimension in alarm["Properties"].get("Dimensions", []):
             value = dimension["Value"]
+            if dimension["Name"] == "queue":  # our own metrics: the pseudo-queue outbox
+                assert value == metrics.OUTBOX, name
+                continue
             target = value.get("Ref") or value.get("Fn::GetAtt", [None])[0]
             assert target in resources, f"{name} watches {value}"
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]

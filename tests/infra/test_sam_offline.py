@@ -97,10 +97,14 @@ def test_prod_stage_with_vpc_and_database_deploys_beside_dev(fake_aws_env):
         assert variables["DATABASE_SECRET_ARN"] == PROD_PARAMETERS["DatabaseSecretArn"]
         assert variables["APP_STAGE"] == "prod"
         iam = session.client("iam")
-        for role in ("app-prod-worker-default", "app-prod-worker-heavy", "app-prod-web"):
+        # Every function opens the database: an enqueue is an outbox row (contract 9).
+        for role in (
+            "app-prod-worker-default",
+            "app-prod-worker-heavy",
+            "app-prod-web",
+            "app-prod-scheduler",
+        ):
             assert "read-database-secret" in iam.list_role_policies(RoleName=role)["PolicyNames"]
-        scheduler_policies = iam.list_role_policies(RoleName="app-prod-scheduler")["PolicyNames"]
-        assert "read-database-secret" not in scheduler_policies
         table = session.client("dynamodb").describe_table(TableName="app-prod-tasks")["Table"]
         assert table["DeletionProtectionEnabled"] is True
         concurrency = {

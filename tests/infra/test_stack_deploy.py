@@ -125,9 +125,9 @@ def test_results_table_is_on_demand_with_the_failed_tasks_index(deployed):
     assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     (index,) = table["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "by-status"
-    assert [key["AttributeName"] for key in index["KeySchema"]] == ["status", "updated_at"]
-    assert index["Projection"] == {"ProjectionType": "ALL"}
+    assert index["IndexName"] == "failed"
+    assert [key["AttributeName"] for key in index["KeySchema"]] == ["failed_key", "finished_at"]
+    assert index["Projection"]["ProjectionType"] == "INCLUDE"
     assert table["DeletionProtectionEnabled"] is False  # dev; prod turns it on
 
 
@@ -161,4 +161,6 @@ def test_web_role_is_assumable_by_lambda_and_api_gateway(deployed):
     ]
     policies = iam.list_role_policies(RoleName=f"{PREFIX}-web")["PolicyNames"]
     queues = settings.TASKS["default"]["QUEUES"]
-    assert sorted(policies) == sorted(["web", *(f"enqueue-{queue}" for queue in queues)])
+    assert sorted(policies) == sorted(
+        ["web", *(f"enqueue-{q}" for q in queues), *(f"count-{q}-dead-letters" for q in queues)]
+    )

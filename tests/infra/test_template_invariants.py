@@ -6,6 +6,8 @@ source mappings, event-invoke configs, any generated role), which the SAM source
 
 from django.conf import settings
 
+from sqs_tasks.claim_check import RETENTION_TIERS
+from sqs_tasks.item import FAILED_INDEX, FAILED_PROJECTION
 from stack.template import Template, resources_of_type, walk
 
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
@@ -133,12 +135,16 @@ def test_a_task_queue_redrives_to_its_own_dead_letter_queue_after_at_least_five_
         dlq = target(redrive["deadLetterTargetArn"])
         assert dlq not in dead_letter_queues, f"{logical_id} shares its DLQ"
         dead_letter_queues.add(dlq)
-        assert redrive["maxReceiveCount"] >= 5, logical_id
-        source_retention = queue["Properties"].get("MessageRetentionPeriod", 345600)
-        # SQS counts a dead-lettered message's age from its first enqueue: the DLQ keeps
-        # messages as long as SQS allows, at least as long as its source.
+        # Room for every attempt and the receives that are not attempts (the backend
+        # refuses a max_attempts that would not fit).
+        assert redrive["maxReceiveCount"] == settings.TASKS["default"]["OPTIONS"].get(
+            "MAX_RECEIVE_COUNT", 10
+        ), logical_id
+        # The longest SQS keeps anything: a backlog days deep still loses nothing. A
+        # message SQS moves to its DLQ keeps its first enqueue time there, and the
+        # reconciler (every five minutes) sends each one on as a fresh message.
+        assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600, logical_id
         assert queues[dlq]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
-        assert queues[dlq]["Properties"]["MessageRetentionPeriod"] >= source_retention
 
 
 def test_settings_queues_and_template_queues_match_one_to_one(template):
@@ -268,12 +274,16 @@ def test_results_table_shape(translated):
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     (index,) = table["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "by-status"
+    assert index["IndexName"] == FAILED_INDEX
     assert index["KeySchema"] == [
-        {"AttributeName": "status", "KeyType": "HASH"},
-        {"AttributeName": "updated_at", "KeyType": "RANGE"},
+        {"AttributeName": "failed_key", "KeyType": "HASH"},
+        {"AttributeName": "finished_at", "KeyType": "RANGE"},
     ]
-    assert index["Projection"] == {"ProjectionType": "ALL"}
+    # Small index items (one WRU each), with what listing failures needs.
+    assert index["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": list(FAILED_PROJECTION),
+    }
 
 
 def test_payload_bucket_expires_payloads_and_results_but_keeps_uploads(translated):
@@ -284,7 +294,10 @@ def test_payload_bucket_expires_payloads_and_results_but_keeps_uploads(translate
         for rule in bucket["LifecycleConfiguration"]["Rules"]
         if "ExpirationInDays" in rule
     }
-    assert expiry == {"payloads/": 14, "results/": 30}
+    # One rule per retention tier, for arguments and for results (claim_check.py).
+    assert expiry == {
+        f"{prefix}/d{days}/": days for prefix in ("payloads", "results") for days in RETENTION_TIERS
+    }
 
 
 def test_every_function_logs_to_a_group_with_retention_the_workers_to_one(translated):
@@ -305,6 +318,8 @@ def test_alarms_watch_every_dead_letter_queue_backlog_and_worker(translated):
         properties = alarm["Properties"]
         assert properties["AlarmActions"] == [{"Ref": "AlarmTopic"}]
         (dimension,) = properties["Dimensions"]
+        if dimension["Name"] == "queue":  # the outbox's age, from our own metrics
+            continue
         watched.add((properties["MetricName"], target(dimension["Value"])))
     queues = resources_of_type(translated, SQS_QUEUE)
     for logical_id, queue in queues.items():
@@ -349,7 +364,8 @@ def role_grants(translated: Template) -> dict[str, set[tuple[str, str]]]:
 
 def test_each_queue_takes_messages_from_exactly_the_roles_that_send(translated):
     """Web, scheduler and every worker may send to every task queue (tasks enqueue
-    tasks); only a queue's own worker receives from it and writes its dead-letter queue."""
+    tasks); only a queue's own worker receives from it and writes its dead-letter queue,
+    which every worker may read to reconcile (sqs_tasks/operations/reconcile.py)."""
     grants = role_grants(translated)
     queues = settings.TASKS["default"]["QUEUES"]
     task_queues = {f"Queue{queue}" for queue in queues}
@@ -362,7 +378,7 @@ def test_each_queue_takes_messages_from_exactly_the_roles_that_send(translated):
         if role in workers:
             queue = workers[role]
             assert sends == task_queues | {f"DeadLetterQueue{queue}"}, role
-            assert receives == {f"Queue{queue}"}, role
+            assert receives == {f"Queue{queue}"} | dead_letter_queues, role
         elif role in ("WebRole", "SchedulerRole"):
             assert sends - {"SchedulesDeadLetterQueue"} == task_queues, role
             assert not receives, role

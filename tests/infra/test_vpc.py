@@ -29,7 +29,9 @@ ENDPOINTS = {
     "dynamodb": "Gateway",
     "sqs": "Interface",
     "secretsmanager": "Interface",
+    "monitoring": "Interface",  # CloudWatch's API: boto3's "cloudwatch" client
 }
+ENDPOINT_OF_CLIENT = {"cloudwatch": "monitoring"}
 NOT_REACHABLE_FROM_A_VPC = {"sesv2"}  # django-ses
 
 
@@ -175,7 +177,7 @@ def services_called_by_the_code() -> set[str]:
     for source in SOURCES:
         for path in (ROOT / source).rglob("*.py"):
             found |= set(pattern.findall(path.read_text()))
-    return found | {"sesv2"}
+    return {ENDPOINT_OF_CLIENT.get(name, name) for name in found} | {"sesv2"}
 
 
 def test_the_endpoints_cover_every_service_the_code_calls(template):

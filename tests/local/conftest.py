@@ -63,6 +63,8 @@ class RunningSystem:
             if not k.startswith(("AWS_", "DJANGO_", "APP_", "DATABASE_"))
         }
         env["RATES_API_URL"] = self.rates_api.url
+        # The tests' own tasks, which workers may run beside the app's.
+        env["SQS_TASKS_MODULES"] = "tests.sample_tasks"
         self.process = subprocess.Popen(
             [
                 sys.executable,

@@ -1,6 +1,7 @@
 """Issue 5: the local system, started as `make run` starts it, used, and stopped."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -19,6 +20,7 @@ def local(system, *args: str) -> str:
     process = subprocess.run(
         [sys.executable, "-m", "stack.local", "--dir", str(system.root), *args],
         cwd=ROOT,
+        env={**os.environ, "SQS_TASKS_MODULES": "tests.sample_tasks"},
         capture_output=True,
         text=True,
         timeout=120,

@@ -104,7 +104,6 @@ def test_the_real_registry_discovers_the_apps_tasks_modules():
         if p.task.module_path.startswith("django_app.maintenance.")
     }
     assert maintenance == {
-        "purge-expired-results",
         "clear-expired-sessions",
         "remove-stale-uploads",
         "failed-tasks-digest",

@@ -36,8 +36,8 @@ def test_enqueues_the_named_task_and_the_worker_runs_it(aws, scheduled):
     assert answer["status"] == "enqueued"
     assert answer["schedule"] == "echo-tick" and answer["scheduled_time"] == TICK
     item = default_task_backend.results.get(answer["task_id"])
-    assert item["task_path"] == "tests.periodic.tasks.echo_tick"
-    assert item["request_id"] == "sched-1"  # the trail back to this invocation
+    assert item.task_path == "tests.periodic.tasks.echo_tick"
+    assert item.request_id == "sched-1"  # the trail back to this invocation
     drain_queue("default")
     result = default_task_backend.get_result(answer["task_id"])
     assert result.status == TaskResultStatus.SUCCESSFUL

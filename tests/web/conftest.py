@@ -2,7 +2,9 @@ import boto3
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 
+from django_app.accounts.models import EmailAddress
 from tests.web.fake_api import FakeApi
 
 RATE_LIMIT_TABLE = "app-test-rate-limits"
@@ -37,9 +39,12 @@ def web_aws(aws):
 
 
 def _user(username, **extra):
-    return get_user_model().objects.create_user(
+    """A user who signed up and confirmed their address (accounts.verification)."""
+    user = get_user_model().objects.create_user(
         username, f"{username}@example.com", "correct horse battery", **extra
     )
+    EmailAddress.objects.create(user=user, email=user.email, verified_at=timezone.now())
+    return user
 
 
 @pytest.fixture
@@ -90,3 +95,12 @@ def fake_api(settings):
         settings.RATES_API_MAX_WAIT = 2
         settings.RATES_API_TRIES = 3
         yield api
+
+
+@pytest.fixture
+def fresh_cache(db):
+    """An empty shared cache: the database cache's table outlives each test's flush, and
+    the sign-up throttle counts in it."""
+    from django.core.cache import cache
+
+    cache.clear()

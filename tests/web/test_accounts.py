@@ -5,6 +5,9 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
+# Sign-up enqueues the email that confirms the address.
+pytestmark = pytest.mark.usefixtures("aws", "fresh_cache")
+
 SIGNUP = {
     "username": "carol",
     "email": "carol@example.com",

@@ -1,8 +1,7 @@
 """The staff overview of all tasks: computed ahead by a periodic task into the shared cache,
 read from it by the task list, and computed on the spot on a miss."""
 
-from datetime import timedelta
-
+import boto3
 import pytest
 from django.conf import settings
 from django.core.cache import cache
@@ -13,11 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from django_app.jobs import overview
+from sqs_tasks import aws as aws_clients
 from sqs_tasks.testing import drain_queue
+from stack.local import metrics
 from tests import sample_tasks
 from tests.maintenance.scheduling import run_schedule
-
-EMPTY = dict.fromkeys(overview.STATUSES, 0)
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +25,19 @@ def empty_cache(transactional_db):
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def emitted(monkeypatch, capsys):
+    """The workers' EMF lines, turned into CloudWatch metrics (in moto) as CloudWatch does
+    on AWS: call the fixture's value after the tasks ran."""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "app-test-worker")
+
+    def publish() -> None:
+        lines = capsys.readouterr().out.splitlines()
+        metrics.publish(lines, boto3.client("cloudwatch", region_name="us-east-1"))
+
+    return publish
 
 
 def some_tasks():
@@ -38,47 +50,68 @@ def some_tasks():
     sample_tasks.add.enqueue(3, 4)
 
 
-def test_counts_per_queue_and_status_over_the_last_day(aws):
+def test_counts_per_queue_from_the_metrics_and_the_queues(aws, emitted):
     some_tasks()
+    emitted()
     found = overview.compute(timezone.now())
-    assert found.counts == {
-        "default": {**EMPTY, "READY": 1, "SUCCESSFUL": 1, "FAILED": 1},
-        "heavy": {**EMPTY, "SUCCESSFUL": 1},
+    assert found.queues["default"] == {
+        "waiting": 1,
+        "in_flight": 0,
+        "delayed": 0,
+        "dead_letters": 1,
+        "enqueued": 3,
+        "succeeded": 1,
+        "retried": 0,
+        "failed": 1,
     }
-    assert overview.compute(timezone.now() + timedelta(days=2)).counts == {
-        "default": EMPTY,
-        "heavy": EMPTY,
-    }
+    assert found.queues["heavy"]["enqueued"] == 1 and found.queues["heavy"]["succeeded"] == 1
+    assert found.oldest_waiting == {"default": None, "heavy": None}  # no AWS/SQS metrics in moto
 
 
-def test_runs_from_its_schedule_into_the_cache(aws):
+def test_counting_reads_no_task(aws, emitted):
+    """The overview's cost does not grow with the tasks: no DynamoDB request at all."""
     some_tasks()
+    emitted()
+    calls: list[str] = []
+    aws_clients.client("dynamodb").meta.events.register(
+        "before-call.*.*", lambda model, **kw: calls.append(model.name)
+    )
+    overview.compute(timezone.now())
+    assert calls == []
+
+
+def test_runs_from_its_schedule_into_the_cache(aws, emitted):
+    some_tasks()
+    emitted()
     result = run_schedule("refresh-task-overview", timezone.now())
     assert result.status == TaskResultStatus.SUCCESSFUL, result.errors
     assert cache.get(overview.CACHE_KEY) == result.return_value
-    assert result.return_value["counts"]["default"]["FAILED"] == 1
+    assert result.return_value["queues"]["default"]["failed"] == 1
 
 
-def test_the_page_reads_the_cache_not_the_store(aws, staff_client):
+def test_the_page_reads_the_cache_not_the_store(aws, staff_client, emitted):
     some_tasks()
+    emitted()
     overview.refresh(timezone.now())
     sample_tasks.fails_with_value_error.enqueue()  # not in the cached overview
     drain_queue("default")
+    emitted()
     page = staff_client.get(reverse("jobs:list")).content.decode()
     assert 'id="task-overview"' in page
     default_row = page.split('data-queue="default"')[1].split("</tr>")[0]
-    failed_column = overview.STATUSES.index("FAILED")
+    failed_column = list(overview.COLUMNS).index("failed")
     cells = default_row.split('class="number">')[1:]
     assert cells[failed_column].startswith("1<"), default_row
 
 
-def test_on_a_miss_the_page_computes_and_caches_it(aws, staff_client):
+def test_on_a_miss_the_page_computes_and_caches_it(aws, staff_client, emitted):
     some_tasks()
+    emitted()
     assert cache.get(overview.CACHE_KEY) is None
     page = staff_client.get(reverse("jobs:list")).content.decode()
     assert 'data-queue="heavy"' in page
     stored = cache.get(overview.CACHE_KEY)
-    assert stored["counts"]["default"]["SUCCESSFUL"] == 1
+    assert stored["queues"]["default"]["succeeded"] == 1
 
 
 def test_users_other_than_staff_see_no_overview_and_cost_no_count(aws, alice_client, monkeypatch):

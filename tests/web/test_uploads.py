@@ -134,7 +134,7 @@ def test_a_file_that_is_not_a_usable_csv_is_refused_with_a_reason(
 
 def test_an_object_of_another_type_is_refused(alice_client, alice):
     key = put_csv(alice, SALES)
-    storage.save_report_file(key, SALES, "text/html")
+    storage.save_report_file(key, SALES.encode(), "text/html")
     response = alice_client.get(reverse("reports:uploaded"), {"key": key}, follow=True)
     assert "not a CSV file within the size limit" in response.content.decode()
 

@@ -6,7 +6,6 @@ from django.core.management.base import CommandParser
 from django.utils import timezone
 
 from sqs_tasks.management.base import OperatorCommand, duration, table
-from sqs_tasks.results import FAILED
 
 
 class Command(OperatorCommand):
@@ -18,27 +17,31 @@ class Command(OperatorCommand):
         parser.add_argument("--queue", default="")
         parser.add_argument("--since", type=duration, help="failed within this long (e.g. 1h)")
         parser.add_argument("--limit", type=int, default=50)
+        parser.add_argument(
+            "--expected", action="store_true", help="include expected failures and cancellations"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         backend = self.backend(options)
-        since = (timezone.now() - options["since"]).isoformat() if options["since"] else "0"
+        queue = self.queue(options)
+        since = timezone.now() - options["since"] if options["since"] else None
         rows = []
-        for item in backend.results.by_status(FAILED, since=since):
-            path = item.get("task_path", "")
+        queues = [queue] if queue else sorted(backend.queues)
+        for entry in backend.results.failed(queues=queues, since=since):
+            if entry.expected and not options["expected"]:
+                continue
+            path = entry.task_path
             if options["task"] and options["task"] not in (path, path.rsplit(".", 1)[-1]):
                 continue
-            if options["queue"] and item.get("queue_name") != options["queue"]:
-                continue
-            last = (item.get("errors") or [{}])[-1]
             rows.append(
                 {
-                    "id": item["id"],
+                    "id": entry.task_id,
                     "task": path,
-                    "queue": item.get("queue_name"),
-                    "failed_at": item.get("updated_at"),
-                    "attempts": len(item.get("worker_ids", [])),
-                    "error": last.get("exception_class_path", ""),
-                    "message": (last.get("message") or "")[:80],
+                    "queue": entry.queue,
+                    "failed_at": entry.failed_at.isoformat(),
+                    "attempts": entry.attempts,
+                    "error": entry.exception_class,
+                    "message": entry.message[:80],
                 }
             )
             if len(rows) >= options["limit"]:

@@ -10,15 +10,19 @@
     return el.querySelector('[data-field="' + name + '"]');
   }
 
+  // The bar's width, from the percentage the page states (no style attribute: CSP).
+  function fill(bar, percent) {
+    bar.setAttribute("aria-valuenow", String(percent));
+    bar.firstElementChild.style.width = percent + "%";
+  }
+
   function render(el, data) {
     el.dataset.state = data.status;
     var badge = field(el, "status");
     badge.textContent = data.status.toLowerCase();
     badge.dataset.state = data.status;
     field(el, "message").textContent = data.message || "";
-    var bar = field(el, "bar");
-    bar.setAttribute("aria-valuenow", String(data.percent));
-    bar.firstElementChild.style.width = data.percent + "%";
+    fill(field(el, "bar"), data.percent);
     var error = field(el, "error");
     error.textContent = data.error || "";
     error.hidden = !data.error;
@@ -49,6 +53,8 @@
   }
 
   document.querySelectorAll("[data-job]").forEach(function (el) {
+    var bar = field(el, "bar");
+    fill(bar, Number(bar.getAttribute("aria-valuenow")) || 0);
     if (FINISHED.indexOf(el.dataset.state) === -1) { poll(el, POLL_MS); }
   });
 })();

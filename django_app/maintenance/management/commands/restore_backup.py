@@ -12,9 +12,9 @@ settings, like the tasks_* commands.
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.tasks import default_task_backend
 
 from django_app.maintenance.backups import restore, store
+from sqs_tasks import api
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--bucket", help="default: the tasks bucket of this stage")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        bucket = options["bucket"] or default_task_backend.config.bucket_name
+        bucket = options["bucket"] or api.bucket_name()
         available = store.backups(bucket)
         if options["list"]:
             for moment, key, size in available:

@@ -1,0 +1,121 @@
+"""Sensitive arguments: the task gets them, nothing the task system stores or logs does."""
+
+import json
+import logging
+
+import boto3
+import pytest
+from django.core.management import call_command
+from django.tasks import TaskResultStatus, default_task_backend, task
+from django.tasks.exceptions import InvalidTask
+
+from sqs_tasks.testing import drain_queue
+from tests.helpers import REGION, attributes_of, visible_messages
+
+TOKEN = "tok-3f9a-very-secret"
+SEEN: list[str] = []
+
+
+@task(sensitive=("token",), max_attempts=1)
+def sync_account(account: int, token: str, *, verbose: bool = False) -> int:
+    SEEN.append(token)
+    if account < 0:
+        raise ValueError(f"the service refused token {token} for account {account}")
+    return len(token)
+
+
+@task(sensitive=("secret",), takes_context=True, max_attempts=1)
+def with_context(context, secret: str) -> str:
+    SEEN.append(secret)
+    return "done"
+
+
+def everything_stored(aws, task_id: str) -> str:
+    """Every place the task system keeps something about a task, as text."""
+    table = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName="app-test-tasks", Key={"id": {"S": task_id}}
+    )["Item"]
+    queued = [m["Body"] for m in visible_messages(aws["default"])]
+    letters = visible_messages(aws["default-dlq"])
+    return json.dumps(
+        [table, queued, [m["Body"] for m in letters], [attributes_of(m) for m in letters]]
+    )
+
+
+@pytest.fixture(autouse=True)
+def fresh():
+    SEEN.clear()
+
+
+def test_the_task_gets_the_value_and_nothing_stored_holds_it(aws):
+    result = sync_account.enqueue(7, TOKEN)
+    assert result.args == [7, "[redacted]"]
+    assert TOKEN not in everything_stored(aws, result.id)
+    drain_queue("default")
+    assert SEEN == [TOKEN]
+    done = default_task_backend.get_result(result.id)
+    assert done.return_value == len(TOKEN) and done.args == [7, "[redacted]"]
+    assert TOKEN not in everything_stored(aws, result.id)
+
+
+def test_given_by_keyword_too(aws):
+    result = sync_account.enqueue(account=7, token=TOKEN, verbose=True)
+    assert result.kwargs == {"account": 7, "token": "[redacted]", "verbose": True}
+    drain_queue("default")
+    assert SEEN == [TOKEN]
+
+
+def test_a_context_task_names_its_own_parameters(aws):
+    result = with_context.enqueue(TOKEN)
+    assert result.args == ["[redacted]"]
+    drain_queue("default")
+    assert SEEN == [TOKEN]
+
+
+def test_a_failure_quoting_the_value_is_scrubbed_everywhere(aws, caplog):
+    caplog.set_level(logging.INFO)
+    result = sync_account.enqueue(-1, TOKEN)
+    drain_queue("default")
+    failed = default_task_backend.get_result(result.id)
+    assert failed.status == TaskResultStatus.FAILED
+    assert "refused token [redacted]" in failed.errors[-1].traceback
+    assert TOKEN not in everything_stored(aws, result.id)  # the letter and its attributes too
+    assert TOKEN not in caplog.text
+
+
+def test_a_redriven_task_gets_its_value_back(aws):
+    result = sync_account.enqueue(-1, TOKEN)
+    drain_queue("default")
+    call_command("tasks_redrive", "--task-id", result.id)
+    drain_queue("default")
+    assert SEEN == [TOKEN, TOKEN]
+
+
+def test_the_values_live_under_sensitive_with_a_name_that_says_nothing(aws):
+    sync_account.enqueue(7, TOKEN)
+    (body,) = [json.loads(m["Body"]) for m in visible_messages(aws["default"])]
+    reference = body["sensitive_ref"]
+    assert reference["key"].startswith("sensitive/d45/") and TOKEN not in reference["key"]
+    assert set(reference) == {"bucket", "key", "mac"}  # an HMAC, not a guessable hash
+
+
+def test_swapped_values_are_refused(aws):
+    result = sync_account.enqueue(7, TOKEN)
+    (body,) = [json.loads(m["Body"]) for m in visible_messages(aws["default"])]
+    boto3.client("s3", region_name=REGION).put_object(
+        Bucket=body["sensitive_ref"]["bucket"],
+        Key=body["sensitive_ref"]["key"],
+        Body=json.dumps({"args": {"1": "attacker's"}, "kwargs": {}}).encode(),
+    )
+    drain_queue("default")
+    assert SEEN == []
+    failed = default_task_backend.get_result(result.id)
+    assert failed.errors[-1].exception_class_path == "sqs_tasks.exceptions.MissingPayload"
+
+
+def test_a_name_that_is_no_parameter_is_refused_at_definition():
+    def work(a: int) -> None: ...
+
+    work.__qualname__ = "work"
+    with pytest.raises(InvalidTask, match="sensitive names no parameter"):
+        task(sensitive=("token",))(work)
