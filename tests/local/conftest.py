@@ -50,7 +50,7 @@ def alive(pid: int) -> bool:
 
 
 class RunningSystem:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, task_modules: tuple[str, ...] = ()) -> None:
         self.root = root
         self.aws_port, self.web_port = free_port(), free_port()
         self.log = (root / "stack.log").open("w+")
@@ -63,8 +63,9 @@ class RunningSystem:
             if not k.startswith(("AWS_", "DJANGO_", "APP_", "DATABASE_"))
         }
         env["RATES_API_URL"] = self.rates_api.url
-        # The tests' own tasks, which workers may run beside the app's.
-        env["SQS_TASKS_MODULES"] = "tests.sample_tasks"
+        # The tests' own tasks (and the caller's: the benchmarks'), which workers may run
+        # beside the app's.
+        env["SQS_TASKS_MODULES"] = ",".join(("tests.sample_tasks", *task_modules))
         self.process = subprocess.Popen(
             [
                 sys.executable,
