@@ -44,9 +44,16 @@ def main() -> None:
     logs.parent.mkdir(parents=True, exist_ok=True)
     sys.stderr = logs.open("w")  # before Django configures logging onto it
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    # Enqueue writes the transactional outbox (a table): a migrated database of its own,
+    # in a file, which every thread of the harness shares.
+    database = logs.parent / "bench.sqlite3"
+    database.unlink(missing_ok=True)
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{database}")
     import django
+    from django.core.management import call_command
 
     django.setup()
+    call_command("migrate", verbosity=0)
     started = time.monotonic()
     from bench.run import run_all
 
