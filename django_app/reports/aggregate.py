@@ -93,7 +93,8 @@ class ColumnStats:
             self.more_distinct = True
         number = parse_number(value) if self.all_numbers else None
         if number is None:
-            self.all_numbers = False
+            if self.all_numbers:  # a text column has no numeric stats
+                self.all_numbers, self.total, self.minimum, self.maximum = False, ZERO, None, None
             return None
         self.total = NUMBERS.add(self.total, number)
         self.minimum = number if self.minimum is None else min(self.minimum, number)
@@ -124,18 +125,20 @@ class ColumnStats:
                 counts[value] += count
             else:
                 more_distinct = True
-        all_numbers = self.all_numbers and other.all_numbers
-        return ColumnStats(
+        merged = ColumnStats(
             self.name,
             filled=self.filled + other.filled,
             missing=self.missing + other.missing,
-            all_numbers=all_numbers,
-            total=NUMBERS.add(self.total, other.total) if all_numbers else ZERO,
-            minimum=_extreme(min, self.minimum, other.minimum),
-            maximum=_extreme(max, self.maximum, other.maximum),
             counts=counts,
             more_distinct=more_distinct,
         )
+        if self.all_numbers and other.all_numbers:
+            merged.total = NUMBERS.add(self.total, other.total)
+            merged.minimum = _extreme(min, self.minimum, other.minimum)
+            merged.maximum = _extreme(max, self.maximum, other.maximum)
+        else:
+            merged.all_numbers = False
+        return merged
 
 
 def _extreme(pick: Any, a: Decimal | None, b: Decimal | None) -> Decimal | None:
