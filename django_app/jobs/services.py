@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
 from django.tasks import Task
+from django.utils.text import Truncator
 
 from django_app.jobs import in_flight
 from django_app.jobs.models import Job
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from sqs_tasks.workflows import WorkflowResult
 
 _OWN_CODE = "django_app."  # the only modules a workflow's path is looked up in
+LABEL_CHARS = Job._meta.get_field("label").max_length
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +82,7 @@ def start(
             args,
             kwargs,
             owner=owner,
-            label=label,
+            label=Truncator(label).chars(LABEL_CHARS),  # it may carry file names
             subject_type=ContentType.objects.get_for_model(subject) if subject else None,
             subject_id=subject.pk if subject else None,
         )

@@ -5,11 +5,11 @@ import uuid
 from urllib.parse import quote
 
 import boto3
+from django.tasks import default_task_backend
 from django.urls import reverse
 
 from django_app.reports.models import Report, Upload
 from sqs_tasks.testing import deliver, drain_queue, receive_batch
-from sqs_tasks.worker.batch import backend_for_worker
 
 BUCKET = "app-test-payloads"
 
@@ -90,7 +90,7 @@ def run_tasks(*, twice=False, queues=("heavy", "default")):
     for _ in range(50):
         ran = 0
         for name in queues:
-            url = backend_for_worker().queue_url(name)
+            url = default_task_backend.queue_url(name)
             while messages := receive_batch(url):
                 copies = [dict(m, Attributes=dict(m["Attributes"])) for m in messages]
                 for batch in (messages, copies) if twice else (messages,):

@@ -6,7 +6,9 @@ import re
 from html import unescape
 
 import pytest
+from django.db import transaction
 from django.tasks import TaskResultStatus
+from django.tasks.exceptions import TaskResultDoesNotExist
 from django.urls import reverse
 
 from django_app.jobs.errors import GENERIC_FAILURE
@@ -332,3 +334,24 @@ def test_the_combine_page_lists_the_files_and_offers_their_columns(alice_client,
     )
     assert "Pick at most 3 columns." in unescape(too_many.content.decode())
     assert not Report.objects.exists()
+
+
+def test_long_file_names_make_a_label_that_fits(alice_client, alice):
+    names = [f"{letter * 190}.csv" for letter in "abc"]  # the longest names kept are 200
+    report = start_combined(alice_client, alice, [(n, SALES) for n in names])
+    label = job_of(report).label
+    assert len(str(report)) > 200 and label == str(report)[:199] + "…"
+
+
+def test_a_workflow_started_in_a_transaction_that_rolls_back_sends_nothing(alice_client, alice):
+    response = upload_several(alice_client, alice, MONTHS)
+    uploads = list(Upload.objects.filter(owner=alice).order_by("pk"))
+    with pytest.raises(RuntimeError), transaction.atomic():
+        report = Report.objects.create(owner=alice, upload=uploads[0])
+        report.files.set(uploads)
+        workflow = build_combined_report.start(report.pk)
+        raise RuntimeError("the request failed after the enqueue")
+    run_tasks()
+    with pytest.raises(TaskResultDoesNotExist):
+        get_workflow(workflow.id)
+    assert not Report.objects.exists() and response.status_code == 302
