@@ -38,15 +38,18 @@ lint: $(STAMP)
 # database again on PostgreSQL. The rest (infra, local system, templates) does not depend on
 # the engine, and leaving it out keeps the two passes well under ten minutes.
 PG_TESTS := tests/core tests/ops tests/web tests/maintenance tests/periodic tests/database
+# One worker per core (pytest-xdist); tests that share the local system or the checkout's
+# build run on one worker in turn (tests/conftest.py).
+PYTEST := $(BIN)/pytest -n auto --dist loadgroup
 
 test: lint
-	$(BIN)/pytest
+	$(PYTEST)
 	@url="$${TEST_POSTGRES_URL:-$$(.ci/postgres running)}"; \
 	if [ -z "$$url" ]; then \
 		echo "No PostgreSQL server (set TEST_POSTGRES_URL, or .ci/postgres start): SQLite only."; \
 	else \
 		echo "Again on PostgreSQL: $(PG_TESTS)"; \
-		DATABASE_URL="$$url" $(BIN)/pytest $(PG_TESTS); \
+		DATABASE_URL="$$url" $(PYTEST) $(PG_TESTS); \
 	fi
 
 # The whole system on this machine (stack/local): AWS emulated by moto, template.yaml
@@ -81,9 +84,11 @@ bench-workflows: $(STAMP)
 # ---------------------------------------------------------------- deployment (docs/deploy.md)
 # The Lambda artifact every function in template.yaml runs: built once into build/lambda,
 # then copied by each build-<LogicalId> target, which is what `sam build` runs for a
-# function with `Metadata: BuildMethod: makefile` (samconfig.toml builds in source).
+# function with `Metadata: BuildMethod: makefile` (samconfig.toml builds in source; SAM CLI
+# 1.160 or later, which expands template.yaml's Fn::ForEach).
 LAMBDA_DIR := build/lambda
 LAMBDA_INPUTS := requirements.txt manage.py stack/artifact.py stack/bytecode.py \
+	stack/allowlist.py stack/dependencies.py \
 	$(shell find django_app sqs_tasks functions -type f -not -path '*/__pycache__/*' 2>/dev/null)
 STAGE ?= dev
 
@@ -91,12 +96,21 @@ build/lambda.stamp: $(STAMP) $(LAMBDA_INPUTS)
 	$(BIN)/python -m stack.artifact $(LAMBDA_DIR)
 	touch $@
 
-.PHONY: lambda-artifact build-WorkerDefaultFunction build-WorkerHeavyFunction build-SchedulerFunction
+.PHONY: lambda-artifact build-SchedulerFunction
 lambda-artifact: build/lambda.stamp
 
-build-WorkerDefaultFunction build-WorkerHeavyFunction build-SchedulerFunction: build/lambda.stamp
+define copy-artifact
 	test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is set by sam build"; exit 1; }
 	cp -R $(LAMBDA_DIR)/. "$(ARTIFACTS_DIR)"
+endef
+
+# One worker per task queue (WorkerFunction<queue>, made by template.yaml's loop): a
+# pattern, so a queue added to TaskQueues needs nothing here.
+build-WorkerFunction%: build/lambda.stamp
+	$(copy-artifact)
+
+build-SchedulerFunction: build/lambda.stamp
+	$(copy-artifact)
 
 # The web stage's package, as `zappa deploy|update $(STAGE)` would upload it. Zappa packages
 # the virtualenv VIRTUAL_ENV names (without it, pyenv's): always this project's.

@@ -51,15 +51,16 @@ def main() -> None:
     logs.parent.mkdir(parents=True, exist_ok=True)
     sys.stderr = logs.open("w")  # before Django configures logging onto it
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-    # A database of the benchmarks' own, migrated afresh (enqueue writes outbox rows), never
-    # the one DATABASE_URL may name: SQLite in memory, as the test settings default to, so
-    # commits do not wait for this machine's disk (bench.enqueue_latency times those).
-    os.environ["DATABASE_URL"] = "sqlite://:memory:"
+    # Enqueue writes the transactional outbox (a table): a migrated database of its own,
+    # in a file, which every thread of the harness shares.
+    database = logs.parent / "bench.sqlite3"
+    database.unlink(missing_ok=True)
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{database}")
     import django
     from django.core.management import call_command
 
     django.setup()
-    call_command("migrate", verbosity=0, interactive=False)
+    call_command("migrate", verbosity=0)
     started = time.monotonic()
     from bench.run import run_all
 

@@ -149,10 +149,9 @@ def _pricing_notes(results: dict[str, SystemCost]) -> str:
             f"- DynamoDB: one WRU per 1 KB written per item, one RRU per 4 KB strongly "
             f"consistent read (half for eventually consistent; our `get_result` reads "
             f"consistently, Zappa and Celery do not). Largest item: {sizes}. Our table's "
-            f"`by-status` index (projection ALL) is written too: "
-            f"{requests_ours.INDEX_WRITES_PER_UPDATE} index writes per UpdateItem (each changes "
-            "the index key, so the old entry is deleted and the new one put) and one per new "
-            "item. Zappa's and Celery's tables have no index.",
+            "only index, `failed`, is sparse: a task that succeeds writes no entry to it "
+            f"({requests_ours.INDEX_WRITES_PER_SUCCESS} index writes for these no-op tasks). "
+            "Zappa's and Celery's tables have no index.",
             f"- Lambda duration: the handler's measured time against in-process moto plus "
             f"{pricing.ASSUMED_ROUND_TRIP * 1000:.0f} ms per AWS call it makes (an assumed "
             "in-region round trip: moto answers in-process), rounded up to 1 ms per invocation, "

@@ -10,6 +10,7 @@ from bench import (
     cost,
     local_stack,
     overhead,
+    snapstart,
     tasks_db,
     throughput,
     workflows,
@@ -20,11 +21,11 @@ Say = Callable[[str], None]
 
 def run_all(sizes: Any, say: Say, *, only_in_process: bool = False) -> tuple[str, list[str]]:
     """Every benchmark (or, for the smoke test, only the in-process ones)."""
-    say(f"1/5 requests per task ({sizes.cost_tasks} tasks: ours, Zappa, Celery)")
+    say(f"1/6 requests per task ({sizes.cost_tasks} tasks: ours, Zappa, Celery)")
     costs = cost.measure(
         sizes.cost_tasks, sizes.cost_runs, 0 if only_in_process else sizes.celery_runs
     )
-    say(f"2/5 worker overhead ({sizes.overhead_runs} runs of {sizes.overhead_tasks} tasks)")
+    say(f"2/6 worker overhead ({sizes.overhead_runs} runs of {sizes.overhead_tasks} tasks)")
     worker = overhead.measure(sizes.overhead_tasks, sizes.overhead_runs)
     sections = [cost.render(costs, sizes.cost_tasks), overhead.render(worker, sizes.overhead_tasks)]
     summary = [_cost_line(costs), _overhead_line(worker)]
@@ -33,22 +34,30 @@ def run_all(sizes: Any, say: Say, *, only_in_process: bool = False) -> tuple[str
     sections.append(section)
     if only_in_process:
         return "\n".join(summary), sections
-    say(f"3/5 cold start ({sizes.cold_runs} runs of each variant)")
+    say(f"3/6 cold start ({sizes.cold_runs} runs of each variant)")
     cold = cold_start.measure(sizes.cold_runs)
-    say("4/5 artifact size")
+    say("4/6 artifact size")
     sizes_found = artifact_size.measure()
     say(
-        f"5/5 throughput ({sizes.bursts} bursts of {sizes.burst_tasks}: "
+        f"5/6 throughput ({sizes.bursts} bursts of {sizes.burst_tasks}: "
         "local stack, then django-tasks-db)"
     )
     ours = local_stack.measure(sizes.burst_tasks, sizes.bursts)
     database = tasks_db.measure(sizes.burst_tasks, sizes.bursts)
+    say(f"6/6 SnapStart ({sizes.cold_runs} runs of each function, with and without)")
+    snapshots = snapstart.measure(sizes.cold_runs)
     sections += [
         cold_start.render(cold),
         artifact_size.render(sizes_found),
         throughput.render(ours, database, local_stack.__doc__.strip(), tasks_db.__doc__.strip()),
+        snapstart.render(snapshots),
     ]
-    summary += [_cold_line(cold), _size_line(sizes_found), _throughput_line(ours, database)]
+    summary += [
+        _cold_line(cold),
+        _size_line(sizes_found),
+        _throughput_line(ours, database),
+        _snapstart_line(snapshots),
+    ]
     return "\n".join(summary), sections
 
 
@@ -103,4 +112,14 @@ def _throughput_line(ours: throughput.Throughput, database: throughput.Throughpu
         f"- **Throughput**: local stack {ours.tasks_per_second.median:.1f} tasks/s, "
         f"django-tasks-db {database.tasks_per_second.median:.1f} tasks/s "
         f"(p95 latency {ours.p95.median:.1f} s vs {database.p95.median:.1f} s)."
+    )
+
+
+def _snapstart_line(result: snapstart.SnapStartResult) -> str:
+    saved = ", ".join(
+        f"{name} {snapstart.saved_ms(result, name):.0f} ms" for name in snapstart.FUNCTIONS
+    )
+    return (
+        "- **SnapStart**: a restored environment skips the init and warm-up a cold one "
+        f"pays before its first task: {saved} (median, before Lambda's own restore)."
     )

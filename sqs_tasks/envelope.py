@@ -15,7 +15,7 @@ from typing import Any
 
 from sqs_tasks.exceptions import MalformedEnvelope
 from sqs_tasks.item import PayloadRef, StoredJSON, WorkflowRef
-from sqs_tasks.limits.gate import LimitRef
+from sqs_tasks.limits.gate import LimitRef, Reservations
 from sqs_tasks.sensitive import SealedRef
 
 VERSION = 2
@@ -43,6 +43,7 @@ class Envelope:
     sensitive: SealedRef | None = None  # where redacted arguments' values are (sensitive.py)
     workflow: WorkflowRef | None = None  # the workflow this is a step of (workflows/)
     limits: tuple[LimitRef, ...] = ()  # what an attempt must pass first (limits/gate.py)
+    reserved: Reservations = ()  # starts under its rates reserved for it (limits/gate.py)
     priority: int = 0  # Django's; picks the queue's lane (backends/sqs.py)
     message_group: str | None = None  # its tenant on a fair queue
 
@@ -76,6 +77,8 @@ class Envelope:
             data["workflow"] = self.workflow.as_dict()
         if self.limits:
             data["limits"] = [ref.as_list() for ref in self.limits]
+        if self.reserved:
+            data["reserved"] = dict(self.reserved)
         if self.priority:
             data["priority"] = self.priority
         if self.message_group:
@@ -117,6 +120,10 @@ class Envelope:
                 ),
                 limits=tuple(
                     LimitRef.from_list(_typed(ref, list)) for ref in data.get("limits", ())
+                ),
+                reserved=tuple(
+                    (_text(limit), float(_typed(at, (int, float))))
+                    for limit, at in sorted(_typed(data.get("reserved", {}), dict).items())
                 ),
                 priority=_typed(data.get("priority", 0), int),
                 message_group=_optional_text(data.get("group")),

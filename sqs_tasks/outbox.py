@@ -19,6 +19,7 @@ not BatchWriteItem: a batch write cannot be conditional, and an unconditional wr
 relay that stalled could reset a task another relay already sent and a worker finished.
 """
 
+import contextvars
 import json
 import logging
 import threading
@@ -35,7 +36,7 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from sqs_tasks import metrics, queues
+from sqs_tasks import aws, metrics, queues
 from sqs_tasks.envelope import Envelope
 from sqs_tasks.item import (
     READY,
@@ -139,7 +140,8 @@ def _relay_listed(backend: "SQSBackend", using: str) -> None:
     if listed:
         task_ids = list(listed)
         listed.clear()
-        relay(backend, using, task_ids=task_ids, limit=len(task_ids))
+        with aws.prompt():  # someone waits on this (a web request): give up soon
+            relay(backend, using, task_ids=task_ids, limit=len(task_ids))
 
 
 def _ids_to_relay(using: str) -> list[str]:
@@ -339,7 +341,9 @@ def deliver(
         existing = [create(envelopes[0])]
     else:
         with ThreadPoolExecutor(max_workers=min(PUT_THREADS, len(envelopes))) as pool:
-            existing = list(pool.map(create, envelopes))
+            # Each thread runs in a copy of this context, so aws.prompt() holds there too.
+            context = contextvars.copy_context()
+            existing = list(pool.map(lambda e: context.copy().run(create, e), envelopes))
     # A task whose item has finished was sent before (by a relay that died before its
     # delete): sending it again would only be deleted unrun.
     to_send = [

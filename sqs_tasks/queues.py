@@ -5,6 +5,7 @@ while a function lives, and each lookup is a request on the hot path otherwise.
 """
 
 import json
+import math
 from collections.abc import Sequence
 from functools import cache
 
@@ -56,7 +57,9 @@ def clear_caches() -> None:
 
 
 def delay_seconds(seconds: float) -> int:
-    return max(0, min(MAX_DELAY_SECONDS, int(seconds)))
+    """A delay as SQS takes it: whole seconds, rounded up (a copy that arrives early costs
+    one more receive), at most 15 minutes."""
+    return max(0, min(MAX_DELAY_SECONDS, math.ceil(seconds)))
 
 
 def send(queue_url: str, message: OutgoingMessage, *, delay: float = 0) -> str:

@@ -34,12 +34,15 @@ def forget() -> None:
 
 
 def _secrets() -> Any:
-    """One provider (and cache) per process, on the shared secretsmanager client."""
+    """One provider (and cache) per process. Its client is the patient one even when the
+    first read happens in a prompt block (aws.prompt): a cache keyed on whichever client
+    asked would be dropped, and the secret read again, each time the caller's context
+    changed; a key source then sees keys it has not refreshed (signing.py)."""
     global _provider
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-    client = aws.client("secretsmanager")
+    client = aws.patient_client("secretsmanager")
     with _lock:
-        if _provider is None or _provider.client is not client:
+        if _provider is None or _provider.client is not client:  # a fresh moto, in tests
             _provider = SecretsProvider(boto3_client=client)
         return _provider

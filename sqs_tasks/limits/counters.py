@@ -5,7 +5,13 @@ Rates are a GCRA (the generic cell rate algorithm): the item holds one number, `
 theoretical time the next start is due. A start is allowed when `tat` is no later than
 `burst - 1` intervals ahead of now, and moves `tat` on by one interval. That is one
 conditional UpdateItem per start, the branch (idle or busy) guessed from the last `tat`
-this process saw; a wrong guess costs one more. A refusal says exactly how long to wait.
+this process saw; a wrong guess costs one more.
+
+A task that cannot start now reserves the next free start instead (it moves `tat` on as a
+start would) and comes back for it: waiting tasks then start one interval apart, each at
+its own time, instead of all coming back at once to compete for one start. SQS's delays
+and visibility timeouts are whole seconds, so without reservations a saturated rate of
+ten a second would start one task a second (BENCHMARKS.md, flow control).
 
 Concurrency is a map of the tasks holding a place to when their lease ends: a task takes
 a place if there are fewer than `limit` (or it holds one already: its next attempt keeps
@@ -34,6 +40,14 @@ class Admitted:
 
 
 @dataclass(frozen=True, slots=True)
+class Reserved:
+    """A start counted now for later: the task may start at `at` (epoch seconds) without
+    asking again (limits/gate.py)."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Refused:
     wait: float  # seconds until it may start, as far as the limit knows
     reason: str
@@ -50,25 +64,34 @@ class Counters:
 
     # -- rates --------------------------------------------------------------------------
 
-    def take(self, item_id: str, rate: Rate, now: float | None = None) -> Admitted | Refused:
-        """One start under `rate`, or how long until one is allowed."""
+    def take(
+        self, item_id: str, rate: Rate, now: float | None = None, *, reserve_within: float = 0.0
+    ) -> "Admitted | Reserved | Refused":
+        """One start under `rate` now; or, when the next free start is at most
+        `reserve_within` seconds away, that start reserved (counted now, to be used then);
+        or how long until one is allowed."""
         now = time.time() if now is None else now
         tolerance = (rate.burst - 1) * rate.interval
+        latest = tolerance + reserve_within
         busy = self._last_tat.get(item_id, 0.0) >= now
         for attempt in range(2):
-            update = self._busy(rate, now, tolerance) if busy else self._idle(rate, now)
+            update = self._busy(rate, now, latest) if busy else self._idle(rate, now)
             done, old = self._write(item_id, update)
-            if done:
-                self._last_tat[item_id] = old + rate.interval if busy else now + rate.interval
+            if done and not busy:
+                self._last_tat[item_id] = now + rate.interval
                 return Admitted()
+            if done:
+                self._last_tat[item_id] = float(old) + rate.interval
+                start = float(old) - tolerance
+                return Admitted() if start <= now else Reserved(start)
             tat = float(old) if old is not None else 0.0
             self._last_tat[item_id] = tat
             if tat < now:  # idle after all: the other branch
                 busy = False
-            elif tat - now <= tolerance:
+            elif tat - now <= latest:
                 busy = True
             else:
-                return Refused(tat - now - tolerance, f"rate limit {rate.limit}/{rate.per}")
+                return Refused(tat - now - latest, f"rate limit {rate.limit}/{rate.per}")
             if attempt:
                 break
         return Refused(rate.interval, f"rate limit {rate.limit}/{rate.per} (contended)")
@@ -92,11 +115,11 @@ class Counters:
         )
 
     @staticmethod
-    def _busy(rate: Rate, now: float, tolerance: float) -> Update:
+    def _busy(rate: Rate, now: float, ahead: float) -> Update:
         return (
             Update()
             .set_expression("tat", "#tat + :interval", interval=rate.interval)
-            .when("#tat >= :now AND #tat <= :latest", now=now, latest=now + tolerance)
+            .when("#tat >= :now AND #tat <= :latest", now=now, latest=now + ahead)
         )
 
     def _write(self, item_id: str, update: Update) -> tuple[bool, Any]:

@@ -9,6 +9,8 @@ rate starts; the places are given back with the attempt's outcome (runner.py).
 """
 
 import logging
+import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,13 +18,21 @@ from typing import Any
 from django.tasks import Task
 
 from sqs_tasks import metrics
-from sqs_tasks.limits.counters import Admitted, Counters, Refused
+from sqs_tasks.limits.counters import Admitted, Counters, Refused, Reserved
 from sqs_tasks.limits.options import Concurrency, Limit, Rate
 from sqs_tasks.results import Also
 
 logger = logging.getLogger("sqs_tasks.limits")
 
 CONCURRENCY, RATE = "concurrency", "rate"
+# How far ahead a waiting task reserves its start under a rate: SQS's longest delay, so the
+# fresh copy that carries the reservation arrives when it is due.
+RESERVE_WITHIN = 900.0
+# A reservation used this long after its time is void (the task was held up elsewhere):
+# the task asks again, so a late start cannot add to the starts of its second.
+RESERVATION_GRACE = 60.0
+
+Reservations = tuple[tuple[str, float], ...]  # (limit item id, start at), as envelopes carry
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,16 @@ class Admission:
 
     places: tuple[str, ...] = ()
     taken: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """Not now: how long until it may start, why, and the starts reserved for it (its next
+    message copy carries them: worker/disposition.py)."""
+
+    wait: float
+    reason: str
+    reserved: Reservations = ()
 
 
 def declared(task: Task, named: Mapping[str, Limit]) -> list[tuple[str, Limit]]:
@@ -92,9 +112,17 @@ class Gate:
         self.named = named
 
     def admit(
-        self, task: Task, task_id: str, refs: Sequence[LimitRef], lease_until: float
-    ) -> Admission | Refused:
+        self,
+        task: Task,
+        task_id: str,
+        refs: Sequence[LimitRef],
+        lease_until: float,
+        reserved: Reservations = (),
+        now: float | None = None,
+    ) -> Admission | Held:
+        now = time.time() if now is None else now
         limits = dict(declared(task, self.named))
+        holding = dict(reserved)
         places: list[str] = []
         taken: list[str] = []
         for ref in refs:
@@ -109,12 +137,30 @@ class Gate:
                     if not held:
                         taken.append(ref.item_id)
             else:
-                outcome = self.counters.take(ref.item_id, limit)
+                outcome = self._start(ref, limit, holding, now)
             if isinstance(outcome, Refused):
                 self.give_back(taken, task_id)
                 metrics.record_wait(ref.name, outcome.wait)
-                return Refused(outcome.wait, f"{outcome.reason} ({ref.name})")
+                reason = f"{outcome.reason} ({ref.name})"
+                return Held(outcome.wait, reason, tuple(sorted(holding.items())))
         return Admission(tuple(places), tuple(taken))
+
+    def _start(
+        self, ref: LimitRef, rate: Rate, holding: dict[str, float], now: float
+    ) -> Admitted | Refused:
+        """A start under `rate`: the one this task reserved, if it is due; else a new one,
+        or a reservation (added to `holding`) and the wait until it."""
+        at = holding.get(ref.item_id)
+        if at is not None and now <= at + RESERVATION_GRACE:
+            if now >= at:
+                return Admitted()  # counted when it was reserved
+            return Refused(at - now, f"rate limit {rate.limit}/{rate.per}, start reserved")
+        holding.pop(ref.item_id, None)
+        outcome = self.counters.take(ref.item_id, rate, now, reserve_within=RESERVE_WITHIN)
+        if isinstance(outcome, Reserved):
+            holding[ref.item_id] = math.ceil(outcome.at * 1000) / 1000
+            return Refused(outcome.at - now, f"rate limit {rate.limit}/{rate.per}")
+        return outcome
 
     def releases(self, admission: Admission, task_id: str) -> list[Also]:
         """The writes that give the places back, to make with the attempt's outcome."""

@@ -34,8 +34,7 @@ from sqs_tasks.exceptions import (
     WorkerLost,
 )
 from sqs_tasks.item import FAILED, StoredJSON, TaskItem
-from sqs_tasks.limits.counters import Refused
-from sqs_tasks.limits.gate import Admission
+from sqs_tasks.limits.gate import Admission, Held
 from sqs_tasks.results import Also
 from sqs_tasks.runner import retry, verdict
 from sqs_tasks.runner.attempt import Attempt
@@ -102,13 +101,15 @@ class TaskRunner:
         gate = self.backend.gate
         admission = Admission()
         if envelope.limits:
-            admitted = gate.admit(task, envelope.task_id, envelope.limits, lease_until)
-            if isinstance(admitted, Refused):  # waiting is not failing: no attempt spent
+            admitted = gate.admit(
+                task, envelope.task_id, envelope.limits, lease_until, envelope.reserved
+            )
+            if isinstance(admitted, Held):  # waiting is not failing: no attempt spent
                 until = time.time() + admitted.wait
                 self.results.note_waiting(
                     envelope.task_id, copy=envelope.copy, reason=admitted.reason, until=until
                 )
-                return Waiting(admitted.wait, admitted.reason)
+                return Waiting(admitted.wait, admitted.reason, admitted.reserved)
             admission = admitted
         now = timezone.now()
         claim = self.results.claim(

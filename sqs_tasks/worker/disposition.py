@@ -8,6 +8,7 @@ A message is deleted only when the item says nothing more needs it: the task fin
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from sqs_tasks import aws, queues
 from sqs_tasks.envelope import Envelope
@@ -64,6 +65,10 @@ class Disposition:
                 return
             case Superseded(successor=int(successor)):
                 self.copies.send(message.queue_url, envelope.with_copy(successor))
+            case Waiting(delay=delay, reserved=reserved) if (
+                reserved is not None and reserved != envelope.reserved
+            ):
+                self.come_back(message, replace(envelope, reserved=reserved), delay, changed=True)
             case RetryLater(delay=delay) | Waiting(delay=delay):
                 self.come_back(message, envelope, delay)
             case Failed(letter=letter):
@@ -80,10 +85,13 @@ class Disposition:
         if envelope.workflow is not None:
             self.continue_workflow(message, envelope.workflow)
 
-    def come_back(self, message: IncomingMessage, envelope: Envelope, delay: float) -> None:
+    def come_back(
+        self, message: IncomingMessage, envelope: Envelope, delay: float, *, changed: bool = False
+    ) -> None:
         """Have this task's message back in `delay` seconds: this copy, hidden that long,
-        or, once it has been handed back before, a fresh copy in its place."""
-        if message.receive_count >= REPLACE_AFTER_RECEIVES:
+        or a fresh copy in its place, once this one has been handed back before or when
+        the envelope `changed` (it carries a reservation: limits/gate.py)."""
+        if changed or message.receive_count >= REPLACE_AFTER_RECEIVES:
             try:
                 self.copies.replace(message.queue_url, envelope, delay)
             except CopyChanged:
@@ -96,7 +104,7 @@ def return_later(message: IncomingMessage, delay: float) -> None:
     """Hide the message for `delay` seconds (SQS allows 12 h), then report it failed so
     Lambda keeps it. If hiding fails, the queue's own visibility timeout still brings it
     back, later: the item, not the message, says when the task may run."""
-    seconds = max(0, min(int(delay + 0.999), MAX_VISIBILITY))
+    seconds = visibility_seconds(delay)
     try:
         aws.client("sqs").change_message_visibility(
             QueueUrl=message.queue_url,
@@ -106,3 +114,8 @@ def return_later(message: IncomingMessage, delay: float) -> None:
     except Exception:
         logger.warning("could not change visibility", exc_info=True)
     raise ReturnToQueue(f"returns in {seconds}s")
+
+
+def visibility_seconds(delay: float) -> int:
+    """A delay as SQS's visibility timeout takes it: whole seconds, rounded up, at most 12 h."""
+    return max(0, min(int(delay + 0.999), MAX_VISIBILITY))

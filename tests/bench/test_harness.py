@@ -72,3 +72,19 @@ def test_one_benchmark_rewrites_only_its_section_and_summary_line():
         "# B\n\n## Summary\n\n- **Cost**: x\n", "## W", "## W\n\nnew", "- **W**", "- **W**: n"
     )
     assert added == "# B\n\n## Summary\n\n- **Cost**: x\n- **W**: n\n\n## W\n\nnew\n"
+
+
+def test_snapstart_saving_is_what_a_cold_start_pays_that_a_restore_does_not():
+    from bench import snapstart
+    from bench.stats import Summary
+
+    def phases(init, restore, first_use):
+        one = Summary.of  # a single run's figures
+        return snapstart.Phases(one([init]), one([restore]) if restore else None, one([first_use]))
+
+    result = snapstart.SnapStartResult(
+        cold={"worker": phases(1.0, None, 0.5), "scheduler": phases(0.8, None, 0.4)},
+        restored={"worker": phases(2.0, 0.01, 0.09), "scheduler": phases(1.0, 0.01, 0.09)},
+    )
+    assert round(snapstart.saved_ms(result, "worker")) == 1400  # 1.5 s - 0.1 s
+    assert "## 6. SnapStart" in snapstart.render(result)

@@ -54,7 +54,7 @@ def copy_of(message) -> int:
 def visibility():
     """The VisibilityTimeout of every ChangeMessageVisibility the worker makes."""
     seen: list[int] = []
-    aws_clients.client("sqs").meta.events.register(
+    aws_clients.events("sqs").register(
         "provide-client-params.sqs.ChangeMessageVisibility",
         lambda params, **kw: seen.append(params["VisibilityTimeout"]),
     )
@@ -472,7 +472,7 @@ def test_a_record_aws_refuses_comes_back_in_seconds(visibility):
     def throttled(**kwargs):
         raise ClientError({"Error": {"Code": "ThrottlingException"}}, "UpdateItem")
 
-    events = aws_clients.client("dynamodb").meta.events
+    events = aws_clients.events("dynamodb")
     events.register("before-call.dynamodb.UpdateItem", throttled, unique_id="throttle")
     try:
         response = run(queue_url, [message])

@@ -163,7 +163,20 @@ def test_a_place_is_given_back_with_the_outcome():
     assert item["holders"] == {"M": {}}
 
 
-def test_a_named_limit_is_shared_by_the_tasks_naming_it():
+@pytest.fixture
+def gate_clock(monkeypatch):
+    """The gate's clock, stopped: what a limit allows does not depend on how busy the
+    machine running the tests is. Advance it with `gate_clock.now += seconds`."""
+    from types import SimpleNamespace
+
+    from sqs_tasks.limits import gate
+
+    clock = SimpleNamespace(now=2_000_000.0)
+    monkeypatch.setattr(gate, "time", SimpleNamespace(time=lambda: clock.now))
+    return clock
+
+
+def test_a_named_limit_is_shared_by_the_tasks_naming_it(gate_clock):
     limit_tasks.calls_the_api.enqueue("a")
     limit_tasks.also_calls_the_api.enqueue("b")
     limit_tasks.calls_the_api.enqueue("c")
@@ -171,9 +184,80 @@ def test_a_named_limit_is_shared_by_the_tasks_naming_it():
     assert len(limit_tasks.RUNS) == 2  # 2 a second, shared: the third waits
 
 
+def test_a_waiting_task_reserves_its_start_and_takes_it_when_due(gate_clock):
+    """The third of three under 2 a second (burst 2) reserves the next start, half a second
+    on, and a fresh copy carrying the reservation comes back then. That copy starts without
+    asking the counter again, and the start it used is not given to anyone else."""
+    results = [limit_tasks.calls_the_api.enqueue(tag) for tag in "abc"]
+    queue_url = default_task_backend.queue_url("default")
+    sent: list[dict] = []
+    aws_clients.events("sqs").register(
+        "provide-client-params.sqs.SendMessage", lambda params, **kw: sent.append(params)
+    )
+    drain_queue("default")
+    assert sorted(tag for tag, *_ in limit_tasks.RUNS) == ["a", "b"]
+    (fresh,) = sent  # the waiting task's copy 2, due when its start is
+    assert fresh["DelaySeconds"] == 1  # 0.5 s, as SQS counts: whole seconds, rounded up
+    waiting = api.task_status(results[2].id)
+    assert waiting.status == "READY" and waiting.attempts == 0
+
+    takes: list[str] = []
+    aws_clients.events("dynamodb").register(
+        "provide-client-params.dynamodb.UpdateItem",
+        lambda params, **kw: takes.append(params["Key"]["id"]["S"]),
+    )
+    gate_clock.now += 0.5  # its start
+    expire_delays(queue_url)
+    drain_queue("default")
+    assert sorted(tag for tag, *_ in limit_tasks.RUNS) == ["a", "b", "c"]
+    assert not [key for key in takes if key.startswith("rate:")]  # counted when reserved
+    # Its start was counted: one more, now, waits for the next interval.
+    limit_tasks.calls_the_api.enqueue("d")
+    drain_queue("default")
+    assert "d" not in [tag for tag, *_ in limit_tasks.RUNS]
+
+
+def test_reservations_follow_one_another_one_interval_apart():
+    rate = Rate(10, per="second")
+    counters = Counters(TABLE)
+    now = 3_000_000.0
+    assert isinstance(counters.take("rate:queue", rate, now), Admitted)
+    reserved = [counters.take("rate:queue", rate, now, reserve_within=900) for _ in range(4)]
+    assert [round(r.at - now, 3) for r in reserved] == [0.1, 0.2, 0.3, 0.4]
+    # Without reservations (or past the horizon) a refusal says how long to wait:
+    refused = counters.take("rate:queue", rate, now)
+    assert isinstance(refused, Refused) and refused.wait == pytest.approx(0.5)
+
+
+def test_a_reservation_is_void_once_long_past_and_the_task_asks_again(gate_clock):
+    """A copy held up elsewhere (a throttled worker, a long redrive) arrives long after its
+    start: using it then would add a start to a later second, so it asks anew."""
+    from sqs_tasks.limits.gate import RESERVATION_GRACE, Admission, Held, refs_for
+
+    gate = default_task_backend.gate
+    task = limit_tasks.calls_the_api
+    (ref,) = refs_for(task, gate.named, ("x",), {})
+    lease = gate_clock.now + 60
+    assert isinstance(gate.admit(task, "t1", [ref], lease), Admission)
+    assert isinstance(gate.admit(task, "t2", [ref], lease), Admission)  # burst 2
+    held = gate.admit(task, "t3", [ref], lease)
+    assert isinstance(held, Held) and held.reserved == ((ref.item_id, gate_clock.now + 0.5),)
+    gate_clock.now += 0.2  # too early: it keeps its reservation and waits the rest
+    early = gate.admit(task, "t3", [ref], lease, held.reserved)
+    assert isinstance(early, Held) and early.reserved == held.reserved
+    assert early.wait == pytest.approx(0.3)
+    gate_clock.now += RESERVATION_GRACE + 5  # long past: the counter is asked again
+    takes: list[str] = []
+    aws_clients.events("dynamodb").register(
+        "before-call.dynamodb.UpdateItem", lambda params, **kw: takes.append("take")
+    )
+    assert isinstance(gate.admit(task, "t3", [ref], lease, held.reserved), Admission)
+    assert takes == ["take"]
+
+
 def test_one_extra_request_per_limited_task_when_the_limit_is_not_reached():
     calls: list[str] = []
-    aws_clients.client("dynamodb").meta.events.register(
+    aws_clients.events("dynamodb").register(
         "before-call.*.*", lambda model, **kw: calls.append(model.name)
     )
     limit_tasks.five_a_second.enqueue("rate")
@@ -221,7 +305,7 @@ def test_limits_need_sensible_sizes():
 @pytest.fixture
 def visibility_log():
     seen: list[int] = []
-    aws_clients.client("sqs").meta.events.register(
+    aws_clients.events("sqs").register(
         "provide-client-params.sqs.ChangeMessageVisibility",
         lambda params, **kw: seen.append(params["VisibilityTimeout"]),
     )

@@ -46,7 +46,7 @@ def refuse(operation: str, *, entries: set[str] | None = None):
             {"Id": entry, "SenderFault": False, "Code": "InternalError"} for entry in dropped
         )
 
-    events = aws_clients.client("sqs").meta.events
+    events = aws_clients.events("sqs")
     events.register(f"provide-client-params.sqs.{operation}", before, unique_id="refuse")
     events.register(f"after-call.sqs.{operation}", after, unique_id="refused")
 
@@ -137,7 +137,7 @@ def test_a_dedup_key_after_a_failed_send_finds_the_pending_task(aws):
 def test_a_dedup_re_enqueue_never_touches_the_pending_task(aws):
     """Large arguments are claim-checked by their content: a re-enqueue writes nothing."""
     puts: list[str] = []
-    aws_clients.client("s3").meta.events.register(
+    aws_clients.events("s3").register(
         "provide-client-params.s3.PutObject", lambda params, **kw: puts.append(params["Key"])
     )
     keyed = sample_tasks.heavy_echo.using(dedup_key="big-one")
@@ -157,7 +157,7 @@ def test_bulk_enqueue_with_refusals_raises_nothing_and_runs_everything_once(aws)
         if calls["n"] == 2:
             raise ClientError({"Error": {"Code": "ServiceUnavailable"}}, "SendMessageBatch")
 
-    events = aws_clients.client("sqs").meta.events
+    events = aws_clients.events("sqs")
     events.register("before-call.sqs.SendMessageBatch", second_batch_raises, unique_id="second")
     tags = [str(n) for n in range(25)]
     results = sample_tasks.records_call.enqueue_many([((tag,), {}) for tag in tags])
@@ -193,7 +193,7 @@ def test_two_relays_racing_send_each_row_once(aws):
     results = sample_tasks.add.enqueue_many([((n, n), {}) for n in range(20)])
     back_again()
     sent: list[str] = []
-    aws_clients.client("sqs").meta.events.register(
+    aws_clients.events("sqs").register(
         "provide-client-params.sqs.SendMessageBatch",
         lambda params, **kw: sent.extend(
             json.loads(e["MessageBody"])["id"] for e in params["Entries"]
@@ -340,7 +340,7 @@ def refuse_put_item_once():
             refused.append(params["Item"]["id"]["S"])
             raise ClientError({"Error": {"Code": "ThrottlingException"}}, "PutItem")
 
-    aws_clients.client("dynamodb").meta.events.register(
+    aws_clients.events("dynamodb").register(
         "provide-client-params.dynamodb.PutItem", before, unique_id="refuse-put-once"
     )
     return refused
@@ -571,3 +571,31 @@ def test_a_task_commits_with_the_second_outbox_database(aws, two_outboxes):
     relay_outbox.call()  # relays every listed database
     drain_queue("default")
     assert sample_tasks.CALLS == ["on restore"]
+
+
+def test_the_relay_after_a_commit_gives_up_in_seconds_not_minutes(aws, monkeypatch):
+    """Someone waits on the relay that follows a commit (a web request, cut at 29 s by API
+    Gateway): its calls, in every thread, use clients that give up after seconds. The
+    rows stay for relay-outbox, whose calls are patient."""
+    from sqs_tasks import aws as aws_clients
+
+    asked = []
+    original = aws_clients._client
+
+    def recording(service, prompt=False):
+        asked.append((service, prompt))
+        return original(service, prompt)
+
+    recording.cache_clear = original.cache_clear
+    monkeypatch.setattr(aws_clients, "_client", recording)
+    sample_tasks.add.enqueue_many([((1, 1), {}), ((2, 2), {}), ((3, 3), {})])
+    assert ("dynamodb", True) in asked and ("sqs", True) in asked
+    assert ("dynamodb", False) not in asked and ("sqs", False) not in asked
+    prompt_config = original("sqs", True).meta.config
+    attempts = prompt_config.retries.get(
+        "total_max_attempts", prompt_config.retries.get("max_attempts")
+    )
+    assert prompt_config.read_timeout <= 5 and attempts <= 3
+    asked.clear()
+    relay_outbox.call()
+    assert all(not prompt for _, prompt in asked)

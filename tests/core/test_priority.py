@@ -56,7 +56,7 @@ def test_lanes_must_not_overlap_or_take_zero(settings):
 def test_a_tenant_travels_as_the_message_group_and_keeps_it_on_every_copy():
     sent = []
     for operation in ("SendMessage", "SendMessageBatch"):
-        aws_clients.client("sqs").meta.events.register(
+        aws_clients.events("sqs").register(
             f"provide-client-params.sqs.{operation}",
             lambda params, **kw: sent.extend(
                 entry.get("MessageGroupId") for entry in params.get("Entries", [params])

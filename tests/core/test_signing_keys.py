@@ -103,7 +103,7 @@ def test_forged_messages_do_not_flood_secrets_manager(signing_secret):
     reads = []
     from sqs_tasks import aws as aws_clients
 
-    aws_clients.client("secretsmanager").meta.events.register(
+    aws_clients.events("secretsmanager").register(
         "provide-client-params.secrets-manager.GetSecretValue",
         lambda params, **kw: reads.append(params["SecretId"]),
     )

@@ -193,30 +193,23 @@ def test_a_member_twice_in_one_batch_counts_once_and_the_join_starts_once():
     assert get_workflow(w.id).return_value == 3
 
 
-def writes_to(aws_client, keys):
-    """Record the keys of the ADD writes (member counts) a DynamoDB client makes."""
-
-    def record(params, **_):
-        if params.get("UpdateExpression", "").startswith("ADD"):
-            keys.append(params["Key"]["id"]["S"])
-
-    aws_client.meta.events.register("before-parameter-build.dynamodb.UpdateItem", record)
-    return record
-
-
 def test_members_of_one_shard_finishing_in_one_batch_are_counted_in_one_write():
     from sqs_tasks import aws
 
     w = chain(t.numbers.step(10), t.square.map(), t.total.step()).enqueue()
     drain_queue("default", max_batches=1)  # numbers: the ten squares are sent
     keys = []
-    hook = writes_to(aws.client("dynamodb"), keys)
+
+    def record(params, **_):  # the keys of the ADD writes: member counts
+        if params.get("UpdateExpression", "").startswith("ADD"):
+            keys.append(params["Key"]["id"]["S"])
+
+    events, event = aws.events("dynamodb"), "before-parameter-build.dynamodb.UpdateItem"
+    events.register(event, record)
     try:
         drain_queue("default", max_batches=1)  # the ten squares, in one batch
     finally:
-        aws.client("dynamodb").meta.events.unregister(
-            "before-parameter-build.dynamodb.UpdateItem", hook
-        )
+        events.unregister(event, record)
     assert keys == [f"wf:{w.id}:r.1:s0", f"wf:{w.id}:r.1"]  # the shard, then its node
     run_all()
     assert get_workflow(w.id).return_value == sum(n * n for n in range(10))
@@ -425,13 +418,13 @@ def test_a_fan_out_cut_short_is_finished_by_the_redelivery():
         if len(sent) == 2:
             raise ConnectionError("SQS refused the request")
 
-    client = aws.client("sqs")
-    client.meta.events.register("before-call.sqs.SendMessageBatch", refuse_the_second)
+    events = aws.events("sqs")
+    events.register("before-call.sqs.SendMessageBatch", refuse_the_second)
     try:
         (first,) = receive_batch(queue)
         response = handler(event_for(queue, [first]), LambdaContext())
     finally:
-        client.meta.events.unregister("before-call.sqs.SendMessageBatch", refuse_the_second)
+        events.unregister("before-call.sqs.SendMessageBatch", refuse_the_second)
     assert response["batchItemFailures"]  # not all went: numbers' message comes back
     assert count(queue) == 10  # the first ten calls were sent
     sqs().change_message_visibility(

@@ -100,7 +100,7 @@ def test_refuses_what_is_not_a_postgresql_secret(text, problem):
 def test_read_once_per_process(secrets_manager):
     arn = secrets_manager.create_secret(Name="db", SecretString=json.dumps(RDS_SECRET))["ARN"]
     reads = []
-    aws_clients.client("secretsmanager").meta.events.register(
+    aws_clients.events("secretsmanager").register(
         "provide-client-params.secrets-manager.GetSecretValue",
         lambda params, **kw: reads.append(params["SecretId"]),
     )
