@@ -40,6 +40,27 @@ def run_all():
     raise AssertionError("the queue never emptied")
 
 
+def fail_once(monkeypatch, owner, name, error):
+    """The method `name` of `owner` raises `error` the first time it is called."""
+    original, failed = getattr(owner, name), []
+
+    def once(self, *args):
+        if not failed:
+            failed.append(args)
+            raise error
+        return original(self, *args)
+
+    monkeypatch.setattr(owner, name, once)
+
+
+def visible_again(queue, messages):
+    """These received messages come back now (as after their visibility timeout)."""
+    for message in messages:
+        sqs().change_message_visibility(
+            QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+
+
 def test_a_chain_passes_each_value_on():
     w = chain(t.add.step(1, 2), t.add.step(10), t.add.step(100)).enqueue()
     assert get_workflow(w.id).status == TaskResultStatus.READY
@@ -127,24 +148,13 @@ def test_duplicate_deliveries_of_every_member_start_the_join_once():
 
 def test_a_crash_after_a_step_succeeded_still_starts_what_follows(monkeypatch):
     w = chain(t.add.step(1, 1), t.add.step(5)).enqueue()
-    original = engine_module.Engine.step_succeeded
-    crashed = []
-
-    def crash_once(self, ref):
-        if not crashed:
-            crashed.append(ref)
-            raise ConnectionError("the invocation died here")
-        return original(self, ref)
-
-    monkeypatch.setattr(engine_module.Engine, "step_succeeded", crash_once)
+    fail_once(monkeypatch, engine_module.Engine, "step_succeeded", ConnectionError("died here"))
     queue = default_task_backend.queue_url("default")
     (first,) = receive_batch(queue)
     response = handler(event_for(queue, [first]), LambdaContext())
     assert response["batchItemFailures"]  # not deleted: what follows has not started
     assert t.CALLS == ["add(1, 1)"]
-    sqs().change_message_visibility(  # it comes back (after its visibility timeout)
-        QueueUrl=queue, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0
-    )
+    visible_again(queue, [first])  # it comes back (after its visibility timeout)
     run_all()
     assert get_workflow(w.id).return_value == 7
     assert t.CALLS == ["add(1, 1)", "add(2, 5)"]
@@ -224,15 +234,7 @@ def test_a_crash_after_the_members_were_counted_brings_them_back_to_start_the_jo
     from sqs_tasks.workflows.records import WorkflowRecords
 
     w = group([t.add.step(n, 0) for n in range(4)]).then(t.total.step()).enqueue()
-    original, crashed = WorkflowRecords.store_value, []
-
-    def crash_once(self, *args):
-        if not crashed:
-            crashed.append(args)
-            raise ConnectionError("the invocation died here")
-        return original(self, *args)
-
-    monkeypatch.setattr(WorkflowRecords, "store_value", crash_once)
+    fail_once(monkeypatch, WorkflowRecords, "store_value", ConnectionError("died here"))
     queue = default_task_backend.queue_url("default")
     batch = receive_batch(queue)
     response = handler(event_for(queue, batch), LambdaContext())
@@ -240,10 +242,7 @@ def test_a_crash_after_the_members_were_counted_brings_them_back_to_start_the_jo
     assert failed == {m["MessageId"] for m in batch}  # all four come back
     assert sorted(t.CALLS) == [f"add({n}, 0)" for n in range(4)]
     assert visible_messages(queue) == []  # the join has not started
-    for message in batch:  # after return_later's delay
-        sqs().change_message_visibility(
-            QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-        )
+    visible_again(queue, batch)  # after return_later's delay
     run_all()
     assert t.CALLS.count("total([0, 1, 2, 3])") == 1
     assert get_workflow(w.id).return_value == 6
@@ -256,15 +255,7 @@ def test_a_join_that_cannot_be_counted_returns_only_its_members(monkeypatch):
 
     chained = chain(t.add.step(1, 1), t.add.step(5)).enqueue()
     grouped = group([t.add.step(n, 10) for n in range(3)]).then(t.total.step()).enqueue()
-    original, refused = WorkflowRecords.member_finished, []
-
-    def refuse_once(self, *args):
-        if not refused:
-            refused.append(args)
-            raise ConnectionError("DynamoDB refused the write")
-        return original(self, *args)
-
-    monkeypatch.setattr(WorkflowRecords, "member_finished", refuse_once)
+    fail_once(monkeypatch, WorkflowRecords, "member_finished", ConnectionError("refused"))
     queue = default_task_backend.queue_url("default")
     batch = receive_batch(queue)
     assert len(batch) == 4
@@ -275,11 +266,7 @@ def test_a_join_that_cannot_be_counted_returns_only_its_members(monkeypatch):
     members = {m["MessageId"] for m in batch if attributes_of(m)["task_id"] != first_step}
     assert len(members) == 3 and failed == members
     assert len(visible_messages(queue)) == 1  # add(2, 5), the chain's next step
-    for message in batch:
-        if message["MessageId"] in failed:
-            sqs().change_message_visibility(
-                QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-            )
+    visible_again(queue, [m for m in batch if m["MessageId"] in failed])
     run_all()
     assert get_workflow(chained.id).return_value == 7
     assert get_workflow(grouped.id).return_value == 33
@@ -318,15 +305,7 @@ def test_a_crash_between_the_members_success_and_the_batch_end_starts_the_join(m
 
     w = chain(t.numbers.step(5), t.square.map(), t.total.step()).enqueue()
     drain_queue("default", max_batches=1)  # numbers: the five squares are sent
-    original, crashed = RecordHandler.finish_batch, []
-
-    def die_once(self):
-        if not crashed:
-            crashed.append(True)
-            raise SystemExit("the invocation died here")
-        return original(self)
-
-    monkeypatch.setattr(RecordHandler, "finish_batch", die_once)
+    fail_once(monkeypatch, RecordHandler, "finish_batch", SystemExit("died here"))
     queue = default_task_backend.queue_url("default")
     batch = receive_batch(queue)
     assert len(batch) == 5
@@ -335,10 +314,7 @@ def test_a_crash_between_the_members_success_and_the_batch_end_starts_the_join(m
     assert sorted(c for c in t.CALLS if c.startswith("square")) == [
         f"square({n})" for n in range(5)
     ]
-    for message in batch:  # after the queue's visibility timeout
-        sqs().change_message_visibility(
-            QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-        )
+    visible_again(queue, batch)  # after the queue's visibility timeout
     run_all()
     assert t.CALLS.count("total([0, 1, 4, 9, 16])") == 1
     assert len([c for c in t.CALLS if c.startswith("square")]) == 5  # none ran again
@@ -427,9 +403,7 @@ def test_a_fan_out_cut_short_is_finished_by_the_redelivery():
         events.unregister("before-call.sqs.SendMessageBatch", refuse_the_second)
     assert response["batchItemFailures"]  # not all went: numbers' message comes back
     assert count(queue) == 10  # the first ten calls were sent
-    sqs().change_message_visibility(
-        QueueUrl=queue, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0
-    )
+    visible_again(queue, [first])
     run_all()
     assert get_workflow(w.id).return_value == sum(n * n for n in range(33))
     assert sorted(c for c in t.CALLS if c.startswith("square")) == sorted(
