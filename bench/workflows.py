@@ -218,6 +218,26 @@ TITLE = "## Workflows: a fan-out/fan-in per member, beside independent tasks"
 SUMMARY_PREFIX = "- **Workflow fan-out/fan-in**"
 
 
+WHERE_IT_GOES = (
+    "Where the two paths differ: the fan-out creates and sends the members as "
+    "`enqueue_many` does (a conditional PutItem each, SendMessageBatch in tens), and each "
+    "member is claimed and recorded as an independent task is. A member's finish adds one "
+    "UpdateItem per batch: the members of one join's shard (32) that finish in one SQS "
+    "batch are counted in one write, after the batch has run (`RecordHandler.finish_batch`), "
+    "and that write's answer says all a member needs; the member that fills a shard adds "
+    "one more. The join reads every member's item once (BatchGetItem, strongly consistent, "
+    "100 keys a request), and `get_workflow` reads them again for its progress (eventually "
+    "consistent: half the units), where the independent path reads each once "
+    "(`get_result`): fewer requests (the value is read once, not once per member), more "
+    "read units."
+)
+REPRODUCE = (
+    "Reproduce: `make bench-workflows` (`python -m bench --only workflows`) runs this "
+    "benchmark alone and rewrites only this section and its summary line; `make bench` "
+    "runs it with the others."
+)
+
+
 def summary(found: Comparison) -> str:
     w, i = found.workflow, found.independent
     return (
@@ -253,6 +273,8 @@ def render(found: Comparison) -> str:
         "### Requests per member\n\n" + _counts_table(found),
         "### Dollars and time per member\n\n" + _dollars_table(found),
         _verdict(found),
+        WHERE_IT_GOES,
+        REPRODUCE,
     ]
     return "\n\n".join(parts)
 
