@@ -29,9 +29,30 @@ class Sizes:
     # spread, and a second burst would take make bench past its 10-minute budget.
     burst_tasks: int = 2000
     bursts: int = 1
+    # Issues 12-14 (bench.at_scale): requests per path and case, and the state the
+    # periodic jobs read (tasks; see bench.periodic_jobs.SCALES).
+    latency_samples: int = 150
+    latency_warmup: int = 20
+    periodic_scales: tuple[int, ...] = (100, 3_000)
+    weights_tasks: int = 5
+    log_tasks: int = 100
 
 
-QUICK = Sizes(20, 1, 1, 10, 2, 1, 20, 1)
+QUICK = Sizes(
+    10,
+    1,
+    1,
+    10,
+    2,
+    1,
+    20,
+    1,
+    latency_samples=10,
+    latency_warmup=2,
+    periodic_scales=(10,),
+    weights_tasks=1,
+    log_tasks=10,
+)
 
 
 def main() -> None:
@@ -44,9 +65,16 @@ def main() -> None:
     logs.parent.mkdir(parents=True, exist_ok=True)
     sys.stderr = logs.open("w")  # before Django configures logging onto it
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    # A database of the benchmarks' own, migrated afresh (enqueue writes outbox rows): never
+    # the one DATABASE_URL may name.
+    database = logs.parent / "bench.sqlite3"
+    database.unlink(missing_ok=True)
+    os.environ["DATABASE_URL"] = f"sqlite:///{database}"
     import django
+    from django.core.management import call_command
 
     django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
     started = time.monotonic()
     from bench.run import run_all
 
