@@ -203,10 +203,25 @@ class StatementCounter:
     def __init__(self) -> None:
         self.kinds: Counter[str] = Counter()
         self.commits = 0
+        self.seconds: Counter[str] = Counter()  # by kind, and "COMMIT": time in the driver
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        self.kinds[sql.lstrip().split(None, 1)[0].upper()] += 1
-        return execute(sql, params, many, context)
+        kind = sql.lstrip().split(None, 1)[0].upper()
+        self.kinds[kind] += 1
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds[kind] += time.perf_counter() - started
+
+    def add(self, other: "StatementCounter") -> None:
+        self.kinds.update(other.kinds)
+        self.commits += other.commits
+        self.seconds.update(other.seconds)
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds.values())
 
     @property
     def statements(self) -> int:
@@ -226,7 +241,11 @@ def counting_statements(alias: str = "default") -> Iterator[StatementCounter]:
 
     def commit() -> None:
         counter.commits += 1
-        original()
+        started = time.perf_counter()
+        try:
+            original()
+        finally:
+            counter.seconds["COMMIT"] += time.perf_counter() - started
 
     connection.commit = commit
     try:

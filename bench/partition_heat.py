@@ -197,7 +197,7 @@ def _outbox_hold_seconds(latency: list[EngineLatency]) -> tuple[float, float]:
     if engine is None:
         return 0.0, 0.0
     after = engine.figures["connection held"]["after"]
-    request = after.p(0.5) + engine.modelled_extra("connection held", "after")
+    request = engine.modelled_p("connection held", "after", 0.5)
     transactions = (after.statements + after.commits) * ASSUMED_DB_ROUND_TRIP + (
         after.calls * ASSUMED_ROUND_TRIP  # the relay holds its row lock across the sends
     )
