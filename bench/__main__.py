@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @dataclass(frozen=True)
 class Sizes:
     cost_tasks: int = 1000
-    cost_runs: int = 2
+    cost_runs: int = 1
     celery_runs: int = 1
     overhead_tasks: int = 100
     overhead_runs: int = 3
@@ -77,7 +77,11 @@ def main() -> None:
     started = time.monotonic()
     from bench.run import run_all
 
-    report = run_all(sizes, say=lambda line: print(line, file=sys.__stderr__, flush=True))
+    def say(line: str) -> None:
+        minutes = (time.monotonic() - started) / 60
+        print(f"[{minutes:4.1f} min] {line}", file=sys.__stderr__, flush=True)
+
+    report = run_all(sizes, say=say)
     command = "python -m bench --quick" if arguments.quick else "make bench"
     from bench.report import document
 

@@ -251,9 +251,20 @@ def ours(inputs: BillInputs, path: str) -> SystemBill:
             ),
         ),
         Line(
-            f"periodic jobs: {sum(s.runs_per_month for s in schedules):,} runs (scheduler, "
-            "worker, body, logs, Scheduler)",
-            lambda n: periodic,
+            f"periodic jobs, {periodic.runs:,} runs: the scheduler's ticks and the worker "
+            "around each (Lambda, SQS, DynamoDB)",
+            lambda n: periodic.functions,
+        ),
+        Line("periodic jobs: their bodies' own requests and time", lambda n: periodic.bodies),
+        Line(
+            f"periodic jobs: GetMetricData ({periodic.metric_reads.metrics_read:,.0f} metrics "
+            "read)",
+            lambda n: periodic.metric_reads,
+        ),
+        Line("periodic jobs: their log lines", lambda n: periodic.logs),
+        Line(
+            f"EventBridge Scheduler: {periodic.scheduler.scheduler_invocations:,.0f} invocations",
+            lambda n: periodic.scheduler,
         ),
         fixed(f"idle SQS polling by Lambda ({len(polled)} queues)", sqs_requests=idle_polls),
         fixed(f"CloudWatch alarms ({template_facts.alarms()})", alarms=template_facts.alarms()),
@@ -277,10 +288,23 @@ def ours(inputs: BillInputs, path: str) -> SystemBill:
     return SystemBill(path, lines)
 
 
+@dataclass
+class PeriodicRuns:
+    """A month of every schedule's runs, in the parts the bill names."""
+
+    runs: int
+    functions: Quantities  # the scheduler's tick and the worker around each body
+    bodies: Quantities  # the bodies' own requests and Lambda time, but GetMetricData
+    metric_reads: Quantities
+    logs: Quantities
+    scheduler: Quantities  # EventBridge Scheduler's invocations
+
+
 def _periodic_runs(
     found: PeriodicCost, schedules: list[template_facts.Schedule], compression: float
-) -> Quantities:
-    """Every schedule's runs in a month: the tick, the worker around the body, the body."""
+) -> PeriodicRuns:
+    """Every schedule's runs in a month: the tick, the worker around the body, the body
+    (as measured with the larger state of section 10)."""
     machinery = found.machinery
     scheduler_memory = template_facts.function_memory("SchedulerFunction") / 1024
     worker_memory = {
@@ -289,19 +313,27 @@ def _periodic_runs(
     }
     every_run = requests_quantities(sum(machinery.requests.values(), Counter()), 0)
     every_run.lambda_requests += 2  # the scheduler's invocation and the worker's
-    every_run.scheduler_invocations += 1
     high = found.scales[-1]
-    total = Quantities()
+    total = PeriodicRuns(0, Quantities(), Quantities(), Quantities(), Quantities(), Quantities())
     for schedule in schedules:
         body = found.runs[schedule.name][high]
-        queue = found.queues[schedule.name]
-        run = every_run + requests_quantities(body.requests, body.metrics_read)
-        run.lambda_gb_seconds += (
-            machinery.scheduler_seconds * scheduler_memory
-            + (machinery.worker_seconds + body.billed_seconds) * worker_memory[queue]
+        memory = worker_memory[found.queues[schedule.name]]
+        functions = every_run + Quantities(
+            lambda_gb_seconds=machinery.scheduler_seconds * scheduler_memory
+            + machinery.worker_seconds * memory
         )
-        run = run + logs(machinery.log_bytes + body.log_bytes, compression)
-        total = total + run.times(schedule.runs_per_month)
+        bodies = requests_quantities(body.requests, 0) + Quantities(
+            lambda_gb_seconds=body.billed_seconds * memory
+        )
+        runs = schedule.runs_per_month
+        total.runs += runs
+        total.functions = total.functions + functions.times(runs)
+        total.bodies = total.bodies + bodies.times(runs)
+        total.metric_reads = total.metric_reads + Quantities(metrics_read=body.metrics_read * runs)
+        total.logs = total.logs + logs(machinery.log_bytes + body.log_bytes, compression).times(
+            runs
+        )
+        total.scheduler = total.scheduler + Quantities(scheduler_invocations=runs)
     return total
 
 

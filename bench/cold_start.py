@@ -52,6 +52,8 @@ LAMBDA_ENVIRONMENT = {
     # On AWS the secret is resolved by CloudFormation (workers) or read from Secrets
     # Manager (web, DJANGO_SECRET_ID: one AWS call per cold start, not timed here).
     "DJANGO_SECRET_KEY": "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+    # Deployed, the web stage names its own domain; under Zappa it refuses to start without.
+    "DJANGO_ALLOWED_HOSTS": "app.example.com",
     "PYTHONDONTWRITEBYTECODE": "1",  # as on Lambda's read-only /var/task
 }
 
