@@ -39,7 +39,8 @@ def mocked_aws() -> Iterator[dict[str, str]]:
 
 
 def enqueue(count: int) -> list[str]:
-    """Bulk-enqueue `count` no-op tasks (BatchWriteItem in 25s, SendMessageBatch in 10s)."""
+    """Bulk-enqueue `count` no-op tasks (an outbox row and a PutItem each, SendMessageBatch
+    in 10s)."""
     return [result.id for result in noop.enqueue_many([((), {})] * count)]
 
 

@@ -47,9 +47,8 @@ def measure(tasks: int, runs: int) -> throughput.Throughput:
 
 
 class _ResultsTable:
-    """The results table's SUCCESSFUL items finished since a moment. The table indexes
-    failed tasks only (a sparse index), so this scans it: a benchmark's table holds its
-    own tasks and nothing else."""
+    """The results table's SUCCESSFUL items finished since a moment: a scan (the table has
+    no index of tasks that succeeded, by design; it holds only this benchmark's tasks)."""
 
     def __init__(self, endpoint: str) -> None:
         self.dynamodb = boto3.client(

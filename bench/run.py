@@ -6,8 +6,10 @@ from typing import Any
 
 from bench import (
     artifact_size,
+    at_scale,
     cold_start,
     cost,
+    flow_control,
     local_stack,
     overhead,
     snapstart,
@@ -21,35 +23,49 @@ Say = Callable[[str], None]
 
 def run_all(sizes: Any, say: Say, *, only_in_process: bool = False) -> tuple[str, list[str]]:
     """Every benchmark (or, for the smoke test, only the in-process ones)."""
-    say(f"1/6 requests per task ({sizes.cost_tasks} tasks: ours, Zappa, Celery)")
+    say(f"1/8 requests per task ({sizes.cost_tasks} tasks: ours two ways, Zappa, Celery)")
     costs = cost.measure(
         sizes.cost_tasks, sizes.cost_runs, 0 if only_in_process else sizes.celery_runs
     )
-    say(f"2/6 worker overhead ({sizes.overhead_runs} runs of {sizes.overhead_tasks} tasks)")
+    say(f"2/8 worker overhead ({sizes.overhead_runs} runs of {sizes.overhead_tasks} tasks)")
     worker = overhead.measure(sizes.overhead_tasks, sizes.overhead_runs)
-    sections = [cost.render(costs, sizes.cost_tasks), overhead.render(worker, sizes.overhead_tasks)]
-    summary = [_cost_line(costs), _overhead_line(worker)]
+    say("3/8 at scale: item weights, logs, periodic jobs, enqueue latency (issues 12-14)")
+    scale = at_scale.measure(sizes, costs, say, only_in_process=only_in_process)
+    sections = [
+        cost.render(costs, sizes.cost_tasks, at_scale.cost_appendix(scale)),
+        overhead.render(worker, sizes.overhead_tasks),
+    ]
+    say(f"4/8 flow control ({sizes.flow_tasks} tasks per option, saturated limits)")
+    flow = flow_control.measure(sizes.flow_tasks)
+    summary = [
+        _cost_line(costs),
+        *at_scale.summary(scale),
+        _overhead_line(worker),
+        flow_control.summary_line(*flow),
+    ]
+    in_process = [*at_scale.sections(scale), flow_control.render(*flow, sizes.flow_tasks)]
     line, section = run_workflows(sizes, say)
     summary.append(line)
-    sections.append(section)
+    in_process.append(section)
     if only_in_process:
-        return "\n".join(summary), sections
-    say(f"3/6 cold start ({sizes.cold_runs} runs of each variant)")
+        return "\n".join(summary), sections + in_process
+    say(f"5/8 cold start ({sizes.cold_runs} runs of each variant)")
     cold = cold_start.measure(sizes.cold_runs)
-    say("4/6 artifact size")
+    say("6/8 artifact size")
     sizes_found = artifact_size.measure()
     say(
-        f"5/6 throughput ({sizes.bursts} bursts of {sizes.burst_tasks}: "
+        f"7/8 throughput ({sizes.bursts} bursts of {sizes.burst_tasks}: "
         "local stack, then django-tasks-db)"
     )
     ours = local_stack.measure(sizes.burst_tasks, sizes.bursts)
     database = tasks_db.measure(sizes.burst_tasks, sizes.bursts)
-    say(f"6/6 SnapStart ({sizes.cold_runs} runs of each function, with and without)")
+    say(f"8/8 SnapStart ({sizes.cold_runs} runs of each function, with and without)")
     snapshots = snapstart.measure(sizes.cold_runs)
     sections += [
         cold_start.render(cold),
         artifact_size.render(sizes_found),
         throughput.render(ours, database, local_stack.__doc__.strip(), tasks_db.__doc__.strip()),
+        *in_process,
         snapstart.render(snapshots),
     ]
     summary += [

@@ -38,8 +38,7 @@ from bench.counting import RequestCounter, counting
 from bench.meter import Meter
 from bench.pricing import ASSUMED_ROUND_TRIP, BILLING_GRANULARITY, Usage
 from bench.report import table
-from bench.requests_ours import WORKER_MEMORY_MB
-from bench.requests_ours import _process as process
+from bench.requests_ours import WORKER_MEMORY_MB, process
 from bench.stats import Summary
 from sqs_tasks import aws, queues
 from sqs_tasks.outbox import PUT_THREADS
@@ -69,7 +68,7 @@ class MeasuredUsage(Usage):
     def rru(self) -> float:
         return self.meter.read_units if self.meter else 0.0
 
-    def add_invocation(self, seconds: float, aws_calls: int) -> None:
+    def add_invocation(self, seconds: float, aws_calls: int, seconds_in_calls: float) -> None:
         """One invocation, as bench.requests_ours reports it; billed by the meter instead
         of by its wall time against moto."""
         assert self.meter is not None

@@ -33,7 +33,7 @@ class InvocationError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class FunctionSpec:
-    name: str  # e.g. WorkerDefaultFunction
+    name: str  # e.g. WorkerFunctiondefault
     handler: str  # e.g. functions/worker.handler
     timeout: float
     environment: dict[str, str]
