@@ -76,6 +76,11 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 bench: $(BENCH_STAMP) build/lambda.stamp web-package
 	$(BIN)/python -m bench
 
+# Only the workflow benchmark (issue 16), in-process: rewrites its own section of BENCHMARKS.md.
+.PHONY: bench-workflows
+bench-workflows: $(STAMP)
+	$(BIN)/python -m bench --only workflows
+
 # ---------------------------------------------------------------- deployment (docs/deploy.md)
 # The Lambda artifact every function in template.yaml runs: built once into build/lambda,
 # then copied by each build-<LogicalId> target, which is what `sam build` runs for a

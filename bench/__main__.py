@@ -38,6 +38,9 @@ class Sizes:
     log_tasks: int = 100
     # Issue 17 (bench.flow_control): tasks per option, and through each saturated limit.
     flow_tasks: int = 100
+    # Issue 16: a fan-out/fan-in of this many members, beside as many independent tasks.
+    workflow_members: int = 1000
+    workflow_runs: int = 2
 
 
 QUICK = Sizes(
@@ -55,13 +58,19 @@ QUICK = Sizes(
     weights_tasks=1,
     log_tasks=10,
     flow_tasks=10,
+    workflow_members=20,
+    workflow_runs=1,
 )
+ALONE = ("workflows",)  # benchmarks `--only` runs on their own
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check the harness")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument(
+        "--only", choices=ALONE, help="run this one benchmark; rewrite only its section of --out"
+    )
     arguments = parser.parse_args()
     sizes = QUICK if arguments.quick else Sizes()
     logs = ROOT / "build" / "bench" / "logs.txt"
@@ -80,6 +89,10 @@ def main() -> None:
     started = time.monotonic()
     from bench.run import run_all
 
+    if arguments.only:
+        _run_alone(sizes, arguments.out)  # the one ALONE names
+        return
+
     def say(line: str) -> None:
         minutes = (time.monotonic() - started) / 60
         print(f"[{minutes:4.1f} min] {line}", file=sys.__stderr__, flush=True)
@@ -91,6 +104,18 @@ def main() -> None:
     summary, sections = report
     arguments.out.write_text(document(summary, sections, time.monotonic() - started, command))
     print(f"wrote {arguments.out}", file=sys.__stderr__)
+
+
+def _run_alone(sizes: Sizes, out: Path) -> None:
+    """One benchmark: its section and summary line of `out` rewritten, the rest kept."""
+    from bench import workflows
+    from bench.report import replace_section
+    from bench.run import run_workflows
+
+    line, section = run_workflows(sizes, lambda text: print(text, file=sys.__stderr__))
+    text = out.read_text() if out.exists() else ""
+    out.write_text(replace_section(text, workflows.TITLE, section, workflows.SUMMARY_PREFIX, line))
+    print(f"{line}\nwrote {out}", file=sys.__stderr__)
 
 
 if __name__ == "__main__":

@@ -85,7 +85,8 @@ def document(summary: str, sections: Sequence[str], elapsed: float, command: str
         "absolute times are this machine's; ratios and request counts carry over.",
         "## Reproduce\n\n```sh\nmake bench          # sets up .venv, builds both packages, "
         "writes BENCHMARKS.md\n.venv/bin/python -m bench --quick   # a smoke run with tiny "
-        "sizes (seconds)\n```\n\nThe harness lives in `bench/` (one module per benchmark; "
+        "sizes (seconds)\nmake bench-workflows   # only the workflow benchmark: rewrites its "
+        "section\n```\n\nThe harness lives in `bench/` (one module per benchmark; "
         "`bench/stats.py` summarises repeated runs, `bench/report.py` writes this file).",
         "## Machine\n\n" + table(("", ""), machine()),
         "## Versions\n\n" + table(("package", "version"), versions()),
@@ -94,3 +95,21 @@ def document(summary: str, sections: Sequence[str], elapsed: float, command: str
         *recorded_sections(),
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def replace_section(text: str, title: str, section: str, summary_prefix: str, line: str) -> str:
+    """The report `text` with the section headed `title` replaced by `section` (added at
+    the end if missing), and its summary line (starting `summary_prefix`) by `line`: for a
+    benchmark run on its own, which leaves the other sections as they were."""
+    first, *rest = text.rstrip("\n").split("\n\n## ")
+    parts = [first, *(f"## {part}" for part in rest)]
+    places = [i for i, part in enumerate(parts) if part.startswith(title)]
+    if places:
+        parts[places[0]] = section
+    else:
+        parts.append(section)
+    for index, part in enumerate(parts):
+        if part.startswith("## Summary"):
+            kept = [old for old in part.split("\n") if not old.startswith(summary_prefix)]
+            parts[index] = "\n".join([*kept, line])
+    return "\n\n".join(part for part in parts if part) + "\n"

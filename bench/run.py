@@ -15,6 +15,7 @@ from bench import (
     snapstart,
     tasks_db,
     throughput,
+    workflows,
 )
 
 Say = Callable[[str], None]
@@ -43,6 +44,9 @@ def run_all(sizes: Any, say: Say, *, only_in_process: bool = False) -> tuple[str
         flow_control.summary_line(*flow),
     ]
     in_process = [*at_scale.sections(scale), flow_control.render(*flow, sizes.flow_tasks)]
+    line, section = run_workflows(sizes, say)
+    summary.append(line)
+    in_process.append(section)
     if only_in_process:
         return "\n".join(summary), sections + in_process
     say(f"5/8 cold start ({sizes.cold_runs} runs of each variant)")
@@ -71,6 +75,16 @@ def run_all(sizes: Any, say: Say, *, only_in_process: bool = False) -> tuple[str
         _snapstart_line(snapshots),
     ]
     return "\n".join(summary), sections
+
+
+def run_workflows(sizes: Any, say: Say) -> tuple[str, str]:
+    """The workflow benchmark (issue 16): its summary line and its section."""
+    say(
+        f"workflows ({sizes.workflow_runs} runs of a {sizes.workflow_members:,}-member "
+        "fan-out/fan-in, and of as many independent tasks)"
+    )
+    found = workflows.measure(sizes.workflow_members, sizes.workflow_runs)
+    return workflows.summary(found), workflows.render(found)
 
 
 def _cost_line(costs: dict[str, cost.SystemCost]) -> str:

@@ -27,7 +27,8 @@ def backend_for_worker() -> SQSBackend:
 
 
 def handle_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Run every record; answer with the ones to redeliver (contract 3).
+    """Run every record, then start what follows the workflow steps that succeeded in the
+    batch (RecordHandler.finish_batch); answer with the ones to redeliver (contract 3).
 
     A problem with one record never raises: it is reported in batchItemFailures. Only a
     fault that makes the whole batch unsafe (no backend, an event that is not an SQS
@@ -42,8 +43,10 @@ def handle_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     try:
-        return process_partial_response(
+        response = process_partial_response(
             event=event, record_handler=handler, processor=processor, context=context
         )
+        returned = [{"itemIdentifier": message_id} for message_id in handler.finish_batch()]
+        return {**response, "batchItemFailures": [*response["batchItemFailures"], *returned]}
     finally:
         metrics.flush()

@@ -46,20 +46,21 @@ class Disposition:
         self,
         results: ResultStore,
         copies: Copies,
-        continue_workflow: Callable[[WorkflowRef], None],
+        continue_workflow: Callable[[IncomingMessage, WorkflowRef], None],
     ) -> None:
         self.results = results
         self.copies = copies
-        # What follows a workflow's step (workflows/engine.py): run before the message is
-        # deleted, and again by any later delivery of it, so a crash loses nothing.
+        # What follows a workflow's step (workflows/engine.py), given its message: run (or
+        # held for the batch's end) before the message is deleted, and again by any later
+        # delivery of it, so a crash loses nothing.
         self.continue_workflow = continue_workflow
 
     def apply(self, message: IncomingMessage, envelope: Envelope, outcome: Outcome) -> None:
         match outcome:
             case Succeeded():
-                self._after_success(envelope)
+                self._after_success(message, envelope)
             case Finished(status=status) if status == SUCCESSFUL:
-                self._after_success(envelope)
+                self._after_success(message, envelope)
             case Finished() | Superseded(successor=None):
                 return
             case Superseded(successor=int(successor)):
@@ -80,9 +81,9 @@ class Disposition:
                     source_queue=message.queue_name,
                 )
 
-    def _after_success(self, envelope: Envelope) -> None:
+    def _after_success(self, message: IncomingMessage, envelope: Envelope) -> None:
         if envelope.workflow is not None:
-            self.continue_workflow(envelope.workflow)
+            self.continue_workflow(message, envelope.workflow)
 
     def come_back(
         self, message: IncomingMessage, envelope: Envelope, delay: float, *, changed: bool = False

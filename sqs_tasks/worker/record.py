@@ -27,6 +27,7 @@ from sqs_tasks.exceptions import (
     RejectedMessage,
     UnknownTask,
 )
+from sqs_tasks.item import WorkflowRef
 from sqs_tasks.runner import verdict
 from sqs_tasks.runner.outcome import Failed, Letter, Outcome, Waiting
 from sqs_tasks.runner.runner import TaskRunner, dead_letter_of
@@ -58,11 +59,37 @@ class RecordHandler:
         self.runner = runner
         self.deadline = deadline
         self.worker_id = worker_id
+        self.engine = Engine(backend)
+        # Workflow steps that succeeded in this batch, with their messages: what follows
+        # them starts once the batch has run (finish_batch), so the members of one join
+        # that finish together are recorded together (workflows/engine.py).
+        self.succeeded_steps: list[tuple[WorkflowRef, IncomingMessage]] = []
         self.disposition = Disposition(
-            backend.results,
-            Copies(backend.results, backend.codec),
-            Engine(backend).step_succeeded,
+            backend.results, Copies(backend.results, backend.codec), self._continue_after_batch
         )
+
+    def _continue_after_batch(self, message: IncomingMessage, ref: WorkflowRef) -> None:
+        self.succeeded_steps.append((ref, message))
+
+    def finish_batch(self) -> list[str]:
+        """Start what follows the workflow steps that succeeded in this batch. Returns the
+        ids of the messages to report as failed: those whose continuation did not start
+        come back soon, and their redelivery starts it again."""
+        if not self.succeeded_steps:
+            return []
+        try:
+            failed = self.engine.steps_succeeded([ref for ref, _ in self.succeeded_steps])
+        except Exception:
+            logger.exception("workflow steps' continuations failed; their messages return")
+            failed = set(range(len(self.succeeded_steps)))
+        returned = []
+        for position in sorted(failed):
+            message = self.succeeded_steps[position][1]
+            try:
+                return_later(message, TRANSIENT_DELAY)
+            except ReturnToQueue:
+                returned.append(message.message_id)
+        return returned
 
     def __call__(self, record: SQSRecord, lambda_context: Any = None) -> None:
         message = IncomingMessage.from_record(record)

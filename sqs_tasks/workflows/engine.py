@@ -1,8 +1,9 @@
 """What happens when a workflow's step succeeds: the next element starts, a join fills.
 
-The worker runs `step_succeeded` after recording a step's success and before its message
-is deleted; on any failure here the message comes back, and the redelivery (which finds
-the step already SUCCESSFUL) runs it again. So every part of it must be safe to repeat:
+The worker runs `steps_succeeded` once a batch's records have run, for the steps that
+succeeded in it, before their messages are deleted; on any failure here a step's message
+comes back, and the redelivery (which finds the step already SUCCESSFUL) runs it again
+(`step_succeeded`, as the reconciler does too). So every part of it must be safe to repeat:
 
 - the next steps' task ids are derived from their paths (plan.py), their items are created
   only if absent and their messages sent unless they have finished (outbox.deliver): a
@@ -12,12 +13,21 @@ the step already SUCCESSFUL) runs it again. So every part of it must be safe to 
   members' values, in order, and starts what follows, which again starts once.
 
 No task ever waits on another: a join is started by its last member, there is no polling.
+
+What a member's finish costs is what the fan-out/fan-in costs per member (BENCHMARKS.md):
+the members of one shard that finish in one batch (a map's calls are sent in order, and
+SQS hands them out roughly so) are recorded in one write, whose answer says all that is
+needed (records.py); a process reads each workflow's plan once.
 """
 
 import json
-from collections import OrderedDict
+import logging
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from django.utils import timezone
 
@@ -29,6 +39,7 @@ from sqs_tasks.task_results import read_json, resolve_task
 from sqs_tasks.workflows.plan import (
     MAX_MEMBERS,
     ROOT,
+    SHARD_SIZE,
     ChainNode,
     GroupNode,
     MapNode,
@@ -40,7 +51,10 @@ from sqs_tasks.workflows.plan import (
 )
 from sqs_tasks.workflows.records import ValueSource, WorkflowRecords
 
+logger = logging.getLogger("sqs_tasks.workflows")
+
 NO_INPUT = object()  # the first element of a workflow receives nothing
+NOT_READ = object()  # a value not read yet: where it is says a ValueSource
 BATCH_GET = 100  # keys per BatchGetItem
 
 
@@ -53,24 +67,30 @@ class InvalidMapInput(Exception):
 
 
 class Engine:
-    _PLANS = 64  # plans kept per process: a plan never changes
+    # Plans kept per process, shared by every engine (a worker makes one per batch): a plan
+    # never changes, so a warm worker reads each workflow's plan once.
+    _PLANS = 64
+    _plans: ClassVar[OrderedDict[str, Plan]] = OrderedDict()
+    _plans_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, backend: Any) -> None:
         self.backend = backend
         self.records = WorkflowRecords(backend.results)
-        self._plans: OrderedDict[str, Plan] = OrderedDict()
 
     def plan(self, workflow_id: str) -> Plan:
-        if workflow_id in self._plans:
-            self._plans.move_to_end(workflow_id)
-            return self._plans[workflow_id]
+        with self._plans_lock:
+            if workflow_id in self._plans:
+                self._plans.move_to_end(workflow_id)
+                return self._plans[workflow_id]
         record = self.records.get(workflow_id)
         if record is None:
             raise WorkflowNotReady(f"workflow {workflow_id} has no record yet")
         text = read_json(record.plan, self.backend.payloads, task_id=workflow_id)
-        plan = self._plans[workflow_id] = Plan.from_json(text)
-        if len(self._plans) > self._PLANS:
-            self._plans.popitem(last=False)
+        plan = Plan.from_json(text)
+        with self._plans_lock:
+            self._plans[workflow_id] = plan
+            if len(self._plans) > self._PLANS:
+                self._plans.popitem(last=False)
         return plan
 
     # -- continuations ------------------------------------------------------------------
@@ -79,35 +99,69 @@ class Engine:
         plan = self.plan(ref.id)
         self._completed(plan, ref.node, ValueSource(task_id=step_id(ref.id, ref.node)))
 
-    def _completed(self, plan: Plan, path: str, source: ValueSource) -> None:
-        """The node at `path` finished with the value at `source`: what follows starts."""
-        if path == ROOT:
-            self.records.finish(plan.workflow_id, source)
-            return
-        parent_path, last = path.rsplit(".", 1)
-        parent = plan.node(parent_path)
-        if last.startswith("m"):
-            total = self.records.size(plan.workflow_id, parent_path) or 0
-            self._member_done(plan, parent, int(last[1:]), total)
-        elif isinstance(parent, ChainNode):
-            index = int(last)
-            if index == len(parent.elements) - 1:
-                self._completed(plan, parent.path, source)
-            else:
-                self._start(plan, parent.elements[index + 1], self.value_of(plan, source))
-        else:
-            assert isinstance(parent, GroupNode)
-            self._member_done(plan, parent, int(last), len(parent.members))
+    def steps_succeeded(self, refs: Sequence[WorkflowRef]) -> set[int]:
+        """What follows each of these steps (the ones that succeeded in a worker's batch),
+        as step_succeeded starts it, except that the members of one join's shard are
+        recorded together, in one write. Returns the positions in `refs` of the steps whose
+        continuation failed (logged): their messages must come back."""
+        failed: set[int] = set()
+        members: dict[tuple[str, str, int], list[tuple[int, _JoinMember]]] = defaultdict(list)
+        for position, ref in enumerate(refs):
+            try:
+                plan = self.plan(ref.id)
+                follows = _what_follows(plan, ref.node)
+                if isinstance(follows, _JoinMember):
+                    shard = follows.index // SHARD_SIZE
+                    members[ref.id, follows.join.path, shard].append((position, follows))
+                else:
+                    self.step_succeeded(ref)
+            except Exception:
+                logger.exception(
+                    "workflow %s: what follows step %s did not start", ref.id, ref.node
+                )
+                failed.add(position)
+        for (workflow_id, _, _), together in members.items():
+            first = together[0][1]
+            try:
+                self._members_done(
+                    self.plan(workflow_id),
+                    first.join,
+                    [member.index for _, member in together],
+                    first.total,
+                )
+            except Exception:
+                logger.exception("workflow %s: join %s not recorded", workflow_id, first.join.path)
+                failed.update(position for position, _ in together)
+        return failed
 
-    def _member_done(self, plan: Plan, join: Node, index: int, total: int) -> None:
-        if not self.records.member_finished(plan.workflow_id, join.path, index, total):
+    def _completed(self, plan: Plan, path: str, source: ValueSource, value: Any = NOT_READ) -> None:
+        """The node at `path` finished with the value at `source` (`value`, when the
+        caller holds it already): what follows starts."""
+        match _what_follows(plan, path):
+            case _JoinMember(join=join, index=index, total=total):
+                self._members_done(plan, join, [index], total)
+            case _NextElement(node=node):
+                self._start(plan, node, self.value_of(plan, source) if value is NOT_READ else value)
+            case None:
+                self.records.finish(plan.workflow_id, source)
+
+    def _members_done(
+        self, plan: Plan, join: GroupNode | MapNode, indices: list[int], total: int | None
+    ) -> None:
+        """Members `indices` (of one shard) of `join` finished; the member that completes
+        the join (or a repeat of it) gathers the values and starts what follows."""
+        state = self.records.member_finished(plan.workflow_id, join.path, indices, total)
+        if state is None:
             return
         # Complete: gather the values, unless a repeat (a duplicate delivery of a member)
         # finds them gathered already.
-        if self.records.value(plan.workflow_id, join.path) is None:
-            text = json.dumps(self._gather(plan, join, total), separators=(",", ":"))
+        if state.value is None:
+            value: Any = self._gather(plan, join, state.size)
+            text = json.dumps(value, separators=(",", ":"))
             self.records.store_value(plan.workflow_id, join.path, self._stored(plan, join, text))
-        self._completed(plan, join.path, ValueSource(node_path=join.path))
+        else:
+            value = self._decoded(plan, state.value)
+        self._completed(plan, join.path, ValueSource(node_path=join.path), value)
 
     # -- starting -----------------------------------------------------------------------
 
@@ -138,7 +192,7 @@ class Engine:
                 if not isinstance(value, list) or len(value) > MAX_MEMBERS:
                     self._fail(plan, node, node.path, InvalidMapInput(_why_not_a_list(value)))
                     return
-                self.records.set_size(plan.workflow_id, node.path, len(value))
+                self.records.start_map(plan.workflow_id, node.path, len(value))
                 if not value:
                     self.records.store_value(plan.workflow_id, node.path, StoredJSON(text="[]"))
                     self._completed(plan, node.path, ValueSource(node_path=node.path))
@@ -200,6 +254,9 @@ class Engine:
         stored = self.records.value(plan.workflow_id, source.node_path or "")
         if stored is None:
             raise WorkflowNotReady(f"no value for {source.node_path} yet")
+        return self._decoded(plan, stored)
+
+    def _decoded(self, plan: Plan, stored: StoredJSON) -> Any:
         return json.loads(read_json(stored, self.backend.payloads, task_id=plan.workflow_id))
 
     def source_of(self, plan: Plan, node: Node) -> ValueSource:
@@ -247,6 +304,41 @@ class Engine:
         key = f"{plan.workflow_id}-{join.path}"
         lifetime = timedelta(seconds=config.result_ttl)
         return StoredJSON(ref=self.backend.payloads.put_result(key, text, lifetime))
+
+
+@dataclass(frozen=True, slots=True)
+class _JoinMember:
+    """What follows a node that is a member of a join: its finish counts toward it."""
+
+    join: GroupNode | MapNode
+    index: int
+    total: int | None  # a group's members; a map's size is in its records
+
+
+@dataclass(frozen=True, slots=True)
+class _NextElement:
+    """What follows a node that is an element of a chain, not its last: the next one."""
+
+    node: Node
+
+
+def _what_follows(plan: Plan, path: str) -> _JoinMember | _NextElement | None:
+    """What the node at `path` finishing leads to; None for the workflow's end. The last
+    element of a chain finishes the chain, so the question goes up to the chain."""
+    while path != ROOT:
+        parent_path, last = path.rsplit(".", 1)
+        parent = plan.node(parent_path)
+        if last.startswith("m"):
+            assert isinstance(parent, MapNode)
+            return _JoinMember(parent, int(last[1:]), None)
+        if isinstance(parent, GroupNode):
+            return _JoinMember(parent, int(last), len(parent.members))
+        assert isinstance(parent, ChainNode)
+        index = int(last)
+        if index < len(parent.elements) - 1:
+            return _NextElement(parent.elements[index + 1])
+        path = parent_path
+    return None
 
 
 def _why_not_a_list(value: Any) -> str:

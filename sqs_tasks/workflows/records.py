@@ -4,15 +4,22 @@
                                       and where its value is
     wf:<workflow id>:<path>           a group or map: the join's shards that are complete,
                                       a map's size once known, and, once complete, its value
-    wf:<workflow id>:<path>:s<n>      one shard of a join: which members have finished
+    wf:<workflow id>:<path>:s<n>      one shard of a join: which members have finished (and,
+                                      for a map's last shard, how many it holds)
 
 A join counts its members in shards of SHARD_SIZE: a member's finish adds its index to its
 shard's set (one small write, the same however often it is repeated), the member that
 fills a shard adds the shard to its node's set, and the member that fills that set
 completes the join. Sets make every step of it idempotent; shards keep every item small.
+
+Every one of those writes answers with the item it leaves (ReturnValues), and that answer
+is all a member needs: how many its shard holds (SHARD_SIZE, or what `start_map` wrote on
+a map's last shard before any member was sent), a map's size, and the join's value once
+gathered. So a member's finish costs one write, and no read.
 """
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,6 +52,14 @@ class ValueSource:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ValueSource":
         return cls(task_id=data.get("task"), node_path=data.get("node"))
+
+
+@dataclass(frozen=True, slots=True)
+class JoinState:
+    """A complete join: its number of members, and its value once gathered."""
+
+    size: int
+    value: StoredJSON | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,24 +127,47 @@ class WorkflowRecords:
 
     # -- joins --------------------------------------------------------------------------
 
-    def set_size(self, workflow_id: str, path: str, size: int) -> None:
-        """A map's number of calls, once its list is known (always the same list)."""
+    def start_map(self, workflow_id: str, path: str, size: int) -> None:
+        """A map's size, once its list is known (always the same list), and how many
+        members its last shard holds: written before any member is sent, so that every
+        member learns both from its own write (member_finished)."""
         update = Update().set("size", size).set("expires_at", self.results.expires_at())
         self._update(_node_key(workflow_id, path), update)
+        if size:
+            last = (size - 1) // SHARD_SIZE
+            need = Update().set("need", size - last * SHARD_SIZE)
+            self._update(
+                _shard_key(workflow_id, path, last),
+                need.set("expires_at", self.results.expires_at()),
+            )
 
     def size(self, workflow_id: str, path: str) -> int | None:
         data = self._get(_node_key(workflow_id, path))
         return int(data["size"]) if data and "size" in data else None
 
-    def member_finished(self, workflow_id: str, path: str, index: int, total: int) -> bool:
-        """Record that member `index` of the join at `path` (of `total` members) finished;
-        True when that completes the join (also on a repeat, once it is complete)."""
-        shard, shards = index // SHARD_SIZE, -(-total // SHARD_SIZE)
-        in_shard = min(SHARD_SIZE, total - shard * SHARD_SIZE)
-        done = self._add(f"{_node_key(workflow_id, path)}:s{shard}", "done", index)
-        if len(done) < in_shard:
-            return False
-        return len(self._add(_node_key(workflow_id, path), "shards_done", shard)) == shards
+    def member_finished(
+        self, workflow_id: str, path: str, indices: Sequence[int], total: int | None
+    ) -> JoinState | None:
+        """Record that members `indices` (all of one shard) of the join at `path` finished;
+        the join's state when that completes it (also on a repeat, once complete), else
+        None. `total` is a group's number of members; a map's (None) is in its records."""
+        shard = indices[0] // SHARD_SIZE
+        if any(index // SHARD_SIZE != shard for index in indices):
+            raise ValueError(f"members {list(indices)} are not all of shard {shard}")
+        done = self._add(_shard_key(workflow_id, path, shard), "done", indices)
+        if total is not None:
+            need = min(SHARD_SIZE, total - shard * SHARD_SIZE)
+        else:
+            need = int(done.get("need", SHARD_SIZE))
+        if len(done["done"]) < need:
+            return None
+        node = self._add(_node_key(workflow_id, path), "shards_done", [shard])
+        size = total if total is not None else node.get("size")
+        if size is None:
+            raise RuntimeError(f"map {path} of workflow {workflow_id} has no size recorded")
+        if len(node["shards_done"]) < -(-int(size) // SHARD_SIZE):
+            return None
+        return JoinState(size=int(size), value=stored_json_from(node, "value"))
 
     def store_value(self, workflow_id: str, path: str, value: StoredJSON) -> None:
         update = Update().set("expires_at", self.results.expires_at())
@@ -143,19 +181,24 @@ class WorkflowRecords:
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _add(self, key: str, attribute: str, number: int) -> set[int]:
+    def _add(self, key: str, attribute: str, numbers: Sequence[int]) -> dict[str, Any]:
+        """Add `numbers` to the set `attribute`; the item as it is now, the set as a set of
+        ints. (Its other attributes as written: a join's value is only there once the set
+        is full, so the item stays small while members finish.)"""
         response = self._db.update_item(
             TableName=self.results.table_name,
             Key={"id": {"S": key}},
-            UpdateExpression="ADD #set :number SET expires_at = :expires",
+            UpdateExpression="ADD #set :numbers SET expires_at = :expires",
             ExpressionAttributeNames={"#set": attribute},
             ExpressionAttributeValues={
-                ":number": {"NS": [str(number)]},
+                ":numbers": {"NS": sorted({str(n) for n in numbers})},
                 ":expires": {"N": str(self.results.expires_at())},
             },
-            ReturnValues="ALL_NEW",  # the whole (small) item: UPDATED_NEW may omit a set unchanged
+            ReturnValues="ALL_NEW",  # the whole item: UPDATED_NEW may omit a set unchanged
         )
-        return {int(n) for n in response["Attributes"][attribute]["NS"]}
+        found = response["Attributes"]
+        item = from_item({name: value for name, value in found.items() if name != attribute})
+        return item | {attribute: {int(n) for n in found[attribute]["NS"]}}
 
     def _get(self, key: str) -> dict[str, Any] | None:
         response = self._db.get_item(
@@ -171,3 +214,7 @@ class WorkflowRecords:
 
 def _node_key(workflow_id: str, path: str) -> str:
     return f"{PREFIX}{workflow_id}:{path}"
+
+
+def _shard_key(workflow_id: str, path: str, shard: int) -> str:
+    return f"{_node_key(workflow_id, path)}:s{shard}"

@@ -9,6 +9,7 @@ from bench.__main__ import QUICK
 from bench.counting import RequestCounter, counting
 from bench.items import IndexShape, ItemWatch
 from bench.pricing import Usage, item_bytes
+from bench.report import replace_section
 from bench.requests_celery import WorkerProcess
 from bench.run import run_all
 
@@ -118,9 +119,29 @@ def test_in_process_benchmarks_run_and_render():
     # A no-op task that succeeds writes three small items and no index entry.
     assert requests.count("| 3.00 (0 index) |") == 2
     assert "## 2. Worker overhead" in sections[1]
+    (workflows,) = [s for s in sections if s.startswith("## Workflows")]
+    members = QUICK.workflow_members
+    assert (
+        f"| independent | worker (functions.worker.handler) | dynamodb:UpdateItem | {2 * members} |"
+        in workflows
+    )
+    assert "Workflow fan-out/fan-in" in summary
     titles = [section.split("\n", 1)[0] for section in sections]
     for number in (6, 8, 9, 10, 12):
         assert any(title.startswith(f"## {number}.") for title in titles)
+
+
+def test_one_benchmark_rewrites_only_its_section_and_summary_line():
+    text = (
+        "# B\n\n## Summary\n\n- **Cost**: x\n- **W**: old\n\n"
+        "## W: title\n\nold\n\n## 3. Next\n\nkept\n"
+    )
+    replaced = replace_section(text, "## W", "## W: title\n\nnew", "- **W**", "- **W**: new")
+    assert replaced == text.replace("old", "new")
+    added = replace_section(
+        "# B\n\n## Summary\n\n- **Cost**: x\n", "## W", "## W\n\nnew", "- **W**", "- **W**: n"
+    )
+    assert added == "# B\n\n## Summary\n\n- **Cost**: x\n- **W**: n\n\n## W\n\nnew\n"
 
 
 def test_snapstart_saving_is_what_a_cold_start_pays_that_a_restore_does_not():

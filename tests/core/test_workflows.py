@@ -18,8 +18,9 @@ from sqs_tasks.limits.options import Concurrency
 from sqs_tasks.testing import delete_done, drain_queue, receive_batch
 from sqs_tasks.workflows import InvalidWorkflow, chain, get_workflow, group
 from sqs_tasks.workflows import engine as engine_module
+from sqs_tasks.workflows.plan import step_id
 from tests import workflow_tasks as t
-from tests.helpers import count, event_for, sqs, visible_messages
+from tests.helpers import attributes_of, count, event_for, sqs, visible_messages
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -37,6 +38,27 @@ def run_all():
         if not drain_queue("default").processed:
             return
     raise AssertionError("the queue never emptied")
+
+
+def fail_once(monkeypatch, owner, name, error):
+    """The method `name` of `owner` raises `error` the first time it is called."""
+    original, failed = getattr(owner, name), []
+
+    def once(self, *args):
+        if not failed:
+            failed.append(args)
+            raise error
+        return original(self, *args)
+
+    monkeypatch.setattr(owner, name, once)
+
+
+def visible_again(queue, messages):
+    """These received messages come back now (as after their visibility timeout)."""
+    for message in messages:
+        sqs().change_message_visibility(
+            QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
 
 
 def test_a_chain_passes_each_value_on():
@@ -126,27 +148,34 @@ def test_duplicate_deliveries_of_every_member_start_the_join_once():
 
 def test_a_crash_after_a_step_succeeded_still_starts_what_follows(monkeypatch):
     w = chain(t.add.step(1, 1), t.add.step(5)).enqueue()
-    original = engine_module.Engine.step_succeeded
-    crashed = []
-
-    def crash_once(self, ref):
-        if not crashed:
-            crashed.append(ref)
-            raise ConnectionError("the invocation died here")
-        return original(self, ref)
-
-    monkeypatch.setattr(engine_module.Engine, "step_succeeded", crash_once)
+    fail_once(monkeypatch, engine_module.Engine, "step_succeeded", ConnectionError("died here"))
     queue = default_task_backend.queue_url("default")
     (first,) = receive_batch(queue)
     response = handler(event_for(queue, [first]), LambdaContext())
     assert response["batchItemFailures"]  # not deleted: what follows has not started
     assert t.CALLS == ["add(1, 1)"]
-    sqs().change_message_visibility(  # it comes back (after its visibility timeout)
-        QueueUrl=queue, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0
-    )
+    visible_again(queue, [first])  # it comes back (after its visibility timeout)
     run_all()
     assert get_workflow(w.id).return_value == 7
     assert t.CALLS == ["add(1, 1)", "add(2, 5)"]
+
+
+def hold_continuations():
+    """Run the queue with every workflow continuation held back: the refs the worker
+    would have continued, in order."""
+    original = engine_module.Engine.steps_succeeded
+    refs = []
+
+    def hold(self, succeeded):
+        refs.extend(succeeded)
+        return set()
+
+    engine_module.Engine.steps_succeeded = hold
+    try:
+        drain_queue("default")
+    finally:
+        engine_module.Engine.steps_succeeded = original
+    return refs
 
 
 def test_members_finishing_at_the_same_instant_start_the_join_once():
@@ -154,19 +183,179 @@ def test_members_finishing_at_the_same_instant_start_the_join_once():
     w = group([t.add.step(1, 0), t.add.step(2, 0)]).then(t.total.step()).enqueue()
     queue = default_task_backend.queue_url("default")
     engine = engine_module.Engine(default_task_backend)
-    original = engine_module.Engine.step_succeeded
-    refs = []
-    engine_module.Engine.step_succeeded = lambda self, ref: refs.append(ref)  # hold them
-    try:
-        drain_queue("default")
-    finally:
-        engine_module.Engine.step_succeeded = original
+    refs = hold_continuations()
     for ref in [*refs, *reversed(refs)]:
         engine.step_succeeded(ref)
     run_all()
     assert t.CALLS.count("total([1, 2])") == 1
     assert get_workflow(w.id).return_value == 3
     assert visible_messages(queue) == []
+
+
+def test_a_member_twice_in_one_batch_counts_once_and_the_join_starts_once():
+    w = group([t.add.step(n, 0) for n in range(3)]).then(t.total.step()).enqueue()
+    refs = hold_continuations()
+    engine = engine_module.Engine(default_task_backend)
+    assert engine.steps_succeeded([*refs, refs[0]]) == set()  # a duplicate in the batch
+    assert engine.steps_succeeded(refs) == set()  # the whole batch delivered again
+    run_all()
+    assert t.CALLS.count("total([0, 1, 2])") == 1
+    assert get_workflow(w.id).return_value == 3
+
+
+def test_members_of_one_shard_finishing_in_one_batch_are_counted_in_one_write():
+    from sqs_tasks import aws
+
+    w = chain(t.numbers.step(10), t.square.map(), t.total.step()).enqueue()
+    drain_queue("default", max_batches=1)  # numbers: the ten squares are sent
+    keys = []
+
+    def record(params, **_):  # the keys of the ADD writes: member counts
+        if params.get("UpdateExpression", "").startswith("ADD"):
+            keys.append(params["Key"]["id"]["S"])
+
+    events, event = aws.events("dynamodb"), "before-parameter-build.dynamodb.UpdateItem"
+    events.register(event, record)
+    try:
+        drain_queue("default", max_batches=1)  # the ten squares, in one batch
+    finally:
+        events.unregister(event, record)
+    assert keys == [f"wf:{w.id}:r.1:s0", f"wf:{w.id}:r.1"]  # the shard, then its node
+    run_all()
+    assert get_workflow(w.id).return_value == sum(n * n for n in range(10))
+
+
+def test_a_crash_after_the_members_were_counted_brings_them_back_to_start_the_join(
+    monkeypatch,
+):
+    """The batch's members are recorded, the last shard completes the join, and the
+    invocation dies before the join starts: every member of that write comes back, and
+    their redelivery (finding the join complete) starts it, once."""
+    from sqs_tasks.workflows.records import WorkflowRecords
+
+    w = group([t.add.step(n, 0) for n in range(4)]).then(t.total.step()).enqueue()
+    fail_once(monkeypatch, WorkflowRecords, "store_value", ConnectionError("died here"))
+    queue = default_task_backend.queue_url("default")
+    batch = receive_batch(queue)
+    response = handler(event_for(queue, batch), LambdaContext())
+    failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+    assert failed == {m["MessageId"] for m in batch}  # all four come back
+    assert sorted(t.CALLS) == [f"add({n}, 0)" for n in range(4)]
+    assert visible_messages(queue) == []  # the join has not started
+    visible_again(queue, batch)  # after return_later's delay
+    run_all()
+    assert t.CALLS.count("total([0, 1, 2, 3])") == 1
+    assert get_workflow(w.id).return_value == 6
+
+
+def test_a_join_that_cannot_be_counted_returns_only_its_members(monkeypatch):
+    """A batch holds a chain's step and a group's members; AWS refuses the members'
+    write: only their messages come back, the chain goes on."""
+    from sqs_tasks.workflows.records import WorkflowRecords
+
+    chained = chain(t.add.step(1, 1), t.add.step(5)).enqueue()
+    grouped = group([t.add.step(n, 10) for n in range(3)]).then(t.total.step()).enqueue()
+    fail_once(monkeypatch, WorkflowRecords, "member_finished", ConnectionError("refused"))
+    queue = default_task_backend.queue_url("default")
+    batch = receive_batch(queue)
+    assert len(batch) == 4
+    response = handler(event_for(queue, batch), LambdaContext())
+    delete_done(queue, batch, response)
+    failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+    first_step = step_id(chained.id, "r.0")
+    members = {m["MessageId"] for m in batch if attributes_of(m)["task_id"] != first_step}
+    assert len(members) == 3 and failed == members
+    assert len(visible_messages(queue)) == 1  # add(2, 5), the chain's next step
+    visible_again(queue, [m for m in batch if m["MessageId"] in failed])
+    run_all()
+    assert get_workflow(chained.id).return_value == 7
+    assert get_workflow(grouped.id).return_value == 33
+    assert t.CALLS.count("total([10, 11, 12])") == 1
+
+
+def test_two_workers_that_both_see_the_join_complete_start_it_once(monkeypatch):
+    """Worker A's write completes the join; before A has gathered the values, worker B (a
+    duplicate delivery of a member, on another worker) writes too, sees it complete with
+    no value yet, gathers, stores and starts the join; then A does the same. The join
+    runs once, with the values in order."""
+    w = group([t.add.step(n, 0) for n in range(3)]).then(t.total.step()).enqueue()
+    refs = hold_continuations()
+    worker_a, worker_b = (engine_module.Engine(default_task_backend) for _ in range(2))
+    original, interleaved = engine_module.Engine._gather, []
+
+    def b_runs_first(self, *args):
+        if self is worker_a and not interleaved:
+            interleaved.append(True)
+            assert worker_b.steps_succeeded([refs[0]]) == set()  # B: complete, no value
+        return original(self, *args)
+
+    monkeypatch.setattr(engine_module.Engine, "_gather", b_runs_first)
+    assert worker_a.steps_succeeded(refs) == set()
+    assert interleaved
+    run_all()
+    assert t.CALLS.count("total([0, 1, 2])") == 1
+    assert get_workflow(w.id).return_value == 3
+
+
+def test_a_crash_between_the_members_success_and_the_batch_end_starts_the_join(monkeypatch):
+    """The members succeed and the invocation dies before finish_batch: Lambda deletes
+    nothing, every message comes back, and the redeliveries (finding each member
+    SUCCESSFUL) count them and start the join, once."""
+    from sqs_tasks.worker.record import RecordHandler
+
+    w = chain(t.numbers.step(5), t.square.map(), t.total.step()).enqueue()
+    drain_queue("default", max_batches=1)  # numbers: the five squares are sent
+    fail_once(monkeypatch, RecordHandler, "finish_batch", SystemExit("died here"))
+    queue = default_task_backend.queue_url("default")
+    batch = receive_batch(queue)
+    assert len(batch) == 5
+    with pytest.raises(SystemExit):
+        handler(event_for(queue, batch), LambdaContext())
+    assert sorted(c for c in t.CALLS if c.startswith("square")) == [
+        f"square({n})" for n in range(5)
+    ]
+    visible_again(queue, batch)  # after the queue's visibility timeout
+    run_all()
+    assert t.CALLS.count("total([0, 1, 4, 9, 16])") == 1
+    assert len([c for c in t.CALLS if c.startswith("square")]) == 5  # none ran again
+    assert get_workflow(w.id).return_value == 30
+
+
+def test_members_whose_join_was_never_counted_are_resumed_by_the_reconciler(monkeypatch):
+    """DynamoDB refuses the members' count on every delivery until SQS moves their
+    messages to the dead-letter queue; the reconciler finds them SUCCESSFUL, counts them
+    (step_succeeded) and the join starts, once."""
+    from sqs_tasks.operations.reconcile import reconcile
+    from sqs_tasks.workflows.records import WorkflowRecords
+
+    w = group([t.add.step(n, 10) for n in range(3)]).then(t.total.step()).enqueue()
+    original = WorkflowRecords.member_finished
+
+    def refuse(self, *args):
+        raise ConnectionError("DynamoDB refused the write")
+
+    monkeypatch.setattr(WorkflowRecords, "member_finished", refuse)
+    queue = default_task_backend.queue_url("default")
+    batch = receive_batch(queue)
+    response = handler(event_for(queue, batch), LambdaContext())
+    assert {item["itemIdentifier"] for item in response["batchItemFailures"]} == {
+        m["MessageId"] for m in batch
+    }
+    for message in batch:  # SQS moves each message as it was, after maxReceiveCount
+        sqs().send_message(
+            QueueUrl=queue + "-dlq",
+            MessageBody=message["Body"],
+            MessageAttributes={"signature": message["MessageAttributes"]["signature"]},
+        )
+        sqs().delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    monkeypatch.setattr(WorkflowRecords, "member_finished", original)
+    assert visible_messages(queue) == []  # the join has not started
+    report = reconcile(default_task_backend)
+    assert report.actions["deleted: task succeeded"] == 3
+    assert count(queue + "-dlq") == 0
+    run_all()
+    assert t.CALLS.count("total([10, 11, 12])") == 1
+    assert get_workflow(w.id).return_value == 33
 
 
 def test_a_join_larger_than_an_item_goes_through_s3():
@@ -178,15 +367,67 @@ def test_a_join_larger_than_an_item_goes_through_s3():
 
 
 def w_step(workflow_id):
-    from sqs_tasks.workflows.plan import step_id
-
     return step_id(workflow_id, "r.1")
 
 
-def test_a_hundred_member_map():
-    w = chain(t.numbers.step(100), t.square.map(), t.total.step()).enqueue()
+@pytest.mark.parametrize("size", [32, 33])
+def test_a_map_whose_last_shard_is_full_or_holds_one(size):
+    """Members are counted in shards of 32; a map's last shard holds what is left."""
+    w = chain(t.numbers.step(size), t.square.map(), t.total.step()).enqueue()
     run_all()
-    assert get_workflow(w.id).return_value == sum(n * n for n in range(100))
+    assert get_workflow(w.id).return_value == sum(n * n for n in range(size))
+    assert t.CALLS.count(f"total({[n * n for n in range(size)]})") == 1
+
+
+def test_a_fan_out_cut_short_is_finished_by_the_redelivery():
+    """SQS refuses the fan-out's second SendMessageBatch: the step's message comes back,
+    and its redelivery sends the rest (and again what had not finished); every call runs
+    once, the join once, with the values in order."""
+    from sqs_tasks import aws
+
+    w = chain(t.numbers.step(33), t.square.map(), t.total.step()).enqueue()
+    queue = default_task_backend.queue_url("default")
+    sent = []
+
+    def refuse_the_second(**_):
+        sent.append(1)
+        if len(sent) == 2:
+            raise ConnectionError("SQS refused the request")
+
+    events = aws.events("sqs")
+    events.register("before-call.sqs.SendMessageBatch", refuse_the_second)
+    try:
+        (first,) = receive_batch(queue)
+        response = handler(event_for(queue, [first]), LambdaContext())
+    finally:
+        events.unregister("before-call.sqs.SendMessageBatch", refuse_the_second)
+    assert response["batchItemFailures"]  # not all went: numbers' message comes back
+    assert count(queue) == 10  # the first ten calls were sent
+    visible_again(queue, [first])
+    run_all()
+    assert get_workflow(w.id).return_value == sum(n * n for n in range(33))
+    assert sorted(c for c in t.CALLS if c.startswith("square")) == sorted(
+        f"square({n})" for n in range(33)
+    )
+    assert t.CALLS.count("numbers(33)") == 1 and len(t.CALLS) == 1 + 33 + 1
+
+
+def test_a_large_map_joins_once_with_its_values_in_order():
+    """The largest map that stays quick here (moto answers in milliseconds a call):
+    bench.workflows runs 1,000 members end to end, with its requests and time per member."""
+    w = chain(t.numbers.step(LARGE_MAP), t.square.map(), t.total.step()).enqueue()
+    for _ in range(LARGE_MAP // 10 + 5):
+        if not drain_queue("default", max_batches=LARGE_MAP).processed:
+            break
+    done = get_workflow(w.id)
+    assert done.status == TaskResultStatus.SUCCESSFUL
+    assert done.return_value == sum(n * n for n in range(LARGE_MAP))
+    assert t.CALLS.count(f"total({[n * n for n in range(LARGE_MAP)]})") == 1  # in order, once
+    join = default_task_backend.get_result(step_id(w.id, "r.2"))
+    assert join.attempts == 1 and done.progress == (LARGE_MAP + 2, LARGE_MAP + 2)
+
+
+LARGE_MAP = 300
 
 
 # -- what is refused, and what is not known -----------------------------------------------
