@@ -213,7 +213,7 @@ def _check_no_index_written(reader: Any, table: str) -> None:
 
 # -- the report ---------------------------------------------------------------------------
 
-TITLE = "## Workflows: a fan-out/fan-in per member, beside independent tasks"
+TITLE = "## 13. Workflows: a fan-out/fan-in per member, beside independent tasks (issue 16)"
 SUMMARY_PREFIX = "- **Workflow fan-out/fan-in**"
 
 

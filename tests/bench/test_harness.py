@@ -119,7 +119,7 @@ def test_in_process_benchmarks_run_and_render():
     # A no-op task that succeeds writes three small items and no index entry.
     assert requests.count("| 3.00 (0 index) |") == 2
     assert "## 2. Worker overhead" in sections[1]
-    (workflows,) = [s for s in sections if s.startswith("## Workflows")]
+    (workflows,) = [s for s in sections if s.startswith("## 13. Workflows")]
     members = QUICK.workflow_members
     assert (
         f"| independent | worker (functions.worker.handler) | dynamodb:UpdateItem | {2 * members} |"
