@@ -10,13 +10,14 @@ import json
 
 from django.conf import settings
 
+from sqs_tasks.signing import SecretKeys, Signer, StaticKeys
+
 PREFIX = "app-dev"
 
 
 def test_moto_skips_only_the_resource_types_known_to_be_unsupported(deployed):
     """A new resource type that moto cannot create must be checked some other way."""
     assert deployed.skipped_types <= {
-        "AWS::SecretsManager::Secret",
         "AWS::S3::BucketPolicy",
         "AWS::CloudWatch::Alarm",
         "AWS::Lambda::EventInvokeConfig",
@@ -44,6 +45,7 @@ def test_outputs_give_the_web_stage_everything_it_needs(deployed):
         "WebRoleName": f"{PREFIX}-web",
         "WebRoleArn": f"arn:aws:iam::123456789012:role/{PREFIX}-web",
         "DjangoSecretName": "app/dev/django-secret-key",
+        "TasksSigningSecretName": "app/dev/tasks-signing-keys",
         "AlarmTopicArn": f"arn:aws:sns:us-east-1:123456789012:{PREFIX}-alarms",
     }
 
@@ -164,3 +166,27 @@ def test_web_role_is_assumable_by_lambda_and_api_gateway(deployed):
     assert sorted(policies) == sorted(
         ["web", *(f"enqueue-{q}" for q in queues), *(f"count-{q}-dead-letters" for q in queues)]
     )
+
+
+def test_the_functions_read_the_signing_keys_the_stack_generated(deployed):
+    """Each function is given the signing secret's id; what it reads there signs and
+    verifies (a key of 64 characters, no previous keys yet)."""
+    session = deployed.session
+    lambda_client = session.client("lambda")
+    secrets = session.client("secretsmanager")
+    for name in ("worker-default", "worker-heavy", "scheduler"):
+        config = lambda_client.get_function_configuration(FunctionName=f"{PREFIX}-{name}")
+        variables = config["Environment"]["Variables"]
+        secret_id = variables["TASKS_SIGNING_SECRET_ID"]
+        assert secret_id.startswith("arn:aws:secretsmanager:")
+        assert secrets.describe_secret(SecretId=secret_id)["Name"] == "app/dev/tasks-signing-keys"
+        assert secrets.describe_secret(SecretId=variables["DJANGO_SECRET_ID"])["Name"] == (
+            "app/dev/django-secret-key"
+        )
+    value = json.loads(
+        secrets.get_secret_value(SecretId="app/dev/tasks-signing-keys")["SecretString"]
+    )
+    assert set(value) == {"current"} and len(value["current"]) == 64
+    signer = Signer(SecretKeys("app/dev/tasks-signing-keys"))
+    signature = signer.sign("body")
+    assert Signer(StaticKeys(value["current"])).verify("body", signature) is None

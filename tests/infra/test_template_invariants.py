@@ -4,10 +4,13 @@ The translated template is what counts: it includes what the SAM transform adds 
 source mappings, event-invoke configs, any generated role), which the SAM source hides.
 """
 
+import json
+
 from django.conf import settings
 
 from sqs_tasks.claim_check import RETENTION_TIERS
 from sqs_tasks.item import FAILED_INDEX, FAILED_PROJECTION
+from sqs_tasks.signing import MIN_KEY_LENGTH
 from stack.template import Template, resources_of_type, walk
 
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
@@ -31,7 +34,14 @@ REQUIRED_ENV = {
     "LOG_LEVEL",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
-    "DJANGO_SECRET_KEY",
+    "DJANGO_SECRET_ID",
+    "TASKS_SIGNING_SECRET_ID",
+}
+# The secrets each role reads at run time (names in the environment, values never).
+SECRETS_READ = {
+    "WebRole": {"DjangoSecretKey", "TasksSigningSecret"},
+    # Settings need Django's key; the scheduler's relay signs what it enqueues.
+    "SchedulerRole": {"DjangoSecretKey", "TasksSigningSecret"},
 }
 
 
@@ -201,8 +211,8 @@ def test_every_function_gets_the_environment_it_needs(translated):
         assert variables["DJANGO_SETTINGS_MODULE"] == "django_app.settings"
         assert variables["TASKS_TABLE"] == {"Ref": "TasksTable"}
         assert variables["TASKS_BUCKET"] == {"Ref": "TasksBucket"}
-        secret = variables["DJANGO_SECRET_KEY"]["Fn::Sub"]
-        assert secret == "{{resolve:secretsmanager:${DjangoSecretKey}:SecretString}}"
+        assert variables["DJANGO_SECRET_ID"] == {"Ref": "DjangoSecretKey"}
+        assert variables["TASKS_SIGNING_SECRET_ID"] == {"Ref": "TasksSigningSecret"}
         assert variables["DATABASE_SECRET_ARN"] == {
             "Fn::If": ["HasDatabaseSecret", {"Ref": "DatabaseSecretArn"}, {"Ref": "AWS::NoValue"}]
         }
@@ -384,3 +394,47 @@ def test_each_queue_takes_messages_from_exactly_the_roles_that_send(translated):
             assert not receives, role
         else:
             assert not (sends | receives) & (task_queues | dead_letter_queues), role
+
+
+def test_no_function_configuration_holds_a_secret(template, translated):
+    """Anyone allowed lambda:GetFunctionConfiguration (ReadOnlyAccess) reads a function's
+    environment: a dynamic reference resolved into it, or a key itself, would give them
+    the key that signs tasks (issue 15). Secrets are named there and read at run time."""
+    environments = [("Globals", template["Globals"]["Function"]["Environment"])]
+    environments += [
+        (logical_id, function["Properties"].get("Environment", {}))
+        for logical_id, function in resources_of_type(translated, LAMBDA_FUNCTION).items()
+    ]
+    for where, environment in environments:
+        for node in walk(environment):
+            assert not (isinstance(node, str) and "{{resolve:" in node), where
+        variables = environment.get("Variables", {})
+        assert "DJANGO_SECRET_KEY" not in variables, where
+        assert "SIGNING_KEY" not in "".join(variables), where
+
+
+def test_each_role_reads_exactly_the_secrets_it_needs(translated):
+    grants = role_grants(translated)
+    secrets = set(resources_of_type(translated, "AWS::SecretsManager::Secret"))
+    assert secrets == {"DjangoSecretKey", "TasksSigningSecret"}
+    workers = {role for role in grants if role.startswith("WorkerRole")}
+    assert workers
+    for role, granted in grants.items():
+        read = {resource for action, resource in granted if action.startswith("secretsmanager:")}
+        assert {action for action, resource in granted if resource in secrets} <= {
+            "secretsmanager:GetSecretValue"
+        }, role
+        expected = SECRETS_READ.get(role, set())
+        if role in workers:
+            expected = {"DjangoSecretKey", "TasksSigningSecret"}
+        assert read & secrets == expected, role
+
+
+def test_the_signing_secret_is_generated_as_the_keys_json_with_a_long_current_key(translated):
+    secret = translated["Resources"]["TasksSigningSecret"]["Properties"]
+    assert secret["Name"] == {"Fn::Sub": "${AppName}/${Stage}/tasks-signing-keys"}
+    generated = secret["GenerateSecretString"]
+    assert json.loads(generated["SecretStringTemplate"]) == {}
+    assert generated["GenerateStringKey"] == "current"
+    assert generated["PasswordLength"] >= MIN_KEY_LENGTH
+    assert "SecretString" not in secret, "a key written in the template is in git"
