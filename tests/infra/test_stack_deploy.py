@@ -8,9 +8,12 @@ policy, alarms, the secret). Those are checked on the translated template instea
 
 import json
 
+import boto3
 from django.conf import settings
+from moto import mock_aws
 
 from sqs_tasks.signing import SecretKeys, Signer, StaticKeys
+from stack import sam
 
 PREFIX = "app-dev"
 
@@ -119,6 +122,7 @@ def test_functions_have_their_handlers_sizes_and_environment(deployed):
         assert variables["TASKS_BUCKET"] == f"{PREFIX}-payloads"
         assert variables["POWERTOOLS_SERVICE_NAME"] == name
         assert "DATABASE_SECRET_ARN" not in variables
+        assert "PUBLIC_BASE_URL" not in variables
 
 
 def test_results_table_is_on_demand_with_the_failed_tasks_index(deployed):
@@ -190,3 +194,17 @@ def test_the_functions_read_the_signing_keys_the_stack_generated(deployed):
     signer = Signer(SecretKeys("app/dev/tasks-signing-keys"))
     signature = signer.sign("body")
     assert Signer(StaticKeys(value["current"])).verify("body", signature) is None
+
+
+def test_workers_build_email_links_from_the_web_stages_url(fake_aws_env):
+    """Deployed with PublicBaseUrl, every function gets it as PUBLIC_BASE_URL, which the
+    emails tasks send link under; without it (test above), none is set."""
+    url = "https://abc123.execute-api.us-east-1.amazonaws.com/dev"
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        # Its own stack: the module's (app-dev) may be deployed in this moto already.
+        sam.deploy(session, parameters={"AppName": "links", "PublicBaseUrl": url})
+        lambda_client = session.client("lambda")
+        for name in ("worker-default", "worker-heavy", "scheduler"):
+            config = lambda_client.get_function_configuration(FunctionName=f"links-dev-{name}")
+            assert config["Environment"]["Variables"]["PUBLIC_BASE_URL"] == url, name

@@ -217,6 +217,12 @@ def test_every_function_gets_the_environment_it_needs(translated):
             "Fn::If": ["HasDatabaseSecret", {"Ref": "DatabaseSecretArn"}, {"Ref": "AWS::NoValue"}]
         }
 
+        # Tasks send emails with links into the web app (reports/notify.py,
+        # accounts/verification.py): the web stage's URL, when the deploy gives it.
+        assert variables["PUBLIC_BASE_URL"] == {
+            "Fn::If": ["HasPublicBaseUrl", {"Ref": "PublicBaseUrl"}, {"Ref": "AWS::NoValue"}]
+        }
+
 
 def test_functions_run_python_3_12_handlers_from_functions_package(translated):
     for logical_id, function in resources_of_type(translated, LAMBDA_FUNCTION).items():
