@@ -231,9 +231,11 @@ LOCAL_OUTBOX_DIR = env_str("LOCAL_OUTBOX_DIR")
 # ---------------------------------------------------------------- maintenance
 OPERATOR_EMAILS = env_list("OPERATOR_EMAILS")  # who gets the daily failed-tasks digest
 UPLOADS_RETENTION_DAYS = env_int("UPLOADS_RETENTION_DAYS", 30)  # then uploads/ is purged
-# The daily backup (backups/ in the tasks bucket): how long one is kept, and what it leaves
+# The daily backup (backups/ in a bucket of its own, template.yaml's BackupsBucket, which
+# only the backup task's worker may write): where, how long one is kept, and what it leaves
 # out: "app" or "app.model" labels (migrate recreates content types and permissions;
 # sessions are short-lived bearer credentials; a restored outbox would send its tasks again).
+BACKUP_BUCKET = env_str("BACKUP_BUCKET", f"{RESOURCE_PREFIX}-backups")
 BACKUP_RETENTION_DAYS = env_int("BACKUP_RETENTION_DAYS", 35)
 BACKUP_EXCLUDE = env_list("BACKUP_EXCLUDE", "contenttypes,auth.permission,sessions,sqs_tasks")
 

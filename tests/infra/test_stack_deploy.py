@@ -1,9 +1,9 @@
 """template.yaml deployed into moto's CloudFormation, read back through the service APIs.
 
 moto applies most properties; a few it accepts but drops (the table's TTL and point-in-time
-recovery, the buckets' public-access block and lifecycle, arm64, the DLQs' redrive-allow
-policy, alarms, the secret). Those are checked on the translated template instead
-(test_template_invariants.py).
+recovery, the buckets' public-access block, versioning and lifecycle, arm64, the DLQs'
+redrive-allow policy, the queue policies, alarms). Those are checked on the translated
+template instead (test_template_invariants.py).
 """
 
 import json
@@ -44,6 +44,7 @@ def test_outputs_give_the_web_stage_everything_it_needs(deployed):
         "SchedulesDeadLetterQueueUrl": f"{account_queue}-schedules-dlq",
         "TasksTableName": f"{PREFIX}-tasks",
         "TasksBucketName": f"{PREFIX}-payloads",
+        "BackupsBucketName": f"{PREFIX}-backups",
         "DeploymentBucketName": f"{PREFIX}-deployments",
         "WebRoleName": f"{PREFIX}-web",
         "WebRoleArn": f"arn:aws:iam::123456789012:role/{PREFIX}-web",
@@ -140,7 +141,7 @@ def test_results_table_is_on_demand_with_the_failed_tasks_index(deployed):
 def test_buckets_exist_encrypted(deployed):
     session = deployed.session
     s3 = session.client("s3")
-    for bucket in (f"{PREFIX}-payloads", f"{PREFIX}-deployments"):
+    for bucket in (f"{PREFIX}-payloads", f"{PREFIX}-deployments", f"{PREFIX}-backups"):
         rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
         assert rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
 

@@ -302,7 +302,9 @@ def test_results_table_shape(translated):
     }
 
 
-def test_payload_bucket_expires_payloads_and_results_but_keeps_uploads(translated):
+def test_payload_bucket_expires_payloads_results_and_sensitive_values_but_keeps_uploads(
+    translated,
+):
     bucket = translated["Resources"]["TasksBucket"]["Properties"]
     assert bucket["BucketName"] == {"Fn::Sub": "${AppName}-${Stage}-payloads"}
     expiry = {
@@ -310,9 +312,12 @@ def test_payload_bucket_expires_payloads_and_results_but_keeps_uploads(translate
         for rule in bucket["LifecycleConfiguration"]["Rules"]
         if "ExpirationInDays" in rule
     }
-    # One rule per retention tier, for arguments and for results (claim_check.py).
+    # One rule per retention tier, for arguments and results (claim_check.py) and for
+    # sensitive arguments (sensitive.py).
     assert expiry == {
-        f"{prefix}/d{days}/": days for prefix in ("payloads", "results") for days in RETENTION_TIERS
+        f"{prefix}/d{days}/": days
+        for prefix in ("payloads", "results", "sensitive")
+        for days in RETENTION_TIERS
     }
 
 
@@ -352,7 +357,6 @@ def role_grants(translated: Template) -> dict[str, set[tuple[str, str]]]:
     """Role logical id -> (action, resource logical id) for every Allow on a resource of
     this template, from its inline policies, the policy resources attached to it and its
     customer-managed policies."""
-    resources = translated["Resources"]
     grants: dict[str, set[tuple[str, str]]] = {
         logical_id: set() for logical_id in resources_of_type(translated, "AWS::IAM::Role")
     }
@@ -366,16 +370,26 @@ def role_grants(translated: Template) -> dict[str, set[tuple[str, str]]]:
                     for action in as_list(statement["Action"]):
                         grants[role].add((action, target(resource)))
 
+    for role, document in role_documents(translated):
+        add(role, document)
+    return grants
+
+
+def role_documents(translated: Template) -> list[tuple[str, dict]]:
+    """(role logical id, permissions policy) for each role's inline policies, the policy
+    resources attached to it and its customer-managed policies."""
+    resources = translated["Resources"]
+    found = []
     for logical_id, role in resources_of_type(translated, "AWS::IAM::Role").items():
         for inline in role["Properties"].get("Policies", []):
-            add(logical_id, inline["PolicyDocument"])
+            found.append((logical_id, inline["PolicyDocument"]))
         for node in walk(role["Properties"].get("ManagedPolicyArns", [])):
             if isinstance(node, dict) and "Ref" in node and node["Ref"] in resources:
-                add(logical_id, resources[node["Ref"]]["Properties"]["PolicyDocument"])
+                found.append((logical_id, resources[node["Ref"]]["Properties"]["PolicyDocument"]))
     for policy in resources_of_type(translated, "AWS::IAM::Policy").values():
         for role in policy["Properties"]["Roles"]:
-            add(target(role), policy["Properties"]["PolicyDocument"])
-    return grants
+            found.append((target(role), policy["Properties"]["PolicyDocument"]))
+    return found
 
 
 def test_each_queue_takes_messages_from_exactly_the_roles_that_send(translated):
@@ -444,3 +458,79 @@ def test_the_signing_secret_is_generated_as_the_keys_json_with_a_long_current_ke
     assert generated["GenerateStringKey"] == "current"
     assert generated["PasswordLength"] >= MIN_KEY_LENGTH
     assert "SecretString" not in secret, "a key written in the template is in git"
+
+
+def s3_grants(translated: Template, bucket: str) -> dict[str, set[tuple[str, str]]]:
+    """Role -> (action, what) for every Allow on `bucket`: what is "" for the bucket
+    itself, else the key pattern after it ("uploads/*")."""
+    arn = f"${{{bucket}.Arn}}"
+    found: dict[str, set[tuple[str, str]]] = {}
+
+    def add(role: str, document: dict) -> None:
+        for statement in statements(document):
+            if statement["Effect"] != "Allow":
+                continue
+            for resource in as_list(statement["Resource"]):
+                if resource == {"Fn::GetAtt": [bucket, "Arn"]}:
+                    what = ""
+                elif isinstance(resource, dict) and str(resource.get("Fn::Sub")).startswith(arn):
+                    what = resource["Fn::Sub"].removeprefix(arn + "/")
+                else:
+                    continue
+                for action in as_list(statement["Action"]):
+                    found.setdefault(role, set()).add((action, what))
+
+    for role, document in role_documents(translated):
+        add(role, document)
+    return found
+
+
+def objects(grants: set[tuple[str, str]], action: str) -> set[str]:
+    return {what for granted, what in grants if granted == action and what}
+
+
+def test_each_role_touches_only_the_prefixes_of_the_tasks_bucket_it_uses(translated):
+    """No role has the whole bucket; only workers read sensitive arguments back; the web
+    app writes uploads (presigned) and reads the reports it serves."""
+    grants = s3_grants(translated, "TasksBucket")
+    workers = {role for role in grants if role.startswith("WorkerRole")}
+    assert workers == {f"WorkerRole{queue}" for queue in settings.TASKS["default"]["QUEUES"]}
+    assert set(grants) == workers | {"WebRole", "SchedulerRole"}
+    for role, granted in grants.items():
+        assert "*" not in {what for _, what in granted}, role
+        readers_of_sensitive = "sensitive/*" in objects(granted, "s3:GetObject")
+        assert readers_of_sensitive == (role in workers), role
+    web = grants["WebRole"]
+    assert objects(web, "s3:GetObject") == {"uploads/*", "reports/*", "payloads/*", "results/*"}
+    assert objects(web, "s3:PutObject") == {"uploads/*", "payloads/*", "sensitive/*"}
+    assert not objects(web, "s3:DeleteObject")
+    assert grants["SchedulerRole"] == {("s3:PutObject", "payloads/*")}
+    for role in workers:
+        assert objects(grants[role], "s3:PutObject") == {
+            "payloads/*",
+            "results/*",
+            "sensitive/*",
+            "reports/*",
+        }, role
+        # Workers never write uploads; the lifecycle rules delete everything else.
+        assert objects(grants[role], "s3:DeleteObject") == {"uploads/*"}, role
+
+
+def test_backups_have_a_versioned_bucket_that_only_the_backup_tasks_worker_writes(translated):
+    from django_app.maintenance.tasks import back_up_database
+
+    bucket = translated["Resources"]["BackupsBucket"]["Properties"]
+    assert bucket["BucketName"] == {"Fn::Sub": "${AppName}-${Stage}-backups"}
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    grants = s3_grants(translated, "BackupsBucket")
+    writer = f"WorkerRole{back_up_database.queue_name}"
+    assert set(grants) == {writer}, "nobody else may plant or read a backup"
+    assert grants[writer] == {
+        ("s3:PutObject", "backups/*"),
+        ("s3:AbortMultipartUpload", "backups/*"),
+        ("s3:DeleteObject", "backups/*"),  # pruning; versioning keeps what it deletes
+        ("s3:ListBucket", ""),
+    }
+    for function in resources_of_type(translated, LAMBDA_FUNCTION).values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["BACKUP_BUCKET"] == {"Ref": "BackupsBucket"}
