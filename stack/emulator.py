@@ -8,6 +8,9 @@ the alias reads. This registers both types with moto's CloudFormation (a model d
 later wins there), through the Lambda backend moto already has (PublishVersion,
 CreateAlias), so the deployed stack is the template's.
 
+moto keeps an AWS::NoValue inside a list as null, where CloudFormation leaves it out:
+`install` makes it leave it out too.
+
 moto's CloudFormation skips AWS::SecretsManager::Secret too, so a function that reads a
 secret at run time (the task signing keys) would find none. SecretResource creates it
 through moto's Secrets Manager backend, generating its value as CloudFormation does
@@ -170,6 +173,25 @@ def generated_secret_string(backend: Any, spec: dict[str, Any]) -> str:
 
 
 def install() -> None:
-    """Make moto's CloudFormation see the models above (it caches its map of types)."""
+    """Make moto's CloudFormation see the models above (it caches its map of types), and
+    drop AWS::NoValue from lists as CloudFormation does."""
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
+    if parsing.clean_json is not _clean_json_dropping_no_value:
+        global _moto_clean_json
+        _moto_clean_json = parsing.clean_json
+        parsing.clean_json = _clean_json_dropping_no_value
+
+
+_moto_clean_json: Any = None
+
+
+def _clean_json_dropping_no_value(resource_json: Any, resources_map: Any) -> Any:
+    """moto's clean_json, but an element of a list that resolves to nothing (a `!If`
+    whose branch is AWS::NoValue, e.g. a policy statement that applies only with a
+    parameter) is left out, not kept as null: IAM would refuse the policy. moto's own
+    recursion goes through this one (it calls the module's clean_json)."""
+    if isinstance(resource_json, list):
+        cleaned = (_clean_json_dropping_no_value(item, resources_map) for item in resource_json)
+        return [item for item in cleaned if item is not None]
+    return _moto_clean_json(resource_json, resources_map)

@@ -22,6 +22,7 @@ def test_moto_skips_only_the_resource_types_known_to_be_unsupported(deployed):
     """A new resource type that moto cannot create must be checked some other way."""
     assert deployed.skipped_types <= {
         "AWS::S3::BucketPolicy",
+        "AWS::SQS::QueuePolicy",  # checked in test_template_invariants.py
         "AWS::CloudWatch::Alarm",
         "AWS::Lambda::EventInvokeConfig",
         "AWS::SNS::Subscription",
@@ -197,15 +198,32 @@ def test_the_functions_read_the_signing_keys_the_stack_generated(deployed):
     assert Signer(StaticKeys(value["current"])).verify("body", signature) is None
 
 
-def test_workers_build_email_links_from_the_web_stages_url(fake_aws_env):
-    """Deployed with PublicBaseUrl, every function gets it as PUBLIC_BASE_URL, which the
-    emails tasks send link under; without it (test above), none is set."""
+def test_workers_mail_only_as_the_sender_with_links_to_the_web_stage(fake_aws_env):
+    """Deployed with PublicBaseUrl and EmailSender, every function gets the URL (the
+    emails tasks send link under it) and the sender; the workers may send as that address
+    or its domain only. Without them (the module's stack), neither is set."""
     url = "https://abc123.execute-api.us-east-1.amazonaws.com/dev"
+    parameters = {"AppName": "links", "PublicBaseUrl": url, "EmailSender": "tasks@example.com"}
     with mock_aws():
         session = boto3.session.Session(region_name="us-east-1")
         # Its own stack: the module's (app-dev) may be deployed in this moto already.
-        sam.deploy(session, parameters={"AppName": "links", "PublicBaseUrl": url})
+        sam.deploy(session, parameters=parameters)
         lambda_client = session.client("lambda")
         for name in ("worker-default", "worker-heavy", "scheduler"):
             config = lambda_client.get_function_configuration(FunctionName=f"links-dev-{name}")
-            assert config["Environment"]["Variables"]["PUBLIC_BASE_URL"] == url, name
+            variables = config["Environment"]["Variables"]
+            assert variables["PUBLIC_BASE_URL"] == url, name
+            assert variables["DJANGO_DEFAULT_FROM_EMAIL"] == "tasks@example.com", name
+        iam = session.client("iam")
+        statements = [
+            statement
+            for policy in iam.list_policies(Scope="Local")["Policies"]
+            for statement in iam.get_policy_version(
+                PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"]
+            )["PolicyVersion"]["Document"]["Statement"]
+        ]
+        # The module's stack (no sender) may share this moto: it has no Email statement.
+        (email,) = [statement for statement in statements if statement.get("Sid") == "Email"]
+        identity = "arn:aws:ses:us-east-1:123456789012:identity/"
+        assert email["Resource"] == [f"{identity}tasks@example.com", f"{identity}example.com"]
+        assert email["Condition"] == {"StringEquals": {"ses:FromAddress": "tasks@example.com"}}

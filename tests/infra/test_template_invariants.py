@@ -4,6 +4,7 @@ The translated template is what counts: it includes what the SAM transform adds 
 source mappings, event-invoke configs, any generated role), which the SAM source hides.
 """
 
+import fnmatch
 import json
 
 from django.conf import settings
@@ -534,3 +535,106 @@ def test_backups_have_a_versioned_bucket_that_only_the_backup_tasks_worker_write
     for function in resources_of_type(translated, LAMBDA_FUNCTION).values():
         variables = function["Properties"]["Environment"]["Variables"]
         assert variables["BACKUP_BUCKET"] == {"Ref": "BackupsBucket"}
+
+
+def queue_policies(translated: Template) -> dict[str, list[dict]]:
+    """Queue logical id -> the statements of the queue policies naming it."""
+    found: dict[str, list[dict]] = {}
+    for policy in resources_of_type(translated, "AWS::SQS::QueuePolicy").values():
+        for queue in policy["Properties"]["Queues"]:
+            found.setdefault(target(queue), []).extend(
+                statements(policy["Properties"]["PolicyDocument"])
+            )
+    return found
+
+
+def role_name(translated: Template, role: str) -> str:
+    return translated["Resources"][role]["Properties"]["RoleName"]["Fn::Sub"]
+
+
+def test_only_the_roles_that_must_send_may_send_to_a_queue_and_only_over_tls(translated):
+    """A resource policy holds whatever identity policies the account gains later: each
+    task queue takes messages only from the enqueuing roles, each dead-letter queue only
+    from its queue's worker; both refuse plain HTTP. Every role granted SendMessage on a
+    queue (role_grants) is one its policy lets through."""
+    policies = queue_policies(translated)
+    grants = role_grants(translated)
+    queues = settings.TASKS["default"]["QUEUES"]
+    for queue in queues:
+        for logical_id in (f"Queue{queue}", f"DeadLetterQueue{queue}"):
+            tls, send = policies[logical_id]
+            assert tls["Effect"] == "Deny" and tls["Principal"] == "*", logical_id
+            assert tls["Action"] == "sqs:*"
+            assert tls["Condition"] == {"Bool": {"aws:SecureTransport": False}}
+            assert send["Effect"] == "Deny" and send["Principal"] == "*", logical_id
+            assert send["Action"] == "sqs:SendMessage"
+            assert target(tls["Resource"]) == target(send["Resource"]) == logical_id
+            senders = {
+                role
+                for role, granted in grants.items()
+                if ("sqs:SendMessage", logical_id) in granted
+            }
+            assert senders, logical_id
+            ((operator, arns),) = send["Condition"].items()
+            allowed = as_list(arns["aws:PrincipalArn"])
+            names = [a["Fn::Sub"] for a in allowed if "Fn::Sub" in a]
+            by_attribute = {target(a) for a in allowed if "Fn::GetAtt" in a}
+            if logical_id.startswith("DeadLetterQueue"):
+                assert operator == "ArnNotEquals"
+                assert senders == by_attribute == {f"WorkerRole{queue}"}, logical_id
+                assert not names
+                continue
+            assert operator == "ArnNotLike"
+            assert by_attribute == {"WebRole", "SchedulerRole"}
+            role_arn = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"
+            patterns = {name.removeprefix(role_arn) for name in names}
+            assert patterns == {"${AppName}-${Stage}-worker-*", "${AppName}-${Stage}-operator*"}
+            for role in senders - by_attribute:
+                assert fnmatch.fnmatchcase(
+                    role_name(translated, role), "${AppName}-${Stage}-worker-*"
+                )
+    # The other queues (the schedules' DLQ) have none: only AWS services send there.
+    assert set(policies) == {
+        f"{kind}{queue}" for kind in ("Queue", "DeadLetterQueue") for queue in queues
+    }
+
+
+def test_email_is_sent_only_as_the_apps_sender(translated):
+    (email,) = [
+        statement
+        for _, document in policy_documents(translated)
+        for statement in statements(document)
+        if "ses:SendEmail" in as_list(statement.get("Action", []))
+    ]
+    assert set(as_list(email["Action"])) == {"ses:SendEmail", "ses:SendRawEmail"}
+    assert email["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "EmailSender"}}}
+    identities = [walk_text(resource) for resource in email["Resource"]]
+    assert all("identity/*" not in identity for identity in identities), identities
+    document = translated["Resources"]["TaskRuntimePolicy"]["Properties"]["PolicyDocument"]
+    (conditional,) = [node for node in document["Statement"] if "Fn::If" in node]
+    assert conditional["Fn::If"][0] == "HasEmailSender", "no sender, no mail"
+    assert conditional["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+
+
+def walk_text(node: object) -> str:
+    return " ".join(str(value) for value in walk(node) if isinstance(value, str))
+
+
+def test_service_roles_trust_only_this_accounts_own_schedules(translated):
+    """Confused deputy: EventBridge Scheduler assumes its role only for this account's
+    schedule group. Lambda's and API Gateway's assumption of an execution role carries no
+    source context AWS documents, so those trust policies cannot say more."""
+    checked = 0
+    for logical_id, role in resources_of_type(translated, "AWS::IAM::Role").items():
+        for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+            services = set(as_list(statement["Principal"].get("Service", [])))
+            if services & {"scheduler.amazonaws.com", "events.amazonaws.com"}:
+                condition = statement["Condition"]
+                assert condition["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+                source = condition["ArnEquals"]["aws:SourceArn"]["Fn::Sub"]
+                assert source == (
+                    "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}"
+                    ":schedule-group/default"
+                ), logical_id
+                checked += 1
+    assert checked
