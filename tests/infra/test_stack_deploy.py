@@ -9,11 +9,11 @@ template instead (test_template_invariants.py).
 import json
 
 import boto3
-from django.conf import settings
 from moto import mock_aws
 
 from sqs_tasks.signing import SecretKeys, Signer, StaticKeys
 from stack import sam
+from tests.infra.task_queues import sqs_task_queues
 
 PREFIX = "app-dev"
 
@@ -37,11 +37,13 @@ def test_outputs_give_the_web_stage_everything_it_needs(deployed):
     account_queue = f"https://sqs.us-east-1.amazonaws.com/123456789012/{PREFIX}"
     assert outputs == {
         "QueueNamePrefix": f"{PREFIX}-",
-        "TaskQueueNames": "default,heavy",
+        "TaskQueueNames": "default,heavy,default-express",
         "QueueUrldefault": f"{account_queue}-default",
         "QueueUrlheavy": f"{account_queue}-heavy",
+        "QueueUrldefaultexpress": f"{account_queue}-default-express",
         "DeadLetterQueueUrldefault": f"{account_queue}-default-dlq",
         "DeadLetterQueueUrlheavy": f"{account_queue}-heavy-dlq",
+        "DeadLetterQueueUrldefaultexpress": f"{account_queue}-default-express-dlq",
         "SchedulesDeadLetterQueueUrl": f"{account_queue}-schedules-dlq",
         "TasksTableName": f"{PREFIX}-tasks",
         "TasksBucketName": f"{PREFIX}-payloads",
@@ -58,8 +60,8 @@ def test_outputs_give_the_web_stage_everything_it_needs(deployed):
 def test_task_queues_redrive_to_their_dead_letter_queues(deployed):
     session = deployed.session
     sqs = session.client("sqs")
-    expected_timeout = {"default": "1200", "heavy": "5400"}
-    for name in settings.TASKS["default"]["QUEUES"]:
+    expected_timeout = {"default": "1200", "heavy": "5400", "default-express": "1200"}
+    for name in sqs_task_queues():
         url = sqs.get_queue_url(QueueName=f"{PREFIX}-{name}")["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         redrive = json.loads(attributes["RedrivePolicy"])
@@ -74,7 +76,7 @@ def test_task_queues_redrive_to_their_dead_letter_queues(deployed):
 def test_dead_letter_queues_keep_messages_fourteen_days(deployed):
     session = deployed.session
     sqs = session.client("sqs")
-    for name in ("default-dlq", "heavy-dlq", "schedules-dlq"):
+    for name in ("default-dlq", "heavy-dlq", "default-express-dlq", "schedules-dlq"):
         url = sqs.get_queue_url(QueueName=f"{PREFIX}-{name}")["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         assert attributes["MessageRetentionPeriod"] == str(14 * 24 * 3600), name
@@ -85,10 +87,11 @@ def test_each_queue_feeds_its_worker_with_partial_batch_responses(deployed):
     session = deployed.session
     mappings = session.client("lambda").list_event_source_mappings()["EventSourceMappings"]
     by_queue = {m["EventSourceArn"].rsplit(":", 1)[1]: m for m in mappings}
-    assert set(by_queue) == {f"{PREFIX}-{name}" for name in settings.TASKS["default"]["QUEUES"]}
+    assert set(by_queue) == {f"{PREFIX}-{name}" for name in sqs_task_queues()}
     expected = {
         "default": {"BatchSize": 10, "MaximumBatchingWindowInSeconds": 2, "Concurrency": 5},
         "heavy": {"BatchSize": 1, "MaximumBatchingWindowInSeconds": 0, "Concurrency": 2},
+        "default-express": {"BatchSize": 10, "MaximumBatchingWindowInSeconds": 2, "Concurrency": 2},
     }
     for name, want in expected.items():
         mapping = by_queue[f"{PREFIX}-{name}"]
@@ -168,7 +171,7 @@ def test_web_role_is_assumable_by_lambda_and_api_gateway(deployed):
         "lambda.amazonaws.com",
     ]
     policies = iam.list_role_policies(RoleName=f"{PREFIX}-web")["PolicyNames"]
-    queues = settings.TASKS["default"]["QUEUES"]
+    queues = sqs_task_queues()
     assert sorted(policies) == sorted(
         ["web", *(f"enqueue-{q}" for q in queues), *(f"count-{q}-dead-letters" for q in queues)]
     )

@@ -13,6 +13,7 @@ from sqs_tasks.claim_check import RETENTION_TIERS
 from sqs_tasks.item import FAILED_INDEX, FAILED_PROJECTION
 from sqs_tasks.signing import MIN_KEY_LENGTH
 from stack.template import Template, resources_of_type, walk
+from tests.infra.task_queues import logical, sqs_task_queues
 
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
 EVENT_SOURCE_MAPPING = "AWS::Lambda::EventSourceMapping"
@@ -159,8 +160,9 @@ def test_a_task_queue_redrives_to_its_own_dead_letter_queue_after_at_least_five_
 
 
 def test_settings_queues_and_template_queues_match_one_to_one(template):
-    """Each Django queue has an SQS queue, a DLQ and a worker; the template has no other."""
-    expected = set(settings.TASKS["default"]["QUEUES"])
+    """Each Django queue and each of its priority lanes has an SQS queue, a DLQ and a
+    worker; the template has no other."""
+    expected = set(sqs_task_queues())
     queue_names = {
         logical_id: queue["Properties"]["QueueName"]["Fn::Sub"]
         for logical_id, queue in resources_of_type(template, SQS_QUEUE).items()
@@ -398,7 +400,7 @@ def test_each_queue_takes_messages_from_exactly_the_roles_that_send(translated):
     tasks); only a queue's own worker receives from it and writes its dead-letter queue,
     which every worker may read to reconcile (sqs_tasks/operations/reconcile.py)."""
     grants = role_grants(translated)
-    queues = settings.TASKS["default"]["QUEUES"]
+    queues = [logical(queue) for queue in sqs_task_queues()]
     task_queues = {f"Queue{queue}" for queue in queues}
     dead_letter_queues = {f"DeadLetterQueue{queue}" for queue in queues}
     workers = {f"WorkerRole{queue}": queue for queue in queues}
@@ -495,7 +497,7 @@ def test_each_role_touches_only_the_prefixes_of_the_tasks_bucket_it_uses(transla
     app writes uploads (presigned) and reads the reports it serves."""
     grants = s3_grants(translated, "TasksBucket")
     workers = {role for role in grants if role.startswith("WorkerRole")}
-    assert workers == {f"WorkerRole{queue}" for queue in settings.TASKS["default"]["QUEUES"]}
+    assert workers == {f"WorkerRole{logical(queue)}" for queue in sqs_task_queues()}
     assert set(grants) == workers | {"WebRole", "SchedulerRole"}
     for role, granted in grants.items():
         assert "*" not in {what for _, what in granted}, role
@@ -559,7 +561,7 @@ def test_only_the_roles_that_must_send_may_send_to_a_queue_and_only_over_tls(tra
     queue (role_grants) is one its policy lets through."""
     policies = queue_policies(translated)
     grants = role_grants(translated)
-    queues = settings.TASKS["default"]["QUEUES"]
+    queues = [logical(queue) for queue in sqs_task_queues()]
     for queue in queues:
         for logical_id in (f"Queue{queue}", f"DeadLetterQueue{queue}"):
             tls, send = policies[logical_id]
@@ -638,3 +640,16 @@ def test_service_roles_trust_only_this_accounts_own_schedules(translated):
                 ), logical_id
                 checked += 1
     assert checked
+
+
+def test_only_workers_touch_the_limits_counters_and_may_create_them(translated):
+    """Limits are taken before an attempt and given back with its outcome, by the worker
+    (sqs_tasks/limits/counters.py: conditional UpdateItem, PutItem for a new counter);
+    enqueueing a limited task, on the web or the scheduler, does not touch them."""
+    grants = role_grants(translated)
+    for role, granted in grants.items():
+        actions = {action for action, resource in granted if resource == "RateLimitsTable"}
+        if role.startswith("WorkerRole"):
+            assert actions == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+        else:
+            assert not actions, role
