@@ -653,3 +653,12 @@ def test_only_workers_touch_the_limits_counters_and_may_create_them(translated):
             assert actions == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
         else:
             assert not actions, role
+
+
+def test_the_roles_that_read_workflows_may_read_their_steps_together(translated):
+    """A workflow's steps are read with BatchGetItem (results.get_many): by the engine on
+    the workers, and by the web app's status page."""
+    grants = role_grants(translated)
+    readers = {role for role in grants if role.startswith("WorkerRole")} | {"WebRole"}
+    for role in readers:
+        assert ("dynamodb:BatchGetItem", "TasksTable") in grants[role], role
