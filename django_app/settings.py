@@ -173,13 +173,23 @@ RATE_LIMIT_TABLE = env_str("RATE_LIMIT_TABLE", f"{RESOURCE_PREFIX}-rate-limits")
 # message may only name a task declared there.
 SQS_TASKS_MODULES = env_list("SQS_TASKS_MODULES")
 TASKS_METRICS_NAMESPACE = env_str("POWERTOOLS_METRICS_NAMESPACE", RESOURCE_PREFIX)
+# Priority lanes: priority 1..100 on the default queue goes to its express lane, the SQS
+# queue default-express, with a worker of its own and reserved concurrency (template.yaml
+# declares it among TaskQueues; `manage.py check --tag tasks` fails when it does not).
+PRIORITY_LANES = {"default": {"express": (1, 100)}}
+LANE_QUEUES = {f"{queue}-{lane}" for queue, lanes in PRIORITY_LANES.items() for lane in lanes}
 # The task queues are declared once, in template.yaml (README, "Adding a queue"): deployed,
 # the functions and the web package carry their names in TASK_QUEUES; in a checkout they
-# are read from the template itself.
+# are read from the template itself. Lanes are declared there too, but are no queue a task
+# names.
 TASKS = {
     "default": {
         "BACKEND": "sqs_tasks.backends.sqs.SQSBackend",
-        "QUEUES": env_list("TASK_QUEUES") or queue_names(BASE_DIR / "template.yaml"),
+        "QUEUES": [
+            queue
+            for queue in env_list("TASK_QUEUES") or queue_names(BASE_DIR / "template.yaml")
+            if queue not in LANE_QUEUES
+        ],
         "OPTIONS": {
             # SQS queue name = prefix + Django queue name, as template.yaml names them.
             "QUEUE_NAME_PREFIX": env_str("TASKS_QUEUE_NAME_PREFIX", f"{RESOURCE_PREFIX}-"),
@@ -196,6 +206,7 @@ TASKS = {
                 ),
             },
             "BUCKET_NAME": env_str("TASKS_BUCKET", f"{RESOURCE_PREFIX}-payloads"),
+            "PRIORITY_LANES": PRIORITY_LANES,
             "MAX_ATTEMPTS": 3,
             "TIMEOUT": 60,
         },
@@ -231,9 +242,11 @@ LOCAL_OUTBOX_DIR = env_str("LOCAL_OUTBOX_DIR")
 # ---------------------------------------------------------------- maintenance
 OPERATOR_EMAILS = env_list("OPERATOR_EMAILS")  # who gets the daily failed-tasks digest
 UPLOADS_RETENTION_DAYS = env_int("UPLOADS_RETENTION_DAYS", 30)  # then uploads/ is purged
-# The daily backup (backups/ in the tasks bucket): how long one is kept, and what it leaves
+# The daily backup (backups/ in a bucket of its own, template.yaml's BackupsBucket, which
+# only the backup task's worker may write): where, how long one is kept, and what it leaves
 # out: "app" or "app.model" labels (migrate recreates content types and permissions;
 # sessions are short-lived bearer credentials; a restored outbox would send its tasks again).
+BACKUP_BUCKET = env_str("BACKUP_BUCKET", f"{RESOURCE_PREFIX}-backups")
 BACKUP_RETENTION_DAYS = env_int("BACKUP_RETENTION_DAYS", 35)
 BACKUP_EXCLUDE = env_list("BACKUP_EXCLUDE", "contenttypes,auth.permission,sessions,sqs_tasks")
 

@@ -54,7 +54,13 @@ def check_tasks_against_template(app_configs: Any = None, **kwargs: Any) -> list
     from sqs_tasks.periodic import periodic_tasks
 
     periodic_tasks.autodiscover()
-    return problems(path, declared_tasks(), list(settings_queue_names()), periodic_tasks.all())
+    return problems(
+        path,
+        declared_tasks(),
+        list(settings_queue_names()),
+        periodic_tasks.all(),
+        lanes=dict(settings_lanes()),
+    )
 
 
 def problems(
@@ -62,8 +68,13 @@ def problems(
     tasks: Sequence[TaskSettings],
     queue_names: Sequence[str],
     periodic: Sequence[Any] = (),
+    *,
+    lanes: dict[str, str] | None = None,
 ) -> list[CheckMessage]:
-    """Every disagreement between template_path and the code, as check messages."""
+    """Every disagreement between template_path and the code, as check messages. `lanes`:
+    each priority lane's SQS queue (<queue>-<lane>, as template.yaml names it) -> the
+    queue it is a lane of."""
+    lanes = lanes or {}
     try:
         template = load_expanded(template_path)
         if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
@@ -77,17 +88,34 @@ def problems(
                 id="tasks.E010",
             )
         ]
-    found = _settings_problems(queues, queue_names)
+    found = _settings_problems(queues, queue_names, lanes)
     for queue in queues.values():
         found += _queue_problems(queue)
     for task in tasks:
         found += _task_problems(task, queues.get(task.queue_name))
+        # A task of a queue may run on any of its lanes' workers too.
+        for lane_queue, of_queue in lanes.items():
+            if of_queue == task.queue_name and lane_queue in queues:
+                found += _task_problems(task, queues[lane_queue])
     found += _schedule_problems(template, periodic)
     return found
 
 
-def _settings_problems(queues: dict[str, TaskQueue], names: Sequence[str]) -> list[CheckMessage]:
+def _settings_problems(
+    queues: dict[str, TaskQueue], names: Sequence[str], lanes: dict[str, str]
+) -> list[CheckMessage]:
     found: list[CheckMessage] = [
+        Error(
+            f"PRIORITY_LANES sends tasks of queue {of_queue!r} to {lane_queue!r}, which "
+            "template.yaml does not declare.",
+            hint="Tasks enqueued with that priority would find no queue: declare it in "
+            f"template.yaml: add {lane_queue} to TaskQueues (README, Adding a queue).",
+            id="tasks.E011",
+        )
+        for lane_queue, of_queue in lanes.items()
+        if lane_queue not in queues
+    ]
+    found += [
         Error(
             f"settings.TASKS lists queue {name!r}, which template.yaml does not declare.",
             hint=f"Tasks enqueued there would find no queue: {DECLARE_QUEUE}.",
@@ -103,7 +131,7 @@ def _settings_problems(queues: dict[str, TaskQueue], names: Sequence[str]) -> li
             id="tasks.W001",
         )
         for name in queues
-        if name not in names
+        if name not in names and name not in lanes
     ]
     return found
 
@@ -237,6 +265,14 @@ def _unreadable(where: str, what: str) -> CheckMessage:
 def settings_queue_names() -> Iterable[str]:
     for _alias, backend in _sqs_backends():
         yield from sorted(backend.queues)
+
+
+def settings_lanes() -> Iterable[tuple[str, str]]:
+    """(lane's queue as the template names it, the queue it is a lane of)."""
+    for _alias, backend in _sqs_backends():
+        for queue, lanes in backend.config.priority_lanes.items():
+            for lane in lanes:
+                yield f"{queue}-{lane}", queue
 
 
 def declared_tasks() -> list[TaskSettings]:

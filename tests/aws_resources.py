@@ -62,4 +62,5 @@ def create_resources(session: Any) -> dict[str, str]:
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
     )
     session.client("s3").create_bucket(Bucket=f"{PREFIX}-payloads")
+    session.client("s3").create_bucket(Bucket=f"{PREFIX}-backups")
     return urls

@@ -45,10 +45,10 @@ def send_failed_tasks_digest(scheduled_time: str | None = None) -> dict[str, Any
 @periodic("backup-database", schedule="cron(45 3 * * ? *)")
 @task(queue_name="heavy", timeout=BACKUP_TIMEOUT, max_attempts=2)
 def back_up_database(scheduled_time: str | None = None) -> dict[str, Any]:
-    """A consistent logical backup of the database to the bucket, named for the tick (a
-    retry rewrites the same key), then backups older than BACKUP_RETENTION_DAYS go."""
+    """A consistent logical backup of the database to BACKUP_BUCKET, named for the tick
+    (a retry rewrites the same key), then backups older than BACKUP_RETENTION_DAYS go."""
     tick = tick_or_now(scheduled_time)
-    bucket = api.bucket_name()
+    bucket = settings.BACKUP_BUCKET
     report = backups.back_up(bucket, tick)
     pruned = backups.prune(
         bucket, tick, retention_days=settings.BACKUP_RETENTION_DAYS, keep=report.key

@@ -110,7 +110,11 @@ def checks_view(queue: str) -> dict:
         "a_task_too_long_for_its_worker": [
             m.id
             for m in checks.problems(
-                TEMPLATE, [too_long], settings.TASKS["default"]["QUEUES"], periodic_tasks.all()
+                TEMPLATE,
+                [too_long],
+                settings.TASKS["default"]["QUEUES"],
+                periodic_tasks.all(),
+                lanes=dict(checks.settings_lanes()),
             )
         ],
         "make_target": subprocess.run(

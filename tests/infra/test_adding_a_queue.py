@@ -69,7 +69,8 @@ def test_only_the_declaration_changed(project_with_emails):
         (project_with_emails / "template.yaml").read_text(),
     )
     added = [line for line in theirs.splitlines() if line not in ours.splitlines()]
-    assert added == ["    Default: default,heavy,emails", *EMAILS_SETTINGS.splitlines()]
+    declared = "    Default: default,heavy,default-express,emails"
+    assert added == [declared, *EMAILS_SETTINGS.splitlines()]
 
 
 def test_settings_list_it(seen):
@@ -106,7 +107,7 @@ def test_the_translated_template_has_everything_a_queue_needs(seen):
 
 def test_moto_deploys_it_and_the_local_system_would_poll_it(seen):
     deployed = seen["deployed"]
-    assert deployed["task_queue_names"] == "default,heavy,emails"
+    assert deployed["task_queue_names"] == "default,heavy,default-express,emails"
     assert deployed["redrive"]["maxReceiveCount"] == 10
     assert deployed["redrive"]["deadLetterTargetArn"].endswith(":app-dev-emails-dlq")
     assert deployed["retention"] == str(14 * 24 * 3600)
@@ -117,7 +118,7 @@ def test_moto_deploys_it_and_the_local_system_would_poll_it(seen):
         "batching_window": 2.0,
         "max_concurrency": 3,
         "reports_item_failures": True,
-        "TASK_QUEUES": "default,heavy,emails",
+        "TASK_QUEUES": "default,heavy,default-express,emails",
     }
     assert deployed["policies_naming_it"] == {
         "app-dev-web": ["count-emails-dead-letters", "enqueue-emails"],

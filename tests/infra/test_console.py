@@ -4,10 +4,9 @@ metrics and resources that exist, and at the names the code really emits."""
 import json
 import re
 
-from django.conf import settings
-
 from sqs_tasks import metrics
 from stack.template import resources_of_type
+from tests.infra.task_queues import logical, sqs_task_queues
 
 EMITTED = {metrics.ENQUEUED, metrics.SUCCEEDED, metrics.RETRIED, metrics.FAILED, metrics.DURATION}
 OUTBOX = {metrics.RELAYED, metrics.RELAY_FAILED, metrics.OUTBOX_AGE}
@@ -119,8 +118,14 @@ def test_the_overview_searches_every_queue_for_the_metrics_the_workers_emit(temp
     ]
     assert all(searched), expressions
     searched = [match.groups() for match in searched]
-    assert {dimension for dimension, _ in searched} == {"queue"}  # what sqs_tasks.metrics sets
-    assert {metric for _, metric in searched} == EMITTED
+    # What sqs_tasks.metrics emits: per queue, and the limits' waits per limit.
+    by_queue = {metric for dimension, metric in searched if dimension == "queue"}
+    by_limit = {metric for dimension, metric in searched if dimension == "limit"}
+    assert {dimension for dimension, _ in searched} == {"queue", "limit"}
+    assert by_queue == EMITTED
+    # How many wait (a count a limit), and for how long (the seconds the limit said).
+    assert by_limit == {metrics.LIMIT_WAITS, metrics.LIMIT_WAIT_SECONDS}
+    assert "limit waits" in " ".join(w["properties"]["title"] for w in widgets(body))
     titles = " ".join(w["properties"]["title"] for w in widgets(body))
     assert "by queue" in titles and "schedules dead-letter" in titles and "outbox" in titles
     outbox = [
@@ -134,21 +139,21 @@ def test_the_overview_searches_every_queue_for_the_metrics_the_workers_emit(temp
 
 
 def test_each_queue_has_a_page_of_its_metrics_dead_letters_backlog_and_worker(template):
-    queues = settings.TASKS["default"]["QUEUES"]
+    queues = sqs_task_queues()
     pages = {
         logical_id: page
         for logical_id, page in dashboards(template).items()
         if logical_id != "TasksDashboard"
     }
-    assert set(pages) == {f"Dashboard{queue}" for queue in queues}
+    assert set(pages) == {f"Dashboard{logical(queue)}" for queue in queues}
     resources = set(template["Resources"])
     for queue in queues:
-        body, variables = pages[f"Dashboard{queue}"]
-        assert variables["QueueName"] == {"Fn::GetAtt": [f"Queue{queue}", "QueueName"]}
+        body, variables = pages[f"Dashboard{logical(queue)}"]
+        assert variables["QueueName"] == {"Fn::GetAtt": [f"Queue{logical(queue)}", "QueueName"]}
         assert variables["DeadLetterQueueName"] == {
-            "Fn::GetAtt": [f"DeadLetterQueue{queue}", "QueueName"]
+            "Fn::GetAtt": [f"DeadLetterQueue{logical(queue)}", "QueueName"]
         }
-        assert variables["FunctionName"] == {"Ref": f"WorkerFunction{queue}"}
+        assert variables["FunctionName"] == {"Ref": f"WorkerFunction{logical(queue)}"}
         for name in re.findall(r"\$\{(\w+)(?:\.\w+)?\}", body):
             assert name in resources | set(variables) | {"AWS"}, name
         custom = [

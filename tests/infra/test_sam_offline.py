@@ -114,9 +114,30 @@ def test_prod_stage_with_vpc_and_database_deploys_beside_dev(fake_aws_env):
         assert concurrency == {
             "app-dev-default": 5,
             "app-dev-heavy": 2,
+            "app-dev-default-express": 2,
             "app-prod-default": 20,
             "app-prod-heavy": 5,
+            "app-prod-default-express": 10,
         }
+        # Urgent work always has capacity in prod: the express lane's worker has
+        # concurrency of its own (as much as its mapping may use); no other worker does,
+        # and nothing is reserved in dev (a new account has none to spare).
+        reserved = {
+            name: lambda_client.get_function_concurrency(FunctionName=name).get(
+                "ReservedConcurrentExecutions"
+            )
+            for stage in ("dev", "prod")
+            for name in (f"app-{stage}-worker-{queue}" for queue in ("default", "heavy"))
+        }
+        assert set(reserved.values()) == {None}, reserved
+        express = lambda_client.get_function_concurrency(
+            FunctionName="app-prod-worker-default-express"
+        )
+        assert express["ReservedConcurrentExecutions"] == 10
+        dev_express = lambda_client.get_function_concurrency(
+            FunctionName="app-dev-worker-default-express"
+        )
+        assert "ReservedConcurrentExecutions" not in dev_express
 
 
 def test_deploy_works_against_a_moto_server_endpoint(fake_aws_env):

@@ -204,3 +204,38 @@ def test_every_error_says_what_to_do(rule, tmp_path):
     template, tasks, names = broken[rule]
     (found,) = [m for m in problems(write_template(tmp_path, **template), tasks, names)]
     assert found.id == f"tasks.{rule}" and found.hint and found.is_serious()
+
+
+def test_e011_a_priority_lane_whose_queue_the_template_does_not_declare(tmp_path):
+    """PRIORITY_LANES sends priority 1..100 of `mail` to `mail-express`: without that
+    queue in the template, such an enqueue finds no queue."""
+    path = write_template(tmp_path)
+    (found,) = problems(path, [task()], ["mail"], lanes={"mail-express": "mail"})
+    assert found.id == "tasks.E011" and found.is_serious()
+    assert "mail-express" in found.msg and "TaskQueues" in found.hint
+
+
+def test_a_declared_lane_is_no_stray_queue_and_its_worker_must_fit_the_tasks(tmp_path):
+    """The lane's queue is declared (no E011) and is no queue settings forgot (no W001);
+    a task of the queue may run on the lane's worker, so its timeout must fit there too."""
+    lane = json.loads(write_template(tmp_path).read_text())["Resources"]
+    renamed = json.dumps(lane).replace("Mail", "MailExpress").replace("-mail", "-mail-express")
+    resources = {**lane, **json.loads(renamed)}
+    resources["MailExpressWorker"]["Properties"]["Timeout"] = 60
+    path = tmp_path / "template.yaml"
+    path.write_text(json.dumps({"Resources": resources}))
+    assert problems(path, [task(timeout=55)], ["mail"], lanes={"mail-express": "mail"}) == []
+    (found,) = problems(path, [task(timeout=56)], ["mail"], lanes={"mail-express": "mail"})
+    assert found.id == "tasks.E003" and "MailExpressWorker" in found.msg
+    # Without the lane declared in settings, the template's mail-express is a stray queue.
+    assert ids(problems(path, [task()], ["mail"])) == ["tasks.W001"]
+
+
+def test_the_projects_lanes_are_declared_in_the_template():
+    lanes = dict(checks.settings_lanes())
+    assert lanes == {"default-express": "default"}
+    from sqs_tasks.infra.task_queues import load_queues
+    from stack.template import TEMPLATE
+
+    declared = {queue.name: queue for queue in load_queues(TEMPLATE)}
+    assert declared["default-express"].workers and declared["default-express"].dead_letter_queue

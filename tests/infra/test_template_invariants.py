@@ -4,11 +4,16 @@ The translated template is what counts: it includes what the SAM transform adds 
 source mappings, event-invoke configs, any generated role), which the SAM source hides.
 """
 
+import fnmatch
+import json
+
 from django.conf import settings
 
 from sqs_tasks.claim_check import RETENTION_TIERS
 from sqs_tasks.item import FAILED_INDEX, FAILED_PROJECTION
+from sqs_tasks.signing import MIN_KEY_LENGTH
 from stack.template import Template, resources_of_type, walk
+from tests.infra.task_queues import logical, sqs_task_queues
 
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
 EVENT_SOURCE_MAPPING = "AWS::Lambda::EventSourceMapping"
@@ -31,7 +36,14 @@ REQUIRED_ENV = {
     "LOG_LEVEL",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
-    "DJANGO_SECRET_KEY",
+    "DJANGO_SECRET_ID",
+    "TASKS_SIGNING_SECRET_ID",
+}
+# The secrets each role reads at run time (names in the environment, values never).
+SECRETS_READ = {
+    "WebRole": {"DjangoSecretKey", "TasksSigningSecret"},
+    # Settings need Django's key; the scheduler's relay signs what it enqueues.
+    "SchedulerRole": {"DjangoSecretKey", "TasksSigningSecret"},
 }
 
 
@@ -148,8 +160,9 @@ def test_a_task_queue_redrives_to_its_own_dead_letter_queue_after_at_least_five_
 
 
 def test_settings_queues_and_template_queues_match_one_to_one(template):
-    """Each Django queue has an SQS queue, a DLQ and a worker; the template has no other."""
-    expected = set(settings.TASKS["default"]["QUEUES"])
+    """Each Django queue and each of its priority lanes has an SQS queue, a DLQ and a
+    worker; the template has no other."""
+    expected = set(sqs_task_queues())
     queue_names = {
         logical_id: queue["Properties"]["QueueName"]["Fn::Sub"]
         for logical_id, queue in resources_of_type(template, SQS_QUEUE).items()
@@ -201,10 +214,16 @@ def test_every_function_gets_the_environment_it_needs(translated):
         assert variables["DJANGO_SETTINGS_MODULE"] == "django_app.settings"
         assert variables["TASKS_TABLE"] == {"Ref": "TasksTable"}
         assert variables["TASKS_BUCKET"] == {"Ref": "TasksBucket"}
-        secret = variables["DJANGO_SECRET_KEY"]["Fn::Sub"]
-        assert secret == "{{resolve:secretsmanager:${DjangoSecretKey}:SecretString}}"
+        assert variables["DJANGO_SECRET_ID"] == {"Ref": "DjangoSecretKey"}
+        assert variables["TASKS_SIGNING_SECRET_ID"] == {"Ref": "TasksSigningSecret"}
         assert variables["DATABASE_SECRET_ARN"] == {
             "Fn::If": ["HasDatabaseSecret", {"Ref": "DatabaseSecretArn"}, {"Ref": "AWS::NoValue"}]
+        }
+
+        # Tasks send emails with links into the web app (reports/notify.py,
+        # accounts/verification.py): the web stage's URL, when the deploy gives it.
+        assert variables["PUBLIC_BASE_URL"] == {
+            "Fn::If": ["HasPublicBaseUrl", {"Ref": "PublicBaseUrl"}, {"Ref": "AWS::NoValue"}]
         }
 
 
@@ -286,7 +305,9 @@ def test_results_table_shape(translated):
     }
 
 
-def test_payload_bucket_expires_payloads_and_results_but_keeps_uploads(translated):
+def test_payload_bucket_expires_payloads_results_and_sensitive_values_but_keeps_uploads(
+    translated,
+):
     bucket = translated["Resources"]["TasksBucket"]["Properties"]
     assert bucket["BucketName"] == {"Fn::Sub": "${AppName}-${Stage}-payloads"}
     expiry = {
@@ -294,9 +315,12 @@ def test_payload_bucket_expires_payloads_and_results_but_keeps_uploads(translate
         for rule in bucket["LifecycleConfiguration"]["Rules"]
         if "ExpirationInDays" in rule
     }
-    # One rule per retention tier, for arguments and for results (claim_check.py).
+    # One rule per retention tier, for arguments and results (claim_check.py) and for
+    # sensitive arguments (sensitive.py).
     assert expiry == {
-        f"{prefix}/d{days}/": days for prefix in ("payloads", "results") for days in RETENTION_TIERS
+        f"{prefix}/d{days}/": days
+        for prefix in ("payloads", "results", "sensitive")
+        for days in RETENTION_TIERS
     }
 
 
@@ -336,7 +360,6 @@ def role_grants(translated: Template) -> dict[str, set[tuple[str, str]]]:
     """Role logical id -> (action, resource logical id) for every Allow on a resource of
     this template, from its inline policies, the policy resources attached to it and its
     customer-managed policies."""
-    resources = translated["Resources"]
     grants: dict[str, set[tuple[str, str]]] = {
         logical_id: set() for logical_id in resources_of_type(translated, "AWS::IAM::Role")
     }
@@ -350,16 +373,26 @@ def role_grants(translated: Template) -> dict[str, set[tuple[str, str]]]:
                     for action in as_list(statement["Action"]):
                         grants[role].add((action, target(resource)))
 
+    for role, document in role_documents(translated):
+        add(role, document)
+    return grants
+
+
+def role_documents(translated: Template) -> list[tuple[str, dict]]:
+    """(role logical id, permissions policy) for each role's inline policies, the policy
+    resources attached to it and its customer-managed policies."""
+    resources = translated["Resources"]
+    found = []
     for logical_id, role in resources_of_type(translated, "AWS::IAM::Role").items():
         for inline in role["Properties"].get("Policies", []):
-            add(logical_id, inline["PolicyDocument"])
+            found.append((logical_id, inline["PolicyDocument"]))
         for node in walk(role["Properties"].get("ManagedPolicyArns", [])):
             if isinstance(node, dict) and "Ref" in node and node["Ref"] in resources:
-                add(logical_id, resources[node["Ref"]]["Properties"]["PolicyDocument"])
+                found.append((logical_id, resources[node["Ref"]]["Properties"]["PolicyDocument"]))
     for policy in resources_of_type(translated, "AWS::IAM::Policy").values():
         for role in policy["Properties"]["Roles"]:
-            add(target(role), policy["Properties"]["PolicyDocument"])
-    return grants
+            found.append((target(role), policy["Properties"]["PolicyDocument"]))
+    return found
 
 
 def test_each_queue_takes_messages_from_exactly_the_roles_that_send(translated):
@@ -367,7 +400,7 @@ def test_each_queue_takes_messages_from_exactly_the_roles_that_send(translated):
     tasks); only a queue's own worker receives from it and writes its dead-letter queue,
     which every worker may read to reconcile (sqs_tasks/operations/reconcile.py)."""
     grants = role_grants(translated)
-    queues = settings.TASKS["default"]["QUEUES"]
+    queues = [logical(queue) for queue in sqs_task_queues()]
     task_queues = {f"Queue{queue}" for queue in queues}
     dead_letter_queues = {f"DeadLetterQueue{queue}" for queue in queues}
     workers = {f"WorkerRole{queue}": queue for queue in queues}
@@ -384,3 +417,248 @@ def test_each_queue_takes_messages_from_exactly_the_roles_that_send(translated):
             assert not receives, role
         else:
             assert not (sends | receives) & (task_queues | dead_letter_queues), role
+
+
+def test_no_function_configuration_holds_a_secret(template, translated):
+    """Anyone allowed lambda:GetFunctionConfiguration (ReadOnlyAccess) reads a function's
+    environment: a dynamic reference resolved into it, or a key itself, would give them
+    the key that signs tasks (issue 15). Secrets are named there and read at run time."""
+    environments = [("Globals", template["Globals"]["Function"]["Environment"])]
+    environments += [
+        (logical_id, function["Properties"].get("Environment", {}))
+        for logical_id, function in resources_of_type(translated, LAMBDA_FUNCTION).items()
+    ]
+    for where, environment in environments:
+        for node in walk(environment):
+            assert not (isinstance(node, str) and "{{resolve:" in node), where
+        variables = environment.get("Variables", {})
+        assert "DJANGO_SECRET_KEY" not in variables, where
+        assert "SIGNING_KEY" not in "".join(variables), where
+
+
+def test_each_role_reads_exactly_the_secrets_it_needs(translated):
+    grants = role_grants(translated)
+    secrets = set(resources_of_type(translated, "AWS::SecretsManager::Secret"))
+    assert secrets == {"DjangoSecretKey", "TasksSigningSecret"}
+    workers = {role for role in grants if role.startswith("WorkerRole")}
+    assert workers
+    for role, granted in grants.items():
+        read = {resource for action, resource in granted if action.startswith("secretsmanager:")}
+        assert {action for action, resource in granted if resource in secrets} <= {
+            "secretsmanager:GetSecretValue"
+        }, role
+        expected = SECRETS_READ.get(role, set())
+        if role in workers:
+            expected = {"DjangoSecretKey", "TasksSigningSecret"}
+        assert read & secrets == expected, role
+
+
+def test_the_signing_secret_is_generated_as_the_keys_json_with_a_long_current_key(translated):
+    secret = translated["Resources"]["TasksSigningSecret"]["Properties"]
+    assert secret["Name"] == {"Fn::Sub": "${AppName}/${Stage}/tasks-signing-keys"}
+    generated = secret["GenerateSecretString"]
+    assert json.loads(generated["SecretStringTemplate"]) == {}
+    assert generated["GenerateStringKey"] == "current"
+    assert generated["PasswordLength"] >= MIN_KEY_LENGTH
+    assert "SecretString" not in secret, "a key written in the template is in git"
+
+
+def s3_grants(translated: Template, bucket: str) -> dict[str, set[tuple[str, str]]]:
+    """Role -> (action, what) for every Allow on `bucket`: what is "" for the bucket
+    itself, else the key pattern after it ("uploads/*")."""
+    arn = f"${{{bucket}.Arn}}"
+    found: dict[str, set[tuple[str, str]]] = {}
+
+    def add(role: str, document: dict) -> None:
+        for statement in statements(document):
+            if statement["Effect"] != "Allow":
+                continue
+            for resource in as_list(statement["Resource"]):
+                if resource == {"Fn::GetAtt": [bucket, "Arn"]}:
+                    what = ""
+                elif isinstance(resource, dict) and str(resource.get("Fn::Sub")).startswith(arn):
+                    what = resource["Fn::Sub"].removeprefix(arn + "/")
+                else:
+                    continue
+                for action in as_list(statement["Action"]):
+                    found.setdefault(role, set()).add((action, what))
+
+    for role, document in role_documents(translated):
+        add(role, document)
+    return found
+
+
+def objects(grants: set[tuple[str, str]], action: str) -> set[str]:
+    return {what for granted, what in grants if granted == action and what}
+
+
+def test_each_role_touches_only_the_prefixes_of_the_tasks_bucket_it_uses(translated):
+    """No role has the whole bucket; only workers read sensitive arguments back; the web
+    app writes uploads (presigned) and reads the reports it serves."""
+    grants = s3_grants(translated, "TasksBucket")
+    workers = {role for role in grants if role.startswith("WorkerRole")}
+    assert workers == {f"WorkerRole{logical(queue)}" for queue in sqs_task_queues()}
+    assert set(grants) == workers | {"WebRole", "SchedulerRole"}
+    for role, granted in grants.items():
+        assert "*" not in {what for _, what in granted}, role
+        readers_of_sensitive = "sensitive/*" in objects(granted, "s3:GetObject")
+        assert readers_of_sensitive == (role in workers), role
+    web = grants["WebRole"]
+    assert objects(web, "s3:GetObject") == {"uploads/*", "reports/*", "payloads/*", "results/*"}
+    assert objects(web, "s3:PutObject") == {"uploads/*", "payloads/*", "sensitive/*"}
+    assert not objects(web, "s3:DeleteObject")
+    assert grants["SchedulerRole"] == {("s3:PutObject", "payloads/*")}
+    for role in workers:
+        assert objects(grants[role], "s3:PutObject") == {
+            "payloads/*",
+            "results/*",
+            "sensitive/*",
+            "reports/*",
+        }, role
+        # Workers never write uploads; the lifecycle rules delete everything else.
+        assert objects(grants[role], "s3:DeleteObject") == {"uploads/*"}, role
+
+
+def test_backups_have_a_versioned_bucket_that_only_the_backup_tasks_worker_writes(translated):
+    from django_app.maintenance.tasks import back_up_database
+
+    bucket = translated["Resources"]["BackupsBucket"]["Properties"]
+    assert bucket["BucketName"] == {"Fn::Sub": "${AppName}-${Stage}-backups"}
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    grants = s3_grants(translated, "BackupsBucket")
+    writer = f"WorkerRole{back_up_database.queue_name}"
+    assert set(grants) == {writer}, "nobody else may plant or read a backup"
+    assert grants[writer] == {
+        ("s3:PutObject", "backups/*"),
+        ("s3:AbortMultipartUpload", "backups/*"),
+        ("s3:DeleteObject", "backups/*"),  # pruning; versioning keeps what it deletes
+        ("s3:ListBucket", ""),
+    }
+    for function in resources_of_type(translated, LAMBDA_FUNCTION).values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["BACKUP_BUCKET"] == {"Ref": "BackupsBucket"}
+
+
+def queue_policies(translated: Template) -> dict[str, list[dict]]:
+    """Queue logical id -> the statements of the queue policies naming it."""
+    found: dict[str, list[dict]] = {}
+    for policy in resources_of_type(translated, "AWS::SQS::QueuePolicy").values():
+        for queue in policy["Properties"]["Queues"]:
+            found.setdefault(target(queue), []).extend(
+                statements(policy["Properties"]["PolicyDocument"])
+            )
+    return found
+
+
+def role_name(translated: Template, role: str) -> str:
+    return translated["Resources"][role]["Properties"]["RoleName"]["Fn::Sub"]
+
+
+def test_only_the_roles_that_must_send_may_send_to_a_queue_and_only_over_tls(translated):
+    """A resource policy holds whatever identity policies the account gains later: each
+    task queue takes messages only from the enqueuing roles, each dead-letter queue only
+    from its queue's worker; both refuse plain HTTP. Every role granted SendMessage on a
+    queue (role_grants) is one its policy lets through."""
+    policies = queue_policies(translated)
+    grants = role_grants(translated)
+    queues = [logical(queue) for queue in sqs_task_queues()]
+    for queue in queues:
+        for logical_id in (f"Queue{queue}", f"DeadLetterQueue{queue}"):
+            tls, send = policies[logical_id]
+            assert tls["Effect"] == "Deny" and tls["Principal"] == "*", logical_id
+            assert tls["Action"] == "sqs:*"
+            assert tls["Condition"] == {"Bool": {"aws:SecureTransport": False}}
+            assert send["Effect"] == "Deny" and send["Principal"] == "*", logical_id
+            assert send["Action"] == "sqs:SendMessage"
+            assert target(tls["Resource"]) == target(send["Resource"]) == logical_id
+            senders = {
+                role
+                for role, granted in grants.items()
+                if ("sqs:SendMessage", logical_id) in granted
+            }
+            assert senders, logical_id
+            ((operator, arns),) = send["Condition"].items()
+            allowed = as_list(arns["aws:PrincipalArn"])
+            names = [a["Fn::Sub"] for a in allowed if "Fn::Sub" in a]
+            by_attribute = {target(a) for a in allowed if "Fn::GetAtt" in a}
+            if logical_id.startswith("DeadLetterQueue"):
+                assert operator == "ArnNotEquals"
+                assert senders == by_attribute == {f"WorkerRole{queue}"}, logical_id
+                assert not names
+                continue
+            assert operator == "ArnNotLike"
+            assert by_attribute == {"WebRole", "SchedulerRole"}
+            role_arn = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"
+            patterns = {name.removeprefix(role_arn) for name in names}
+            assert patterns == {"${AppName}-${Stage}-worker-*", "${AppName}-${Stage}-operator*"}
+            for role in senders - by_attribute:
+                assert fnmatch.fnmatchcase(
+                    role_name(translated, role), "${AppName}-${Stage}-worker-*"
+                )
+    # The other queues (the schedules' DLQ) have none: only AWS services send there.
+    assert set(policies) == {
+        f"{kind}{queue}" for kind in ("Queue", "DeadLetterQueue") for queue in queues
+    }
+
+
+def test_email_is_sent_only_as_the_apps_sender(translated):
+    (email,) = [
+        statement
+        for _, document in policy_documents(translated)
+        for statement in statements(document)
+        if "ses:SendEmail" in as_list(statement.get("Action", []))
+    ]
+    assert set(as_list(email["Action"])) == {"ses:SendEmail", "ses:SendRawEmail"}
+    assert email["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "EmailSender"}}}
+    identities = [walk_text(resource) for resource in email["Resource"]]
+    assert all("identity/*" not in identity for identity in identities), identities
+    document = translated["Resources"]["TaskRuntimePolicy"]["Properties"]["PolicyDocument"]
+    (conditional,) = [node for node in document["Statement"] if "Fn::If" in node]
+    assert conditional["Fn::If"][0] == "HasEmailSender", "no sender, no mail"
+    assert conditional["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+
+
+def walk_text(node: object) -> str:
+    return " ".join(str(value) for value in walk(node) if isinstance(value, str))
+
+
+def test_service_roles_trust_only_this_accounts_own_schedules(translated):
+    """Confused deputy: EventBridge Scheduler assumes its role only for this account's
+    schedule group. Lambda's and API Gateway's assumption of an execution role carries no
+    source context AWS documents, so those trust policies cannot say more."""
+    checked = 0
+    for logical_id, role in resources_of_type(translated, "AWS::IAM::Role").items():
+        for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+            services = set(as_list(statement["Principal"].get("Service", [])))
+            if services & {"scheduler.amazonaws.com", "events.amazonaws.com"}:
+                condition = statement["Condition"]
+                assert condition["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+                source = condition["ArnEquals"]["aws:SourceArn"]["Fn::Sub"]
+                assert source == (
+                    "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}"
+                    ":schedule-group/default"
+                ), logical_id
+                checked += 1
+    assert checked
+
+
+def test_only_workers_touch_the_limits_counters_and_may_create_them(translated):
+    """Limits are taken before an attempt and given back with its outcome, by the worker
+    (sqs_tasks/limits/counters.py: conditional UpdateItem, PutItem for a new counter);
+    enqueueing a limited task, on the web or the scheduler, does not touch them."""
+    grants = role_grants(translated)
+    for role, granted in grants.items():
+        actions = {action for action, resource in granted if resource == "RateLimitsTable"}
+        if role.startswith("WorkerRole"):
+            assert actions == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+        else:
+            assert not actions, role
+
+
+def test_the_roles_that_read_workflows_may_read_their_steps_together(translated):
+    """A workflow's steps are read with BatchGetItem (results.get_many): by the engine on
+    the workers, and by the web app's status page."""
+    grants = role_grants(translated)
+    readers = {role for role in grants if role.startswith("WorkerRole")} | {"WebRole"}
+    for role in readers:
+        assert ("dynamodb:BatchGetItem", "TasksTable") in grants[role], role

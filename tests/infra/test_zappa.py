@@ -69,6 +69,15 @@ def test_stage_uses_the_template_resources_of_the_same_name(name, template):
     assert variables["APP_NAME"] == settings["project_name"]
     assert variables["APP_STAGE"] == name
     assert variables["DJANGO_SECRET_ID"] == f"{settings['project_name']}/{name}/django-secret-key"
+    signing = resources["TasksSigningSecret"]["Properties"]["Name"]
+    assert signing == {"Fn::Sub": "${AppName}/${Stage}/tasks-signing-keys"}
+    assert variables["TASKS_SIGNING_SECRET_ID"] == (
+        f"{settings['project_name']}/{name}/tasks-signing-keys"
+    )
+
+
+# Names of secrets, never their values: the web app reads them at run time.
+SECRET_IDS = {"DJANGO_SECRET_ID", "TASKS_SIGNING_SECRET_ID"}
 
 
 @pytest.mark.parametrize("name", STAGES)
@@ -83,7 +92,7 @@ def test_stage_is_the_web_app_only_with_no_secrets_and_no_role_of_its_own(name, 
     assert settings["slim_handler"] is False
     assert "events" not in settings, "workers and schedules live in template.yaml"
     for key in settings["environment_variables"]:
-        assert key == "DJANGO_SECRET_ID" or not any(
+        assert key in SECRET_IDS or not any(
             word in key for word in ("SECRET", "PASSWORD", "TOKEN", "KEY")
         ), key
 

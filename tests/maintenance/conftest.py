@@ -6,6 +6,7 @@ from moto.s3.models import s3_backends
 from tests.helpers import REGION
 
 BUCKET = "app-test-payloads"
+BACKUP_BUCKET = "app-test-backups"  # settings.BACKUP_BUCKET: a bucket of its own
 SENDER = "tasks@example.com"
 
 

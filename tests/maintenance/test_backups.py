@@ -19,7 +19,7 @@ from django_app.maintenance.backups import dump, restore, s3_stream, store
 from django_app.maintenance.backups.snapshot import backed_up_models, consistent_reads
 from django_app.reports.models import Report, Upload
 from sqs_tasks import aws as clients
-from tests.maintenance.conftest import BUCKET, now
+from tests.maintenance.conftest import BACKUP_BUCKET, now
 from tests.maintenance.scheduling import run_schedule
 
 DAY = timedelta(days=1)
@@ -67,12 +67,12 @@ def s3():
 
 
 def put(key):
-    s3().put_object(Bucket=BUCKET, Key=key, Body=b"")
+    s3().put_object(Bucket=BACKUP_BUCKET, Key=key, Body=b"")
     return key
 
 
 def read_lines(key):
-    with store.opened(BUCKET, key) as text:
+    with store.opened(BACKUP_BUCKET, key) as text:
         return [json.loads(line) for line in text]
 
 
@@ -85,7 +85,7 @@ def test_round_trip_from_the_schedule_through_the_worker_into_a_fresh_database(a
     assert store.taken_at(report["key"]) is not None  # backups/<date>T<time>Z.jsonl.gz
     assert report["rows"]["auth.user"] == 2 and report["rows"]["jobs.job"] == 2
     assert report["total_rows"] == sum(report["rows"].values())
-    head = s3().head_object(Bucket=BUCKET, Key=report["key"])
+    head = s3().head_object(Bucket=BACKUP_BUCKET, Key=report["key"])
     assert report["bytes"] == head["ContentLength"] > 0
 
     call_command("restore_backup", report["key"], database="restore", stdout=io.StringIO())
@@ -111,7 +111,7 @@ def test_restores_into_sqlite_whatever_the_engine_it_came_from(aws):
 @pytest.mark.django_db(transaction=True, databases=BOTH)
 def test_a_database_with_rows_is_refused(aws):
     make_data()
-    key = store.back_up(BUCKET, now()).key
+    key = store.back_up(BACKUP_BUCKET, now()).key
     get_user_model().objects.db_manager("restore").create_user("someone", "s@example.com", "pw")
     with pytest.raises(CommandError, match=r"not empty: auth\.user have rows"):
         call_command("restore_backup", key, database="restore")
@@ -120,7 +120,7 @@ def test_a_database_with_rows_is_refused(aws):
 @pytest.mark.django_db(transaction=True, databases=BOTH)
 def test_a_truncated_backup_is_refused_and_nothing_is_kept(aws):
     make_data()
-    key = store.back_up(BUCKET, now()).key
+    key = store.back_up(BACKUP_BUCKET, now()).key
     lines = [json.dumps(value) for value in read_lines(key)][:-1]  # no trailer
     with pytest.raises(restore.RestoreRefused, match="ends early"):
         restore.restore(lines, using="restore")
@@ -130,8 +130,8 @@ def test_a_truncated_backup_is_refused_and_nothing_is_kept(aws):
 def test_the_file_is_gzip_json_lines_with_header_rows_and_trailer(aws, monkeypatch):
     monkeypatch.setattr(dump, "CHUNK", 1)  # every row its own page
     make_data()
-    report = store.back_up(BUCKET, now())
-    raw = s3().get_object(Bucket=BUCKET, Key=report.key)["Body"].read()
+    report = store.back_up(BACKUP_BUCKET, now())
+    raw = s3().get_object(Bucket=BACKUP_BUCKET, Key=report.key)["Body"].read()
     header, *rows, trailer = [json.loads(line) for line in gzip.decompress(raw).splitlines()]
     assert (header["backup"], header["version"], header["engine"]) == (
         "django-app", 1, connection.vendor,
@@ -151,10 +151,10 @@ def test_named_by_date_and_old_ones_pruned(aws):
     for days_ago in (40, 36, 34, 1):
         put(store.key_for(moment - days_ago * DAY))
     put("backups/notes.txt")  # not a backup: never touched
-    written = store.back_up(BUCKET, moment).key
-    pruned = store.prune(BUCKET, moment, retention_days=35, keep=written)
+    written = store.back_up(BACKUP_BUCKET, moment).key
+    pruned = store.prune(BACKUP_BUCKET, moment, retention_days=35, keep=written)
     assert pruned == [store.key_for(moment - 40 * DAY), store.key_for(moment - 36 * DAY)]
-    left = [key for _, key, _ in store.backups(BUCKET)]
+    left = [key for _, key, _ in store.backups(BACKUP_BUCKET)]
     assert left == [store.key_for(moment - 34 * DAY), store.key_for(moment - DAY), written]
 
 
@@ -170,21 +170,22 @@ def test_keys_name_the_time_in_utc():
 def test_streams_in_parts_holding_one_part_in_memory(aws):
     part = 5 * 1024 * 1024  # S3's smallest part
     data = os.urandom(2 * part + 123)
-    with s3_stream.upload(BUCKET, "backups/big.bin", part_size=part) as writer:
+    with s3_stream.upload(BACKUP_BUCKET, "backups/big.bin", part_size=part) as writer:
         for start in range(0, len(data), 64 * 1024):
             writer.write(data[start : start + 64 * 1024])
             assert len(writer._buffer) < part
     assert writer.parts == 3 and writer.size == len(data)
-    assert s3().get_object(Bucket=BUCKET, Key="backups/big.bin")["Body"].read() == data
+    assert s3().get_object(Bucket=BACKUP_BUCKET, Key="backups/big.bin")["Body"].read() == data
 
 
 def test_a_failed_backup_leaves_no_object_and_no_upload(aws):
     part = 5 * 1024 * 1024
-    with pytest.raises(RuntimeError), s3_stream.upload(BUCKET, "backups/x", part_size=part) as w:
+    upload = s3_stream.upload(BACKUP_BUCKET, "backups/x", part_size=part)
+    with pytest.raises(RuntimeError), upload as w:
         w.write(os.urandom(part + 1))
         raise RuntimeError("the database went away")
-    assert "Contents" not in s3().list_objects_v2(Bucket=BUCKET, Prefix="backups/")
-    assert "Uploads" not in s3().list_multipart_uploads(Bucket=BUCKET)
+    assert "Contents" not in s3().list_objects_v2(Bucket=BACKUP_BUCKET, Prefix="backups/")
+    assert "Uploads" not in s3().list_multipart_uploads(Bucket=BACKUP_BUCKET)
 
 
 def test_reads_see_one_snapshot(postgres_only_db):

@@ -11,23 +11,23 @@ settings, like the tasks_* commands.
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_app.maintenance.backups import restore, store
-from sqs_tasks import api
 
 
 class Command(BaseCommand):
-    help = "Restore a backup from the tasks bucket into an empty database."
+    help = "Restore a backup from the backups bucket into an empty database."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("backup", nargs="?", help="a key, a date (YYYY-MM-DD), or latest")
         parser.add_argument("--list", action="store_true", help="list the backups and stop")
         parser.add_argument("--database", default="default", help="the database alias")
-        parser.add_argument("--bucket", help="default: the tasks bucket of this stage")
+        parser.add_argument("--bucket", help="default: BACKUP_BUCKET, this stage's backups")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        bucket = options["bucket"] or api.bucket_name()
+        bucket = options["bucket"] or settings.BACKUP_BUCKET
         available = store.backups(bucket)
         if options["list"]:
             for moment, key, size in available:
