@@ -10,6 +10,7 @@ from unittest import mock
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from django.tasks import TaskResultStatus, default_task_backend, task
 from django.tasks.exceptions import InvalidTask
 from django.tasks.signals import task_finished
@@ -459,3 +460,40 @@ def test_large_arguments_that_would_outlive_every_tier_are_refused_at_enqueue():
     later = timezone.now() + timedelta(days=400)
     with pytest.raises(InvalidTaskArguments, match="pass a reference"):
         sample_tasks.heavy_echo.using(run_after=later).enqueue("z" * 20_000)
+
+
+# -- 10. a sweep of the dead-letter queues survives AWS refusing a call -------------------
+
+
+def refused(operation):
+    error = {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}
+    return ClientError(error, operation)
+
+
+def test_a_refused_release_of_a_held_letter_does_not_fail_the_reconciler():
+    """Found by the chaos test: the sweep holds each letter it reads and releases them all
+    at the end; one release refused (throttled) raised out of reconcile-tasks, which then
+    failed for good (max_attempts=1) and left a dead letter of its own, for nothing."""
+    result = sample_tasks.fails_with_value_error.enqueue()
+    drain_queue("default")
+    assert item(result.id).dead_letter.sent
+    with mock.patch.object(
+        aws_clients.client("sqs"),
+        "change_message_visibility",
+        side_effect=refused("ChangeMessageVisibility"),
+    ):
+        report = reconcile(default_task_backend)
+    assert report.actions["kept: the task's dead letter"] == 1
+    # The letter is still there: it comes back when its hold ends.
+    dlq_url = default_task_backend.queue_url("default") + "-dlq"
+    assert count(dlq_url, "ApproximateNumberOfMessagesNotVisible") == 1
+
+
+def test_a_refused_read_of_a_dead_letter_queue_ends_the_sweep_early_without_failing_it():
+    sample_tasks.fails_with_value_error.enqueue()
+    drain_queue("default")
+    with mock.patch.object(
+        aws_clients.client("sqs"), "receive_message", side_effect=refused("ReceiveMessage")
+    ):
+        report = reconcile(default_task_backend)
+    assert report.seen == 0 and report.actions["stopped early"] == 1
