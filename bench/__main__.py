@@ -29,9 +29,12 @@ class Sizes:
     # spread, and a second burst would take make bench past its 10-minute budget.
     burst_tasks: int = 2000
     bursts: int = 1
+    # The chaos run (issue 12): at least 3,000 tasks, 3 seeds.
+    chaos_tasks: int = 3000
+    chaos_seeds: int = 3
 
 
-QUICK = Sizes(20, 1, 1, 10, 2, 1, 20, 1)
+QUICK = Sizes(20, 1, 1, 10, 2, 1, 20, 1, 30, 1)
 
 
 def main() -> None:

@@ -84,3 +84,36 @@ def document(summary: str, sections: Sequence[str], elapsed: float, command: str
         *sections,
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def _section_bounds(lines: list[str], heading: str) -> tuple[int, int]:
+    """Where the section under `heading` starts, and where the next `## ` one starts."""
+    start = lines.index(heading)
+    following = (i for i in range(start + 1, len(lines)) if lines[i].startswith("## "))
+    return start, next(following, len(lines))
+
+
+def replace_section(document: str, heading: str, section: str) -> str:
+    """`document` with the section under `heading` replaced by `section`, or `section`
+    added at the end: one benchmark can rewrite its own part of the report."""
+    lines = document.rstrip("\n").split("\n")
+    new = section.strip("\n").split("\n")
+    if heading not in lines:
+        return "\n".join([*lines, "", *new]) + "\n"
+    start, end = _section_bounds(lines, heading)
+    gap = [""] if end < len(lines) else []
+    return "\n".join([*lines[:start], *new, *gap, *lines[end:]]) + "\n"
+
+
+def replace_summary_line(document: str, prefix: str, line: str) -> str:
+    """`document` with the Summary's bullet that starts with `prefix` replaced by `line`,
+    or `line` added after the Summary's last bullet."""
+    lines = document.split("\n")
+    start, end = _section_bounds(lines, "## Summary")
+    bullets = [i for i in range(start, end) if lines[i].startswith("- ")]
+    mine = [i for i in bullets if lines[i].startswith(prefix)]
+    if mine:
+        lines[mine[0]] = line
+    else:
+        lines.insert((bullets[-1] if bullets else start + 1) + 1, line)
+    return "\n".join(lines)

@@ -4,29 +4,38 @@ and sections. Kept apart from __main__ so the smoke test can call it with tiny s
 from collections.abc import Callable
 from typing import Any
 
-from bench import artifact_size, cold_start, cost, local_stack, overhead, tasks_db, throughput
+from bench import (
+    artifact_size,
+    chaos,
+    cold_start,
+    cost,
+    local_stack,
+    overhead,
+    tasks_db,
+    throughput,
+)
 
 Say = Callable[[str], None]
 
 
 def run_all(sizes: Any, say: Say, *, only_in_process: bool = False) -> tuple[str, list[str]]:
     """Every benchmark (or, for the smoke test, only the in-process ones)."""
-    say(f"1/5 requests per task ({sizes.cost_tasks} tasks: ours, Zappa, Celery)")
+    say(f"1/6 requests per task ({sizes.cost_tasks} tasks: ours, Zappa, Celery)")
     costs = cost.measure(
         sizes.cost_tasks, sizes.cost_runs, 0 if only_in_process else sizes.celery_runs
     )
-    say(f"2/5 worker overhead ({sizes.overhead_runs} runs of {sizes.overhead_tasks} tasks)")
+    say(f"2/6 worker overhead ({sizes.overhead_runs} runs of {sizes.overhead_tasks} tasks)")
     worker = overhead.measure(sizes.overhead_tasks, sizes.overhead_runs)
     sections = [cost.render(costs, sizes.cost_tasks), overhead.render(worker, sizes.overhead_tasks)]
     summary = [_cost_line(costs), _overhead_line(worker)]
     if only_in_process:
         return "\n".join(summary), sections
-    say(f"3/5 cold start ({sizes.cold_runs} runs of each variant)")
+    say(f"3/6 cold start ({sizes.cold_runs} runs of each variant)")
     cold = cold_start.measure(sizes.cold_runs)
-    say("4/5 artifact size")
+    say("4/6 artifact size")
     sizes_found = artifact_size.measure()
     say(
-        f"5/5 throughput ({sizes.bursts} bursts of {sizes.burst_tasks}: "
+        f"5/6 throughput ({sizes.bursts} bursts of {sizes.burst_tasks}: "
         "local stack, then django-tasks-db)"
     )
     ours = local_stack.measure(sizes.burst_tasks, sizes.bursts)
@@ -37,6 +46,10 @@ def run_all(sizes: Any, say: Say, *, only_in_process: bool = False) -> tuple[str
         throughput.render(ours, database, local_stack.__doc__.strip(), tasks_db.__doc__.strip()),
     ]
     summary += [_cold_line(cold), _size_line(sizes_found), _throughput_line(ours, database)]
+    say(f"6/6 chaos ({sizes.chaos_seeds} seeds of {sizes.chaos_tasks:,} tasks)")
+    worlds = chaos.measure(sizes.chaos_tasks, tuple(range(1, sizes.chaos_seeds + 1)), say)
+    sections.append(chaos.render(worlds))
+    summary.append(chaos.summary_line(worlds))
     return "\n".join(summary), sections
 
 

@@ -1,0 +1,143 @@
+"""Benchmark 6, the chaos run (issue 12): thousands of tasks per seed through the real
+handler on a virtual clock, under AWS's fault model, each seed audited for lost, doubled,
+early, stuck, wrong-outcome and falsely dead-lettered tasks. The world is tests/chaos/ (its
+package docstring says how it works); the suite runs a small one, this runs the big one.
+
+    make chaos                                   # 3 seeds x 3,000 tasks: this section only
+    .venv/bin/python -m bench.chaos --tasks 300 --seeds 7   # any size, any seeds
+
+Run on its own, it rewrites only its own section of BENCHMARKS.md (the rest stays as
+`make bench` wrote it); `make bench` runs it as its last benchmark. Each seed's log lines
+go to build/chaos/seed-N.log.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from bench.report import replace_section, replace_summary_line, table
+from tests.chaos.ledger import COUNTS
+
+ROOT = Path(__file__).resolve().parent.parent
+TASKS = 3000
+SEEDS = (1, 2, 3)
+HEADING = "## 6. Chaos: nothing lost, doubled, early, stuck, wrong or falsely dead-lettered"
+LOGS = ROOT / "build" / "chaos"
+SUMMARY = "- **Chaos**"
+
+
+def measure(tasks: int, seeds: tuple[int, ...], say: object = print) -> list:
+    """One big world per seed, in this process (Django set up with the test settings)."""
+    from django.core.management import call_command
+
+    from tests.chaos.world import ChaosConfig, run_world
+
+    call_command("migrate", "sqs_tasks", verbosity=0)  # the outbox table, in memory
+    LOGS.mkdir(parents=True, exist_ok=True)
+    reports = []
+    for seed in seeds:
+        report = run_world(ChaosConfig(tasks=tasks, seed=seed), log=LOGS / f"seed-{seed}.log")
+        for line in report.lines():
+            say(line)  # type: ignore[operator]
+        reports.append(report)
+    return reports
+
+
+def summary_line(reports: list) -> str:
+    totals = {name: sum(r.audit.counts[name] for r in reports) for name in reports[0].audit.counts}
+    tasks = sum(report.committed for report in reports)
+    return (
+        f"{SUMMARY} ({len(reports)} seeds, {tasks:,} tasks under AWS's fault model): "
+        + ", ".join(f"{name} {count}" for name, count in totals.items())
+        + "."
+    )
+
+
+def render(reports: list) -> str:
+    from tests.chaos import world
+
+    counts = table(
+        ("seed", "tasks", "rolled back", "virtual hours", "run time", *COUNTS, "drained"),
+        [
+            (
+                r.config.seed,
+                f"{r.committed:,}",
+                r.rolled_back,
+                f"{r.virtual_hours:.1f}",
+                f"{r.real_seconds / 60:.1f} min",
+                *(r.audit.counts[name] for name in COUNTS),
+                "yes" if r.drained else "**no**",
+            )
+            for r in reports
+        ],
+    )
+    names = sorted({name for r in reports for name in r.stats if not name.startswith("calls:")})
+    faults = _by_seed(reports, "what happened", names)
+    calls = sorted({name for r in reports for name in r.stats if name.startswith("calls:")})
+    requests = _by_seed(reports, "AWS requests the system made", calls)
+    kinds = sorted({kind for r in reports for kind in r.kinds})
+    mix = table(
+        ("task kind", "meant to end", *(f"seed {r.config.seed}" for r in reports)),
+        [(kind, world.MIX[kind][2], *(r.kinds.get(kind, 0) for r in reports)) for kind in kinds],
+    )
+    examples = [
+        f"- seed {r.config.seed}, {name}: {example}"
+        for r in reports
+        for name, found in r.audit.examples.items()
+        for example in found
+    ]
+    return "\n\n".join(
+        [
+            HEADING,
+            __doc__.split("\n\n", 1)[0].replace("\n", " ")
+            + " Every count must be 0 (the suite's small run asserts it).",
+            world.__doc__.split("\n\n", 1)[1].strip(),
+            table(("count", "what it counts"), list(COUNTS.items())),
+            counts,
+            "Examples of what was found:\n\n" + "\n".join(examples) if examples else "",
+            "### The tasks\n\n" + mix,
+            "### What went wrong on purpose\n\n" + faults,
+            "### AWS requests\n\n" + requests,
+            "Reproduce one seed: `.venv/bin/python -m bench.chaos --seeds N` (the same seed "
+            "replays the same run).",
+        ]
+    ).replace("\n\n\n\n", "\n\n")
+
+
+def _by_seed(reports: list, title: str, names: list[str]) -> str:
+    return table(
+        (title, *(f"seed {r.config.seed}" for r in reports)),
+        [
+            (name.removeprefix("calls: "), *(f"{r.stats.get(name, 0):,}" for r in reports))
+            for name in names
+        ],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.chaos")
+    parser.add_argument("--tasks", type=int, default=TASKS)
+    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    arguments = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    import django
+
+    django.setup()
+    seeds = tuple(int(seed) for seed in arguments.seeds.split(","))
+    started = time.monotonic()
+    reports = measure(arguments.tasks, seeds)
+    section = render(reports)
+    document = replace_section(arguments.out.read_text(), HEADING, section)
+    document = replace_summary_line(document, SUMMARY, summary_line(reports))
+    arguments.out.write_text(document)
+    print(f"{summary_line(reports)} ({(time.monotonic() - started) / 60:.1f} min)")
+    print(f"wrote {arguments.out}", file=sys.stderr)
+    if not all(r.audit.clean and r.drained for r in reports):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
