@@ -50,6 +50,9 @@ def main() -> None:
     import django
 
     django.setup()
+    from bench.inprocess import create_outbox_table
+
+    create_outbox_table()
     started = time.monotonic()
     from bench.run import run_all
 

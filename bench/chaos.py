@@ -30,11 +30,8 @@ SUMMARY = "- **Chaos**"
 
 def measure(tasks: int, seeds: tuple[int, ...], say: object = print) -> list:
     """One big world per seed, in this process (Django set up with the test settings)."""
-    from django.core.management import call_command
-
     from tests.chaos.world import ChaosConfig, run_world
 
-    call_command("migrate", "sqs_tasks", verbosity=0)  # the outbox table, in memory
     LOGS.mkdir(parents=True, exist_ok=True)
     reports = []
     for seed in seeds:
@@ -126,6 +123,9 @@ def main() -> None:
     import django
 
     django.setup()
+    from bench.inprocess import create_outbox_table
+
+    create_outbox_table()
     seeds = tuple(int(seed) for seed in arguments.seeds.split(","))
     started = time.monotonic()
     reports = measure(arguments.tasks, seeds)
