@@ -103,6 +103,13 @@ def succeeds(context: Any, plan: dict[str, Any]) -> Any:
     return _run(context, plan, _succeed)
 
 
+@task(takes_context=True)
+async def quick_async(context: Any, plan: dict[str, Any]) -> Any:
+    """An async body: it runs in its own event loop in the invocation (no virtual work in
+    it: the simulation cannot switch inside a running event loop)."""
+    return _run(context, plan, lambda context, plan: plan["value"])
+
+
 @task(takes_context=True, queue_name="heavy", max_attempts=5, timeout=600)
 def heavy(context: Any, plan: dict[str, Any]) -> Any:
     return _run(context, plan, _succeed)

@@ -73,6 +73,8 @@ MIX: dict[str, tuple[int, Task, str]] = {
     "slow": (9, chaos.succeeds, SUCCESSFUL),
     "overrun": (4, chaos.succeeds, SUCCESSFUL),
     "deferred": (8, chaos.succeeds, SUCCESSFUL),
+    "dedup": (3, chaos.succeeds, SUCCESSFUL),  # enqueued twice with one dedup_key
+    "async": (3, chaos.quick_async, SUCCESSFUL),
     "big": (3, chaos.succeeds, SUCCESSFUL),
     "heavy": (4, chaos.heavy, SUCCESSFUL),
     "overlong": (2, chaos.overlong, SUCCESSFUL),
@@ -414,6 +416,11 @@ class World:
             at = start + self.rng.uniform(0, seconds)
             self._enqueued_until = max(self._enqueued_until, at)
             self.simulation.at(at, partial(self._enqueue, mode, calls))
+            for call in calls:  # a second request enqueues each deduplicated call again
+                if call[1]["plan"]["kind"] == "dedup":
+                    again = at + self.rng.uniform(1, 600)
+                    self._enqueued_until = max(self._enqueued_until, again)
+                    self.simulation.at(again, partial(self._enqueue, "single", [call]))
             if mode != "rollback":
                 planned += size
         self.simulation.at(self._enqueued_until + 1, self._top_up)
@@ -463,6 +470,8 @@ class World:
         if kind == "deferred":
             hours = rng.uniform(*self.config.deferred_hours)
             task = task.using(run_after=datetime.fromtimestamp(START, UTC) + timedelta(hours=hours))
+        if kind == "dedup":
+            task = task.using(dedup_key=f"chaos-{number}")
         return task, {"plan": plan}
 
     def _enqueue(self, mode: str, calls: list[tuple[Task, dict[str, Any]]]) -> None:
