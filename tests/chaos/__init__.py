@@ -7,6 +7,7 @@ under AWS's fault model, and an audit of what came of each one.
     tasks.py        the task bodies: each records what it did in the ledger
     ledger.py       what happened, written as it happened, and the audit of it
     world.py        Lambda's event source mappings, the web processes, the schedules
+    speed.py        moto's item responses without its slow generic serializer
 
 `tests/chaos/test_chaos.py` runs a small world in the suite; `make chaos` runs a big one and
 writes its section of BENCHMARKS.md (bench/chaos.py). Nothing here ships: tests/ is outside

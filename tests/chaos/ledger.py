@@ -182,7 +182,8 @@ class Ledger:
                 if before.returned and before.recorded is None
             )
 
-        for task_id in sorted(self.rolled_back):
+        # (A deduplicated call rolled back in one request may commit in another: one id.)
+        for task_id in sorted(self.rolled_back - self.committed):
             traces = [
                 what
                 for what, there in (

@@ -16,6 +16,11 @@ the clock never goes back. A process is what AWS would run in its own sandbox:
 
 A process that dies raises `ProcessDied` where it stands: nothing after that point in it
 happens, and any AWS call it would still make while unwinding is refused.
+
+time-machine leaves `time.monotonic()` alone: the budgets of relay-outbox and
+reconcile-tasks (and log durations) run on real time, which they never exhaust here; what
+decides anything (items' not_before and leases, SQS visibility, Lambda's remaining time,
+the time limit) runs on the virtual clock.
 """
 
 import heapq

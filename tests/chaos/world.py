@@ -307,7 +307,7 @@ class World:
             config=self.config,
             audit=audit,
             kinds=dict(sorted(self.kinds.items())),
-            rolled_back=len(self.ledger.rolled_back),
+            rolled_back=len(self.ledger.rolled_back - self.ledger.committed),
             stats=self._stats(),
             virtual_hours=virtual_hours,
             real_seconds=time.monotonic() - started,
