@@ -195,32 +195,44 @@ def _lock(using: str, task_ids: Sequence[str] | None, limit: int) -> list[Outbox
 def _send(backend: "SQSBackend", using: str, rows: list[OutboxEntry], report: RelayReport) -> None:
     envelopes = [Envelope.from_json(row.envelope) for row in rows]
 
-    def create(envelope: Envelope) -> TaskItem | None:
-        return backend.results.create(new_item(backend, envelope))
+    def create(envelope: Envelope) -> TaskItem | Exception | None:
+        """The item as it was (None: created now), or why it could not be written: one
+        row's failure holds back that row only, not the batch."""
+        try:
+            return backend.results.create(new_item(backend, envelope))
+        except Exception as error:
+            logger.warning("could not write a task's item; its row stays", exc_info=True)
+            return error
 
     if len(envelopes) == 1:  # a web request's one task: no thread to start
         existing = [create(envelopes[0])]
     else:
         with ThreadPoolExecutor(max_workers=min(PUT_THREADS, len(envelopes))) as pool:
             existing = list(pool.map(create, envelopes))
+    unwritten = {
+        envelope.task_id
+        for envelope, item in zip(envelopes, existing, strict=True)
+        if isinstance(item, Exception)
+    }
     # A task whose item has finished was sent before (by a relay that died before its
     # delete): sending it again would only be deleted unrun.
     to_send = [
         envelope
         for envelope, item in zip(envelopes, existing, strict=True)
-        if item is None or not item.finished
+        if item is None or (isinstance(item, TaskItem) and not item.finished)
     ]
     refused = set(_send_messages(backend, to_send))
-    sent = [envelope for envelope in envelopes if envelope.task_id not in refused]
+    sent = [envelope for envelope in envelopes if envelope.task_id not in refused | unwritten]
     OutboxEntry.objects.using(using).filter(
         task_id__in=[envelope.task_id for envelope in sent]
     ).delete()
-    if refused:
-        OutboxEntry.objects.using(using).filter(task_id__in=list(refused)).update(
-            relay_attempts=F("relay_attempts") + 1, last_error="SQS refused the message"
-        )
+    for held, why in ((refused, "SQS refused the message"), (unwritten, "the item write failed")):
+        if held:
+            OutboxEntry.objects.using(using).filter(task_id__in=list(held)).update(
+                relay_attempts=F("relay_attempts") + 1, last_error=why
+            )
     report.sent += [envelope.task_id for envelope in sent]
-    report.failed += sorted(refused)
+    report.failed += sorted(refused | unwritten)
     went = Counter(envelope.queue_name for envelope in to_send if envelope.task_id not in refused)
     for queue_name, count in went.items():
         metrics.record_enqueued(queue_name, count)
