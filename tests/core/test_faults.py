@@ -10,6 +10,7 @@ from unittest import mock
 
 import boto3
 import pytest
+import time_machine
 from botocore.exceptions import ClientError
 from django.tasks import TaskResultStatus, default_task_backend, task
 from django.tasks.exceptions import InvalidTask
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from functions.worker import handler
 from sqs_tasks import aws as aws_clients
+from sqs_tasks.claim_check import PayloadStore
 from sqs_tasks.exceptions import InvalidTaskArguments
 from sqs_tasks.lambda_events import LambdaContext
 from sqs_tasks.operations.reconcile import reconcile
@@ -497,3 +499,26 @@ def test_a_refused_read_of_a_dead_letter_queue_ends_the_sweep_early_without_fail
     ):
         report = reconcile(default_task_backend)
     assert report.seen == 0 and report.actions["stopped early"] == 1
+
+
+# -- 11. a result S3 refuses to take is not an unstorable result ------------------------
+
+
+def test_a_refused_result_upload_is_a_lost_attempt_not_a_failure():
+    """Found by the chaos test. A return value too big for the item goes to S3; S3 refusing
+    that put (SlowDown, after botocore's retries) failed the task for good with
+    UnstorableResult, and a dead letter, though its body had succeeded and the value is
+    storable. Like DynamoDB refusing the write of a success, it is an attempt whose outcome
+    was not recorded: the task runs again when the attempt's lease ends, and succeeds."""
+    result = sample_tasks.returns_big.enqueue(20_000)
+    slow_down = ClientError({"Error": {"Code": "SlowDown", "Message": "slow"}}, "PutObject")
+    with mock.patch.object(PayloadStore, "put_result", side_effect=slow_down):
+        report = drain_queue("default")
+    assert len(report.returned) == 1  # the message stays: nothing is decided yet
+    assert item(result.id).status == TaskResultStatus.RUNNING
+    with time_machine.travel(time.time() + 1200 + 60, tick=True):  # the lease and visibility end
+        drain_queue("default")
+        done = item(result.id)
+    assert done.status == TaskResultStatus.SUCCESSFUL and done.attempts == 2
+    assert done.errors[-1].exception_class_path == "sqs_tasks.exceptions.WorkerLost"
+    assert count(default_task_backend.queue_url("default") + "-dlq") == 0
