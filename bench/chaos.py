@@ -12,10 +12,14 @@ go to build/chaos/seed-N.log.
 """
 
 import argparse
+import multiprocessing
 import os
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from bench.report import replace_section, replace_summary_line, table
 from tests.chaos.ledger import COUNTS
@@ -28,18 +32,43 @@ LOGS = ROOT / "build" / "chaos"
 SUMMARY = "- **Chaos**"
 
 
-def measure(tasks: int, seeds: tuple[int, ...], say: object = print) -> list:
-    """One big world per seed, in this process (Django set up with the test settings)."""
+def measure(
+    tasks: int, seeds: tuple[int, ...], say: Callable[[str], None] = print, jobs: int = 1
+) -> list:
+    """One big world per seed: in this process (Django set up with the test settings), or
+    with `jobs` > 1, each in a fresh process of its own, that many at a time."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    if jobs > 1:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+            reports = list(pool.map(_seed_in_own_process, [tasks] * len(seeds), seeds))
+    else:
+        reports = [_seed(tasks, seed) for seed in seeds]
+    for report in reports:
+        for line in report.lines():
+            say(line)
+    return reports
+
+
+def _seed(tasks: int, seed: int) -> Any:
     from tests.chaos.world import ChaosConfig, run_world
 
-    LOGS.mkdir(parents=True, exist_ok=True)
-    reports = []
-    for seed in seeds:
-        report = run_world(ChaosConfig(tasks=tasks, seed=seed), log=LOGS / f"seed-{seed}.log")
-        for line in report.lines():
-            say(line)  # type: ignore[operator]
-        reports.append(report)
-    return reports
+    return run_world(ChaosConfig(tasks=tasks, seed=seed), log=LOGS / f"seed-{seed}.log")
+
+
+def _seed_in_own_process(tasks: int, seed: int) -> Any:
+    _setup_django()
+    return _seed(tasks, seed)
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    import django
+
+    django.setup()
+    from bench.inprocess import create_outbox_table
+
+    create_outbox_table()
 
 
 def summary_line(reports: list) -> str:
@@ -118,17 +147,12 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=TASKS)
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--jobs", type=int, default=1, help="seeds run at once, each a process")
     arguments = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-    import django
-
-    django.setup()
-    from bench.inprocess import create_outbox_table
-
-    create_outbox_table()
+    _setup_django()
     seeds = tuple(int(seed) for seed in arguments.seeds.split(","))
     started = time.monotonic()
-    reports = measure(arguments.tasks, seeds)
+    reports = measure(arguments.tasks, seeds, jobs=arguments.jobs)
     section = render(reports)
     document = replace_section(arguments.out.read_text(), HEADING, section)
     document = replace_summary_line(document, SUMMARY, summary_line(reports))
