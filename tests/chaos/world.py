@@ -165,6 +165,7 @@ class ChaosReport:
     virtual_hours: float
     real_seconds: float
     drained: bool
+    still_going: str = ""  # what was still happening when the world gave up waiting
 
     @property
     def committed(self) -> int:
@@ -175,7 +176,8 @@ class ChaosReport:
         lines = [
             f"chaos seed {self.config.seed}: {self.committed} tasks committed "
             f"({self.rolled_back} more rolled back), {self.virtual_hours:.1f} virtual hours "
-            f"in {self.real_seconds:.0f} s, {'drained' if self.drained else 'NOT DRAINED'}",
+            f"in {self.real_seconds:.0f} s, "
+            + ("drained" if self.drained else f"NOT DRAINED ({self.still_going})"),
             f"  counts: {counts}",
             "  tasks: " + ", ".join(f"{kind} {count}" for kind, count in self.kinds.items()),
             "  faults: " + ", ".join(f"{name} {count}" for name, count in self.stats.items()),
@@ -272,6 +274,7 @@ class World:
         self._pending_injections = 0
         self._enqueued_until = START
         self._settled = False
+        self.still_going = "not started"
         self._uuids = random.Random(config.seed * 7919 + 3)
         self._broken = (0.0, 0.0)  # when the default worker's bad deploy is live
         self._first_kinds = self.rng.sample(list(MIX), len(MIX))
@@ -312,6 +315,7 @@ class World:
             virtual_hours=virtual_hours,
             real_seconds=time.monotonic() - started,
             drained=self._settled,
+            still_going=self.still_going,
         )
 
     @staticmethod
@@ -565,8 +569,8 @@ class World:
         for action, count in (report or {}).items():
             if action != "seen" and count:
                 self.stats[f"reconciler: {action}"] += count
-        if report is not None:
-            self._settled = self._drained(report)
+        self.still_going = self._still_going()
+        self._settled = not self.still_going
         self.simulation.at(self.simulation.now + 300, self._reconcile_tick)
 
     def _periodic(self, process: Process, task: Task) -> dict[str, Any] | None:
@@ -579,23 +583,27 @@ class World:
             self.ledger.periodic_failures.append(f"{task.name} at {self._clock()}: {error!r}")
             return None
 
-    def _drained(self, report: dict[str, Any]) -> bool:
-        """Nothing left to happen: every enqueue and injection done, no invocation running,
-        no message in a task queue, every dead letter visible (the reconciler saw them all)
-        and kept, no outbox row."""
-        now = self.simulation.now
-        if now < self._enqueued_until or self._pending_injections:
-            return False
-        if any(poller.in_flight or poller.queue.messages for poller in self.pollers):
-            return False
+    def _still_going(self) -> str:
+        """What is left that would happen by itself, or "" when nothing is: every enqueue
+        and injection done, no invocation running, no message in a task queue, no outbox
+        row, and every dead letter one the reconciler keeps as it is (annotated, of a FAILED
+        task owing a letter of that copy, marked sent): any other, it acts on next run."""
+        if self.simulation.now < self._enqueued_until or self._pending_injections:
+            return "enqueues or late copies to come"
         for poller in self.pollers:
-            dead_letter = poller.queue.dead_letter
-            if dead_letter and any(m.visible_at > now for m in dead_letter.messages.values()):
-                return False
-        changes = {name for name, count in report.items() if count and name != "seen"}
-        if changes - {"kept: the task's dead letter"}:
-            return False
-        return not OutboxEntry.objects.exists()
+            if poller.in_flight or poller.queue.messages:
+                return f"{len(poller.queue.messages)} messages in {poller.queue.name}"
+        if OutboxEntry.objects.exists():
+            return "outbox rows unsent"
+        for poller in self.pollers:
+            assert poller.queue.dead_letter is not None
+            for message in poller.queue.dead_letter.messages.values():
+                task_id, copy, annotated = letter_of(message.body, message.attributes)
+                item = self.backend.results.get(task_id) if annotated else None
+                note = item.dead_letter if item is not None else None
+                if note is None or item.status != FAILED or note.copy != copy or not note.sent:
+                    return f"a dead letter for the reconciler ({task_id})"
+        return ""
 
     def _clock(self) -> str:
         return f"+{(self.simulation.now - START) / 60:.1f} min"
