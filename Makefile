@@ -15,14 +15,18 @@ help:
 	@echo "make bench  run the benchmarks and write BENCHMARKS.md"
 	@echo "make chaos  run the chaos test big (3 seeds x 3,000 tasks), write its BENCHMARKS.md section"
 
+# Quiet pip, but say what is happening: the first install takes a minute or two.
 $(BIN)/python:
 	@test -n "$(PYTHON_312)" || { echo "Python 3.12 is required (pyenv install 3.12)"; exit 1; }
-	$(PYTHON_312) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	@echo "Creating $(VENV) with $(PYTHON_312)"
+	@$(PYTHON_312) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
-	$(BIN)/pip install --quiet -r requirements-dev.txt
-	touch $@
+	@echo "Installing requirements-dev.txt into $(VENV) (a minute or two the first time; quick after)"
+	@$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $@
+	@echo "Installed."
 
 install: $(STAMP)
 
@@ -35,22 +39,25 @@ lint: $(STAMP)
 # database again on PostgreSQL. The rest (infra, local system, templates) does not depend on
 # the engine, and leaving it out keeps the two passes well under ten minutes.
 PG_TESTS := tests/core tests/ops tests/web tests/maintenance tests/periodic tests/database
+# One worker per core (pytest-xdist); tests that share the local system or the checkout's
+# build run on one worker in turn (tests/conftest.py).
+PYTEST := $(BIN)/pytest -n auto --dist loadgroup
 
 test: lint
-	$(BIN)/pytest
+	$(PYTEST)
 	@url="$${TEST_POSTGRES_URL:-$$(.ci/postgres running)}"; \
 	if [ -z "$$url" ]; then \
 		echo "No PostgreSQL server (set TEST_POSTGRES_URL, or .ci/postgres start): SQLite only."; \
 	else \
 		echo "Again on PostgreSQL: $(PG_TESTS)"; \
-		DATABASE_URL="$$url" $(BIN)/pytest $(PG_TESTS); \
+		DATABASE_URL="$$url" $(PYTEST) $(PG_TESTS); \
 	fi
 
 # The whole system on this machine (stack/local): AWS emulated by moto, template.yaml
 # deployed into it, pollers and schedules driving the real handlers, the web app on :8000.
-# It migrates the local database and prints an admin login each start.
+# It migrates the local database and prints the admin login (kept in var/local/) each start.
 run: $(STAMP)
-	$(BIN)/python -m stack.local
+	@$(BIN)/python -m stack.local
 
 # Fire a schedule of the running system now: make fire SCHEDULE=queue-health
 fire: $(STAMP)

@@ -59,7 +59,11 @@ def _outbox(request: HttpRequest) -> Path:
 def email_list(request: HttpRequest) -> HttpResponse:
     """The newest emails first (the local stack numbers its files in sending order)."""
     folder = _outbox(request)
-    files = sorted((f for f in folder.glob("*.eml") if _NAME.fullmatch(f.name)), reverse=True)
+    files = sorted(
+        (f for f in folder.glob("*.eml") if _NAME.fullmatch(f.name)),
+        key=lambda file: int(file.stem),
+        reverse=True,
+    )
     emails = [read_email(file) for file in files[:NEWEST]]
     return render(request, "outbox/list.html", {"emails": emails, "folder": folder})
 

@@ -5,17 +5,22 @@ names them, so the web stage and the workers meet on the same queues, table and 
 without anyone copying URLs or ARNs after a deploy. Each name can still be overridden.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
+from django_app.csp import policy as csp_policy
 from django_app.database.config import default_database
 from django_app.env import env_bool, env_int, env_list, env_str, secret_key
+from django_app.hosts import allowed_hosts
+from sqs_tasks.limits import Rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = secret_key(DEBUG)
 SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+# Deployed, the stage's own domain only, or no start at all (django_app/hosts.py).
+ALLOWED_HOSTS = allowed_hosts()
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 APP_NAME = env_str("APP_NAME", "app")
@@ -38,11 +43,13 @@ INSTALLED_APPS = [
     "django_app.jobs",
     "django_app.reports",
     "django_app.rates",
+    "axes",
 ]
 
 MIDDLEWARE = [
     "sqs_tasks.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -50,6 +57,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "django_app.urls"
@@ -88,6 +97,32 @@ CACHES = {
     }
 }
 
+# ---------------------------------------------------------------- password guessing
+# django-axes counts failed logins (the site's and the admin's: both authenticate through
+# these backends) in its own tables, one row per address and per username, updated in a
+# transaction with a row lock: parallel guesses are all counted. After AXES_FAILURE_LIMIT
+# failures from one client address, or against one username from anywhere, logins are
+# refused (HTTP 429, accounts/locked.html) until AXES_COOLOFF_TIME has passed without a
+# failure. The client's address is API Gateway's record of the connection, never a
+# header the client sets (django_app/accounts/client_ip.py). `manage.py axes_reset_username
+# NAME` (or _ip) lifts a lockout early.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "django_app.accounts.client_ip.client_ip"
+AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
+AXES_RESET_ON_SUCCESS = False  # a good login must not wipe a guessing script's count
+# Sign-up attempts per client address and hour (django_app/accounts/throttle.py), and the
+# link that confirms an address before the app mails it (django_app/accounts/verification.py).
+ACCOUNTS_SIGNUPS_PER_HOUR = env_int("ACCOUNTS_SIGNUPS_PER_HOUR", 10)
+ACCOUNTS_VERIFY_LINK_MAX_AGE = env_int("ACCOUNTS_VERIFY_LINK_MAX_AGE", 3 * 24 * 3600)
+ACCOUNTS_VERIFY_RESEND = env_int("ACCOUNTS_VERIFY_RESEND", 600)  # seconds between links
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -102,6 +137,8 @@ USE_TZ = True
 
 STATIC_URL = env_str("DJANGO_STATIC_URL", "static/")
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Scripts and styles from the static files only: no inline code (django_app/csp.py).
+SECURE_CSP = csp_policy(STATIC_URL)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -116,13 +153,12 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 REPORTS_MAX_UPLOAD_BYTES = env_int("REPORTS_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 REPORTS_UPLOAD_FORM_EXPIRY = env_int("REPORTS_UPLOAD_FORM_EXPIRY", 3600)  # seconds
-REPORTS_LINK_EXPIRY = env_int("REPORTS_LINK_EXPIRY", 24 * 3600)  # the emailed link
+REPORTS_MAX_IN_FLIGHT = env_int("REPORTS_MAX_IN_FLIGHT", 2)  # per user (jobs.in_flight)
 RATES_API_URL = env_str("RATES_API_URL", "https://api.frankfurter.dev/v1/latest")
 RATES_API_TIMEOUT = env_int("RATES_API_TIMEOUT", 10)  # seconds per HTTP call
 RATES_API_CALLS_PER_MINUTE = env_int("RATES_API_CALLS_PER_MINUTE", 30)  # all workers
 RATES_API_BURST = env_int("RATES_API_BURST", 5)
-RATES_API_TRIES = env_int("RATES_API_TRIES", 3)  # calls per task attempt
-RATES_API_MAX_WAIT = env_int("RATES_API_MAX_WAIT", 10)  # longest wait inside an attempt
+RATES_MAX_IN_FLIGHT = env_int("RATES_MAX_IN_FLIGHT", 2)  # refreshes per user at once
 # The DynamoDB table of shared rate limits (token buckets), named as template.yaml does.
 RATE_LIMIT_TABLE = env_str("RATE_LIMIT_TABLE", f"{RESOURCE_PREFIX}-rate-limits")
 
@@ -140,6 +176,17 @@ TASKS = {
             # SQS queue name = prefix + Django queue name, as template.yaml names them.
             "QUEUE_NAME_PREFIX": env_str("TASKS_QUEUE_NAME_PREFIX", f"{RESOURCE_PREFIX}-"),
             "TABLE_NAME": env_str("TASKS_TABLE", f"{RESOURCE_PREFIX}-tasks"),
+            # Deployed, the keys that sign task messages are a secret of their own, read at
+            # run time (template.yaml names it); locally, SECRET_KEY signs.
+            "SIGNING_SECRET_ID": env_str("TASKS_SIGNING_SECRET_ID"),
+            # The counters of the tasks' concurrency and rate limits (sqs_tasks/limits/),
+            # and the limits tasks share by name.
+            "LIMITS_TABLE": RATE_LIMIT_TABLE,
+            "LIMITS": {
+                "exchange-api": Rate(
+                    RATES_API_CALLS_PER_MINUTE, per="minute", burst=RATES_API_BURST
+                ),
+            },
             "BUCKET_NAME": env_str("TASKS_BUCKET", f"{RESOURCE_PREFIX}-payloads"),
             "MAX_ATTEMPTS": 3,
             "TIMEOUT": 60,

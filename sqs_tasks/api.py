@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from sqs_tasks import monitoring, outbox
 from sqs_tasks.backends.sqs import SQSBackend
-from sqs_tasks.item import READY, Progress
+from sqs_tasks.item import READY, Progress, Waiting
 from sqs_tasks.monitoring import QueueDepth, TaskCounts
 from sqs_tasks.results import FailedEntry
 from sqs_tasks.task_results import resolve_task
@@ -28,8 +28,11 @@ __all__ = [
     "QueueDepth",
     "TaskCounts",
     "TaskStatus",
+    "Waiting",
     "bucket_name",
     "failed_tasks",
+    "oldest_waiting",
+    "pause_limit",
     "queue_depths",
     "resolve_task",
     "task_counts",
@@ -60,6 +63,7 @@ class TaskStatus:
     next_attempt_at: datetime | None  # READY and waiting: a retry's backoff, or run_after
     expected_failure: bool  # FAILED in a way the task declared expected: nothing to fix
     sent: bool  # False while the task is committed but its message not sent yet
+    waiting: Waiting | None = None  # READY, held back by a limit: why, and until when
 
     @property
     def last_error(self) -> ErrorSummary | None:
@@ -110,6 +114,7 @@ def task_status(task_id: str, *, alias: str = "default") -> TaskStatus | None:
         next_attempt_at=datetime.fromtimestamp(item.not_before, tz=UTC) if waiting else None,
         expected_failure=item.expected_failure,
         sent=True,
+        waiting=item.waiting if item.status == READY else None,
     )
 
 
@@ -137,14 +142,31 @@ def failed_tasks(
 
 
 def task_counts(*, window: timedelta, alias: str = "default") -> list[TaskCounts]:
-    """Tasks per queue and outcome over the last `window` (to the end of this minute:
-    CloudWatch keeps metrics by the minute), from the emitted metrics."""
-    end = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
+    """Tasks per queue and outcome over the last `window`, from the emitted metrics."""
+    end = _end_of_this_minute()
     return monitoring.task_counts(backend(alias), start=end - window, end=end)
+
+
+def oldest_waiting(*, alias: str = "default") -> dict[str, float | None]:
+    """Seconds the oldest message of each queue has waited (None where CloudWatch has no
+    figure, as under moto): SQS's own metric, one metric read per queue."""
+    return monitoring.oldest_waiting(backend(alias), end=_end_of_this_minute())
+
+
+def _end_of_this_minute() -> datetime:
+    """CloudWatch keeps metrics by the minute: reading up to the end of this one includes
+    what was emitted a moment ago."""
+    return timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
 def queue_depths(*, alias: str = "default") -> list[QueueDepth]:
     return monitoring.queue_depths(backend(alias))
+
+
+def pause_limit(name: str, seconds: float, *, key: str = "", alias: str = "default") -> None:
+    """Hold every start under the rate limit `name` (OPTIONS["LIMITS"]) for `seconds`,
+    for every worker: what an API's Retry-After asks of all its callers."""
+    backend(alias).gate.pause(name, seconds, key)
 
 
 def bucket_name(*, alias: str = "default") -> str:

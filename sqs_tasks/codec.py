@@ -18,6 +18,8 @@ class OutgoingMessage:
     task_id: str
     body: str
     attributes: dict[str, dict[str, str]]  # in the SQS API's shape
+    # A fair queue's tenant (SQS keeps one group's burst from starving the others).
+    group: str | None = None
 
 
 def string_attribute(value: object) -> dict[str, str]:
@@ -38,9 +40,10 @@ class MessageCodec:
                 "task_id": string_attribute(envelope.task_id),
                 "task_path": string_attribute(envelope.task_path),
             },
+            group=envelope.message_group,
         )
 
-    def decode(self, body: str, signature: str | None) -> Envelope:
+    def decode(self, body: str, signature: str | None, *, sent_at: float | None = None) -> Envelope:
         """Verify first, then parse: nothing in an unverified body is trusted."""
-        self.signer.verify(body, signature)
+        self.signer.verify(body, signature, sent_at=sent_at)
         return Envelope.from_json(body)

@@ -3,13 +3,13 @@
 Unknown keys are refused: a typo in settings should fail loudly, not silently keep a default.
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from sqs_tasks.signing import Signer
+from sqs_tasks.signing import SecretKeys, Signer, StaticKeys
 
 DAY = 24 * 3600
 
@@ -23,6 +23,13 @@ class BackendConfig:
     # (migrate it there). An enqueue joins the atomic block open on one of them; outside
     # any, it commits on the first on its own (README: several databases).
     outbox_databases: tuple[str, ...] = ("default",)
+    # Limits tasks may name (limits/options.py): {"exchange-api": Rate(30, per="minute")}.
+    limits: dict[str, Any] = field(default_factory=dict)
+    # The DynamoDB table of the limits' counters (template.yaml's rate-limits table).
+    limits_table: str = "task-limits"
+    # Priority lanes: a queue's own SQS queue takes priority 0; each lane its own SQS queue
+    # (<queue>-<lane>, with its own worker) and a range: {"default": {"express": (1, 100)}}.
+    priority_lanes: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     # The task queues' RedrivePolicy maxReceiveCount (template.yaml): attempts must fit
     # under it with room for receives that are not attempts (worker/disposition.py).
     max_receive_count: int = 10
@@ -42,6 +49,10 @@ class BackendConfig:
     result_ttl: int = 30 * DAY
     # Seconds of Lambda time kept back for recording an outcome after an attempt.
     deadline_margin: float = 5.0
+    # Deployed: the Secrets Manager secret holding the signing keys, read at run time
+    # (signing.py). Without it, SIGNING_KEY and its fallbacks (default: SECRET_KEY and
+    # SECRET_KEY_FALLBACKS) sign and verify.
+    signing_secret_id: str = ""
     signing_key: str = ""
     signing_key_fallbacks: tuple[str, ...] = ()
 
@@ -57,15 +68,34 @@ class BackendConfig:
                 values[name] = tuple(values[name])
         values.setdefault("signing_key", settings.SECRET_KEY)
         values.setdefault("signing_key_fallbacks", tuple(settings.SECRET_KEY_FALLBACKS))
+        if "limits" in values:
+            values["limits"] = dict(values["limits"])
+        if "priority_lanes" in values:
+            values["priority_lanes"] = {
+                queue: {lane: (int(low), int(high)) for lane, (low, high) in lanes.items()}
+                for queue, lanes in values["priority_lanes"].items()
+            }
         config = cls(**values)
         if config.max_attempts < 1 or config.timeout <= 0:
             raise ImproperlyConfigured("MAX_ATTEMPTS must be >= 1 and TIMEOUT > 0.")
         if config.claim_check_threshold > 256 * 1024:
             raise ImproperlyConfigured("CLAIM_CHECK_THRESHOLD must stay under 256 KB.")
+        for queue, lanes in config.priority_lanes.items():
+            seen: set[int] = set()
+            for low, high in lanes.values():
+                taken = set(range(low, high + 1))
+                if not taken or low < -100 or high > 100 or 0 in taken or taken & seen:
+                    raise ImproperlyConfigured(
+                        f"PRIORITY_LANES of {queue!r}: ranges within -100..100, apart, and "
+                        "without 0 (the queue itself takes priority 0)."
+                    )
+                seen |= taken
         if not config.outbox_databases:
             raise ImproperlyConfigured("OUTBOX_DATABASES needs at least one database alias.")
         return config
 
     @property
     def signer(self) -> Signer:
-        return Signer(self.signing_key, self.signing_key_fallbacks)
+        if self.signing_secret_id:
+            return Signer(SecretKeys(self.signing_secret_id))
+        return Signer(StaticKeys(self.signing_key, self.signing_key_fallbacks))

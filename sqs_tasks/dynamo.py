@@ -73,58 +73,73 @@ class Update:
 
     Every attribute is named through a `#placeholder` (so DynamoDB's reserved words never
     matter), and every value through `:placeholder`. Conditions are written as DynamoDB
-    expressions over `#name` and `:value`, with the values given by keyword:
+    expressions over `#name` and `:value`, with the values given by keyword; a `#name`
+    that is not the attribute's own name (a map key such as a task id) is given with
+    `names`:
 
         Update().set("status", "RUNNING").add("attempts", 1)
                 .when("#status = :ready", ready="READY")
     """
 
-    _set: dict[str, str] = field(default_factory=dict)
+    _set: dict[str, str] = field(default_factory=dict)  # left side -> right side
     _add: dict[str, str] = field(default_factory=dict)
     _remove: list[str] = field(default_factory=list)
     _conditions: list[str] = field(default_factory=list)
-    _names: set[str] = field(default_factory=set)
+    _names: dict[str, str] = field(default_factory=dict)  # placeholder -> attribute name
     _values: dict[str, Any] = field(default_factory=dict)
 
     def set(self, name: str, value: Any) -> "Update":
-        self._set[name] = self._value(name, value)
+        self._set[self._name(name)] = self._value(name, value)
         return self
 
     def set_expression(self, name: str, expression: str, **values: Any) -> "Update":
         """SET name = <expression>, e.g. `if_not_exists(#started_at, :now)`."""
-        self._set[name] = self._expression(expression, values)
+        self._set[self._name(name)] = self._expression(expression, values, {})
+        return self
+
+    def set_path(self, name: str, key: str, value: Any) -> "Update":
+        """SET name.key = value, in a map attribute; `key` may be any string."""
+        self._set[self._path(name, key)] = self._value(name, value)
         return self
 
     def append(self, name: str, items: list[Any]) -> "Update":
         if items:
-            self._set[name] = f"list_append(#{name}, {self._value(name, items)})"
+            self._set[self._name(name)] = f"list_append(#{name}, {self._value(name, items)})"
         return self
 
     def add(self, name: str, amount: int) -> "Update":
-        self._add[name] = self._value(name, amount)
+        self._add[self._name(name)] = self._value(name, amount)
         return self
 
     def remove(self, *names: str) -> "Update":
-        self._remove.extend(name for name in names if name not in self._remove)
+        for name in names:
+            placeholder = self._name(name)
+            if placeholder not in self._remove:
+                self._remove.append(placeholder)
         return self
 
-    def when(self, condition: str, **values: Any) -> "Update":
-        self._conditions.append(f"({self._expression(condition, values)})")
+    def remove_path(self, name: str, key: str) -> "Update":
+        self._remove.append(self._path(name, key))
+        return self
+
+    def when(
+        self, condition: str, *, names: dict[str, str] | None = None, **values: Any
+    ) -> "Update":
+        self._conditions.append(f"({self._expression(condition, values, names or {})})")
         return self
 
     def request(self) -> dict[str, Any]:
         """The keyword arguments of `update_item` (without TableName and Key)."""
         clauses = []
         if self._set:
-            clauses.append("SET " + ", ".join(f"#{n} = {v}" for n, v in self._set.items()))
+            clauses.append("SET " + ", ".join(f"{n} = {v}" for n, v in self._set.items()))
         if self._add:
-            clauses.append("ADD " + ", ".join(f"#{n} {v}" for n, v in self._add.items()))
+            clauses.append("ADD " + ", ".join(f"{n} {v}" for n, v in self._add.items()))
         if self._remove:
-            clauses.append("REMOVE " + ", ".join(f"#{n}" for n in self._remove))
-        names = self._names | set(self._set) | set(self._add) | set(self._remove)
+            clauses.append("REMOVE " + ", ".join(self._remove))
         request: dict[str, Any] = {
             "UpdateExpression": " ".join(clauses),
-            "ExpressionAttributeNames": {f"#{name}": name for name in sorted(names)},
+            "ExpressionAttributeNames": dict(sorted(self._names.items())),
         }
         if self._values:
             request["ExpressionAttributeValues"] = to_item(self._values)
@@ -132,14 +147,30 @@ class Update:
             request["ConditionExpression"] = " AND ".join(self._conditions)
         return request
 
+    def _name(self, name: str) -> str:
+        self._names[f"#{name}"] = name
+        return f"#{name}"
+
+    def _path(self, name: str, key: str) -> str:
+        placeholder = f"#k{len(self._names)}"
+        self._names[placeholder] = key
+        return f"{self._name(name)}.{placeholder}"
+
     def _value(self, name: str, value: Any) -> str:
         placeholder = f":v{len(self._values)}_{name}"
         self._values[placeholder] = value
         return placeholder
 
-    def _expression(self, expression: str, values: dict[str, Any]) -> str:
-        """Register the expression's `#names`, and give its `:values` unique placeholders."""
-        self._names.update(_NAME.findall(expression))
+    def _expression(self, expression: str, values: dict[str, Any], names: dict[str, str]) -> str:
+        """Register the expression's `#names` (an attribute's own, or from `names`), and
+        give its `:values` unique placeholders."""
+        for found in dict.fromkeys(_NAME.findall(expression)):
+            if found in names:
+                placeholder = f"#n{len(self._names)}"
+                self._names[placeholder] = names[found]
+                expression = re.sub(rf"#{found}\b", placeholder, expression)
+            else:
+                self._names[f"#{found}"] = found
         for key in sorted(values, key=len, reverse=True):
             placeholder = f":c{len(self._values)}_{key}"
             self._values[placeholder] = values[key]

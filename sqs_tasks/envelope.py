@@ -14,7 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from sqs_tasks.exceptions import MalformedEnvelope
-from sqs_tasks.item import PayloadRef, StoredJSON
+from sqs_tasks.item import PayloadRef, StoredJSON, WorkflowRef
+from sqs_tasks.limits.gate import LimitRef, Reservations
+from sqs_tasks.sensitive import SealedRef
 
 VERSION = 2
 
@@ -38,6 +40,12 @@ class Envelope:
     copy: int = 0
     run_after: datetime | None = None
     request_id: str | None = None  # the web request that enqueued it, for tracing
+    sensitive: SealedRef | None = None  # where redacted arguments' values are (sensitive.py)
+    workflow: WorkflowRef | None = None  # the workflow this is a step of (workflows/)
+    limits: tuple[LimitRef, ...] = ()  # what an attempt must pass first (limits/gate.py)
+    reserved: Reservations = ()  # starts under its rates reserved for it (limits/gate.py)
+    priority: int = 0  # Django's; picks the queue's lane (backends/sqs.py)
+    message_group: str | None = None  # its tenant on a fair queue
 
     def with_copy(self, copy: int) -> "Envelope":
         return replace(self, copy=copy)
@@ -63,6 +71,18 @@ class Envelope:
             data["arguments_ref"] = self.arguments.ref.as_dict()
         else:
             data["arguments"] = json.loads(self.arguments.text or "{}")
+        if self.sensitive is not None:
+            data["sensitive_ref"] = self.sensitive.as_dict()
+        if self.workflow is not None:
+            data["workflow"] = self.workflow.as_dict()
+        if self.limits:
+            data["limits"] = [ref.as_list() for ref in self.limits]
+        if self.reserved:
+            data["reserved"] = dict(self.reserved)
+        if self.priority:
+            data["priority"] = self.priority
+        if self.message_group:
+            data["group"] = self.message_group
         return json.dumps(data, separators=(",", ":"), allow_nan=False)
 
     @classmethod
@@ -88,6 +108,25 @@ class Envelope:
                     timeout=float(_typed(policy["timeout"], (int, float))),
                 ),
                 request_id=_optional_text(data.get("request_id")),
+                sensitive=(
+                    SealedRef.from_dict(_typed(data["sensitive_ref"], dict))
+                    if "sensitive_ref" in data
+                    else None
+                ),
+                workflow=(
+                    WorkflowRef.from_dict(_typed(data["workflow"], dict))
+                    if "workflow" in data
+                    else None
+                ),
+                limits=tuple(
+                    LimitRef.from_list(_typed(ref, list)) for ref in data.get("limits", ())
+                ),
+                reserved=tuple(
+                    (_text(limit), float(_typed(at, (int, float))))
+                    for limit, at in sorted(_typed(data.get("reserved", {}), dict).items())
+                ),
+                priority=_typed(data.get("priority", 0), int),
+                message_group=_optional_text(data.get("group")),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise MalformedEnvelope(f"invalid envelope field: {error}", **ids) from None

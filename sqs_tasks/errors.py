@@ -1,6 +1,7 @@
 """What an attempt's failure leaves in the result: class path, message and traceback."""
 
 import traceback as tb
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -42,12 +43,16 @@ class ErrorRecord:
     at: datetime
 
     @classmethod
-    def from_exception(cls, error: BaseException, at: datetime) -> "ErrorRecord":
+    def from_exception(
+        cls, error: BaseException, at: datetime, scrub: Callable[[str], str] = str
+    ) -> "ErrorRecord":
+        """The record of `error`; `scrub` cleans its text whole, before it is cut to size
+        (a secret cut in half by the limit would no longer be found)."""
         text = "".join(tb.format_exception(type(error), error, _task_frames(error)))
         return cls(
             exception_class_path=class_path(type(error)),
-            message=str(error)[:MESSAGE_LIMIT],
-            traceback=text[-TRACEBACK_LIMIT:],
+            message=scrub(str(error))[:MESSAGE_LIMIT],
+            traceback=scrub(text)[-TRACEBACK_LIMIT:],
             at=at,
         )
 

@@ -29,6 +29,15 @@ class InvalidSignature(RejectedMessage):
     pass
 
 
+class KeysBehind(Exception):
+    """A signature that verifies with no key held, on a message that may carry a newer one
+    than this process has read: it comes back once the keys may be read again."""
+
+    def __init__(self, retry_in: float) -> None:
+        super().__init__(f"the signing keys may be behind; looking again in {retry_in:.0f}s")
+        self.retry_in = retry_in
+
+
 class MalformedEnvelope(RejectedMessage):
     pass
 

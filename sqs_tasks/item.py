@@ -26,11 +26,14 @@ Attributes an operator sees in the DynamoDB console:
     failed_key, failure                  only on FAILED items: the sparse `failed` index's
                                          partition (queue#shard) and a one-line summary
     redriven_from                        the copy whose dead letter a redrive sent again
+    workflow                             {id, node}: the workflow this task is a step of
+    waiting                              {reason, until}: held back by a limit, not failing
     expires_at                           DynamoDB's TTL
 """
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -45,6 +48,15 @@ RUNNING = TaskResultStatus.RUNNING.value
 FAILED = TaskResultStatus.FAILED.value
 SUCCESSFUL = TaskResultStatus.SUCCESSFUL.value
 FINISHED = frozenset({FAILED, SUCCESSFUL})
+
+# Every task id (and workflow id) is a UUID's 32 lowercase hex digits. Anything else names
+# no task, whatever the table holds under it (a workflow's records, "wf:...").
+_ID_SHAPE = re.compile(r"[0-9a-f]{32}")
+
+
+def is_task_id(text: object) -> bool:
+    return isinstance(text, str) and _ID_SHAPE.fullmatch(text) is not None
+
 
 FAILED_INDEX = "failed"
 # The failed index spreads each queue's failures over this many partitions, so that even a
@@ -85,6 +97,29 @@ class StoredJSON:
     def __post_init__(self) -> None:
         if (self.text is None) == (self.ref is None):
             raise ValueError("a stored JSON document is either inline or in S3")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowRef:
+    """The workflow a task is a step of, and the step's path in its plan."""
+
+    id: str
+    node: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"id": self.id, "node": self.node}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "WorkflowRef":
+        return cls(id=str(data["id"]), node=str(data["node"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Held back by a limit: why, and until when it looks again (limits/gate.py)."""
+
+    reason: str
+    until: float  # epoch seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +174,8 @@ class TaskItem:
     # Failed in a way the task declared expected (exceptions.ExpectedFailure): no dead letter.
     expected_failure: bool = False
     redriven_from: int | None = None
+    workflow: WorkflowRef | None = None
+    waiting: Waiting | None = None
     expires_at: int = 0
     extra: dict[str, Any] = field(default_factory=dict)  # attributes of later versions
 
@@ -190,6 +227,12 @@ class TaskItem:
             ),
             "redriven_from": self.redriven_from,
             "expected_failure": self.expected_failure or None,
+            "workflow": self.workflow.as_dict() if self.workflow else None,
+            "waiting": (
+                {"reason": self.waiting.reason, "until": round(self.waiting.until, 3)}
+                if self.waiting
+                else None
+            ),
         }
         values |= {name: value for name, value in optional.items() if value is not None}
         if self.return_value is not None:
@@ -233,6 +276,8 @@ class TaskItem:
             "dead_letter",
             "redriven_from",
             "expected_failure",
+            "workflow",
+            "waiting",
             "failed_key",
             "failure",
         }
@@ -273,6 +318,12 @@ class TaskItem:
             dead_letter=DeadLetterNote(int(note["copy"]), bool(note["sent"])) if note else None,
             expected_failure=bool(data.get("expected_failure", False)),
             redriven_from=data.get("redriven_from"),
+            workflow=WorkflowRef.from_dict(data["workflow"]) if data.get("workflow") else None,
+            waiting=(
+                Waiting(data["waiting"]["reason"], float(data["waiting"]["until"]))
+                if data.get("waiting")
+                else None
+            ),
             expires_at=int(data.get("expires_at", 0)),
             extra={name: value for name, value in data.items() if name not in known},
         )

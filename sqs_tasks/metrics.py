@@ -20,6 +20,9 @@ OUTBOX = "outbox"
 RELAYED = "OutboxRelayed"
 RELAY_FAILED = "OutboxRelayFailed"
 OUTBOX_AGE = "OutboxOldestAge"
+# Tasks held back by a limit (limits/gate.py), under the dimension `limit`.
+LIMIT_WAITS = "LimitWaits"
+LIMIT_WAIT_SECONDS = "LimitWaitSeconds"
 
 # One metric set per queue: EMF allows one dimension set per line, and a batch's tasks may
 # enqueue onto other queues.
@@ -60,6 +63,18 @@ def record_attempt(queue: str, counter: str | None, duration_ms: float) -> None:
 
 def record_enqueued(queue: str, count: int) -> None:
     emit(queue, {ENQUEUED: (MetricUnit.Count, count)})
+
+
+def record_wait(limit: str, seconds: float) -> None:
+    """A task that waits under a limit, and for how long the limit said: per limit (its
+    own dimension, `limit`), for the dashboard's waits and the alarms that want them."""
+    if not enabled():
+        return
+    waits = EphemeralMetrics(namespace=namespace(), service="")
+    waits.add_dimension("limit", limit)
+    waits.add_metric(LIMIT_WAITS, MetricUnit.Count, 1)
+    waits.add_metric(LIMIT_WAIT_SECONDS, MetricUnit.Seconds, round(seconds, 3))
+    waits.flush_metrics()
 
 
 def record_relay(sent: int, failed: int, oldest_age: float | None) -> None:

@@ -10,9 +10,14 @@ from django.db import models
 
 
 class OutboxEntry(models.Model):
+    TASK, WORKFLOW = "task", "workflow"
+
+    # A task's id; a workflow's record is "wf:<workflow id>" (workflows/records.py).
     task_id = models.CharField(primary_key=True, max_length=64)
+    kind = models.CharField(max_length=16, default=TASK)
     queue_name = models.CharField(max_length=80)
-    # The task's envelope as JSON (envelope.py); it is signed when it is sent.
+    # A task's envelope as JSON (envelope.py), signed when it is sent; or a workflow's
+    # plan, written as its record before any of its steps is sent.
     envelope = models.TextField()
     created_at = models.DateTimeField(db_index=True)
     relay_attempts = models.PositiveIntegerField(default=0)

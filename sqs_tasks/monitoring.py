@@ -15,6 +15,7 @@ periodic job doing that every few minutes would grow with the traffic. Instead:
 So a run costs the same few requests at ten tasks a day or ten million.
 """
 
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ _TASK_METRICS = {
     metrics.FAILED: "failed",
 }
 OLDEST_WINDOW = timedelta(minutes=10)
+_DEPTH_FIELDS = ("backlog", "in_flight", "delayed", "dead_letters")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +64,21 @@ class TaskCounts:
 
 
 def queue_depths(backend: SQSBackend) -> list[QueueDepth]:
-    depths = []
-    for name in sorted(backend.queues):
-        url = backend.queue_url(name)
-        dead = _sqs_counts(queues.dead_letter_url(url))
-        depths.append(QueueDepth(queue=name, **_sqs_counts(url), dead_letters=sum(dead.values())))
-    return depths
+    """Per Django queue, its priority lanes' SQS queues counted with it."""
+    totals: dict[str, Counter[str]] = {name: Counter() for name in sorted(backend.queues)}
+    for name, lane in backend.sqs_queues():
+        url = backend.queue_url(name, lane)
+        totals[name].update(_sqs_counts(url))
+        totals[name]["dead_letters"] += sum(_sqs_counts(queues.dead_letter_url(url)).values())
+    return [
+        QueueDepth(queue=name, **{field: counts[field] for field in _DEPTH_FIELDS})
+        for name, counts in totals.items()
+    ]
 
 
 def task_counts(backend: SQSBackend, *, start: datetime, end: datetime) -> list[TaskCounts]:
-    """Tasks per queue and outcome between `start` and `end`, from the emitted metrics."""
+    """Tasks per queue and outcome between `start` and `end`, from the emitted metrics,
+    and each queue's oldest message's age: one GetMetricData of five metrics per queue."""
     names = sorted(backend.queues)
     period = max(60, int((end - start).total_seconds()) // 60 * 60)
     queries = [
@@ -79,18 +86,7 @@ def task_counts(backend: SQSBackend, *, start: datetime, end: datetime) -> list[
         for index, queue in enumerate(names)
         for metric, field in _TASK_METRICS.items()
     ]
-    queries += [
-        _query(
-            f"m{index}_oldest",
-            "AWS/SQS",
-            "ApproximateAgeOfOldestMessage",
-            "QueueName",
-            backend.sqs_queue_name(queue),
-            60,
-            "Maximum",
-        )
-        for index, queue in enumerate(names)
-    ]
+    queries += _oldest_queries(backend, names)
     values = _metric_values(queries, start=min(start, end - OLDEST_WINDOW), end=end)
     return [
         TaskCounts(
@@ -100,6 +96,28 @@ def task_counts(backend: SQSBackend, *, start: datetime, end: datetime) -> list[
                 for field in _TASK_METRICS.values()
             },
             oldest_waiting_seconds=_latest(values.get(f"m{index}_oldest", [])),
+        )
+        for index, queue in enumerate(names)
+    ]
+
+
+def oldest_waiting(backend: SQSBackend, *, end: datetime) -> dict[str, float | None]:
+    """Each queue's oldest message's age (SQS's metric): one metric per queue."""
+    names = sorted(backend.queues)
+    values = _metric_values(_oldest_queries(backend, names), start=end - OLDEST_WINDOW, end=end)
+    return {queue: _latest(values.get(f"m{index}_oldest", [])) for index, queue in enumerate(names)}
+
+
+def _oldest_queries(backend: SQSBackend, names: list[str]) -> list[dict[str, Any]]:
+    return [
+        _query(
+            f"m{index}_oldest",
+            "AWS/SQS",
+            "ApproximateAgeOfOldestMessage",
+            "QueueName",
+            backend.sqs_queue_name(queue),
+            60,
+            "Maximum",
         )
         for index, queue in enumerate(names)
     ]

@@ -19,11 +19,13 @@ not BatchWriteItem: a batch write cannot be conditional, and an unconditional wr
 relay that stalled could reset a task another relay already sent and a worker finished.
 """
 
+import contextvars
+import json
 import logging
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,11 +36,17 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from sqs_tasks import metrics, queues
-from sqs_tasks.codec import OutgoingMessage
+from sqs_tasks import aws, metrics, queues
 from sqs_tasks.envelope import Envelope
-from sqs_tasks.item import READY, TaskItem
+from sqs_tasks.item import (
+    READY,
+    StoredJSON,
+    TaskItem,
+    stored_json_attributes,
+    stored_json_from,
+)
 from sqs_tasks.models import OutboxEntry
+from sqs_tasks.workflows.records import WorkflowRecords, workflow_key
 
 if TYPE_CHECKING:
     from sqs_tasks.backends.sqs import SQSBackend
@@ -47,6 +55,8 @@ logger = logging.getLogger("sqs_tasks.outbox")
 
 RELAY_BATCH = 100  # rows one relay-outbox transaction locks and sends
 PUT_THREADS = 8  # parallel PutItems for a batch
+LAST_ERROR_LIMIT = 500  # characters of a row's last_error
+MAX_PASSED_OVER = 1_000  # failed rows one relay-outbox run steps past before it gives up
 # Per thread (Django's connections are): the ids enqueued since the last relay.
 _local = threading.local()
 
@@ -89,6 +99,20 @@ def add(using: str, envelopes: Sequence[Envelope], now: datetime) -> None:
     )
 
 
+def add_workflow(
+    using: str, backend: str, workflow_id: str, plan: StoredJSON, now: datetime
+) -> None:
+    """Write a workflow's record as a row, sent before the rows of its first steps."""
+    record = {"workflow": workflow_id, "backend": backend, **stored_json_attributes("plan", plan)}
+    OutboxEntry.objects.using(using).create(
+        task_id=workflow_key(workflow_id),
+        kind=OutboxEntry.WORKFLOW,
+        queue_name="",
+        envelope=json.dumps(record),
+        created_at=now,
+    )
+
+
 def add_unique(using: str, envelope: Envelope, now: datetime) -> bool:
     """Write the row of a deduplicated task; False if a row with its id exists (another
     enqueue with the same key, possibly in a transaction that has not committed yet)."""
@@ -116,7 +140,8 @@ def _relay_listed(backend: "SQSBackend", using: str) -> None:
     if listed:
         task_ids = list(listed)
         listed.clear()
-        relay(backend, using, task_ids=task_ids, limit=len(task_ids))
+        with aws.prompt():  # someone waits on this (a web request): give up soon
+            relay(backend, using, task_ids=task_ids, limit=len(task_ids))
 
 
 def _ids_to_relay(using: str) -> list[str]:
@@ -124,12 +149,41 @@ def _ids_to_relay(using: str) -> list[str]:
     return lists.setdefault(using, [])
 
 
+def read_through[T, R](
+    read_item: Callable[[], T | None],
+    read_row: Callable[[], R | None],
+    read_item_again: Callable[[], T | None] | None = None,
+) -> T | R | None:
+    """The item, else the row of what was committed but not sent yet, else the item again
+    (`read_item_again`: a strongly consistent read, when the first was not).
+
+    A relay creates the item before it deletes the row, so a task (or workflow) that
+    exists is always found by one of the three reads, even when a relay runs between
+    them; what exists is found by the first read alone, which is nearly always."""
+    found = read_item()
+    if found is not None:
+        return found
+    row = read_row()
+    return row if row is not None else (read_item_again or read_item)()
+
+
 def pending(using_any: Iterable[str], task_id: str) -> Envelope | None:
     """The envelope of a task committed but not sent yet, if there is one."""
+    row = _pending_row(using_any, task_id, OutboxEntry.TASK)
+    return Envelope.from_json(row.envelope) if row else None
+
+
+def pending_workflow(using_any: Iterable[str], workflow_id: str) -> StoredJSON | None:
+    """The plan of a workflow committed but not sent yet, if there is one."""
+    row = _pending_row(using_any, workflow_key(workflow_id), OutboxEntry.WORKFLOW)
+    return stored_json_from(json.loads(row.envelope), "plan") if row else None
+
+
+def _pending_row(using_any: Iterable[str], key: str, kind: str) -> OutboxEntry | None:
     for using in using_any:
-        row = OutboxEntry.objects.using(using).filter(task_id=task_id).first()
+        row = OutboxEntry.objects.using(using).filter(task_id=key, kind=kind).first()
         if row is not None:
-            return Envelope.from_json(row.envelope)
+            return row
     return None
 
 
@@ -140,37 +194,71 @@ def relay(
     task_ids: Sequence[str] | None = None,
     limit: int = RELAY_BATCH,
 ) -> RelayReport:
-    """Send what is pending (these ids, or the oldest), and never raise: what fails stays."""
-    report = RelayReport()
-    try:
-        with transaction.atomic(using=using):
-            rows = _lock(using, task_ids, limit)
-            if rows:
-                _send(backend, using, rows, report)
-        report.oldest_pending_age = oldest_age(using)
-    except Exception:
-        logger.exception("outbox relay failed; the rows stay for the next relay")
-        report.failed += [task_id for task_id in task_ids or () if task_id not in report.sent]
-    metrics.record_relay(len(report.sent), len(report.failed), report.oldest_pending_age)
+    """Send what is pending (these ids, or the oldest), and never raise: what fails stays,
+    counted, and the outbox's age is reported even then (its alarm is for exactly the
+    outage that makes relays fail)."""
+    report = _relay_batch(backend, using, task_ids=task_ids, limit=limit)
+    report.oldest_pending_age = _oldest_age_or_none(using)
+    _emit(report)
     return report
 
 
 def relay_all(backend: "SQSBackend", *, budget_seconds: float) -> RelayReport:
     """What relay-outbox runs: batches, oldest first, from each outbox database, until
-    nothing is left or the time budget is spent."""
+    nothing is left or the time budget is spent. Rows that fail are passed over for the
+    rest of the run, so one broken queue does not hold back the others."""
     report = RelayReport()
     deadline = time.monotonic() + budget_seconds
     for using in backend.config.outbox_databases:
-        while time.monotonic() < deadline:
-            batch = relay(backend, using)
+        failed: list[str] = []
+        while time.monotonic() < deadline and len(failed) < MAX_PASSED_OVER:
+            batch = _relay_batch(backend, using, task_ids=None, limit=RELAY_BATCH, skip=failed)
             report.sent += batch.sent
-            report.failed += batch.failed
-            if not batch.sent or batch.failed:
+            failed += batch.failed
+            if not batch.sent and not batch.failed:
                 break
-    ages = [oldest_age(using) for using in backend.config.outbox_databases]
+        report.failed += failed
+    ages = [_oldest_age_or_none(using) for using in backend.config.outbox_databases]
     known = [age for age in ages if age is not None]
     report.oldest_pending_age = max(known) if known else None
+    _emit(report)
     return report
+
+
+def _relay_batch(
+    backend: "SQSBackend",
+    using: str,
+    *,
+    task_ids: Sequence[str] | None,
+    limit: int,
+    skip: Sequence[str] = (),
+) -> RelayReport:
+    report = RelayReport()
+    locked: list[str] = []
+    try:
+        with transaction.atomic(using=using):
+            rows = _lock(using, task_ids, limit, skip)
+            locked = [row.task_id for row in rows]
+            if rows:
+                _send(backend, using, rows, report)
+    except Exception:
+        logger.exception("outbox relay failed; the rows stay for the next relay")
+        # Rolled back: every row it took is still there, whatever went out.
+        report.sent.clear()
+        report.failed = list(task_ids if task_ids is not None else locked)
+    return report
+
+
+def _emit(report: RelayReport) -> None:
+    metrics.record_relay(len(report.sent), len(report.failed), report.oldest_pending_age)
+
+
+def _oldest_age_or_none(using: str) -> float | None:
+    try:
+        return oldest_age(using)
+    except Exception:
+        logger.exception("could not read the outbox's oldest row")
+        return None
 
 
 def oldest_age(using: str) -> float | None:
@@ -183,17 +271,68 @@ def oldest_age(using: str) -> float | None:
     return (timezone.now() - oldest).total_seconds() if oldest else None
 
 
-def _lock(using: str, task_ids: Sequence[str] | None, limit: int) -> list[OutboxEntry]:
+def _lock(
+    using: str, task_ids: Sequence[str] | None, limit: int, skip: Sequence[str]
+) -> list[OutboxEntry]:
     """The rows to send, locked until this relay commits; rows another relay holds are
     skipped (PostgreSQL; SQLite has one writer and no row locks)."""
     rows = OutboxEntry.objects.using(using).select_for_update(skip_locked=True)
     if task_ids is not None:
         rows = rows.filter(task_id__in=list(task_ids))
-    return list(rows.order_by("created_at")[:limit])
+    if skip:
+        rows = rows.exclude(task_id__in=list(skip))
+    # A workflow's record goes before its steps, which were written in the same instant.
+    return list(rows.order_by("created_at", "-kind")[:limit])
 
 
 def _send(backend: "SQSBackend", using: str, rows: list[OutboxEntry], report: RelayReport) -> None:
-    envelopes = [Envelope.from_json(row.envelope) for row in rows]
+    """Create the workflow records, then deliver each task with the backend its envelope
+    names (one transaction may enqueue for several), then drop the rows that went."""
+    for row in rows:
+        if row.kind == OutboxEntry.WORKFLOW:
+            data = json.loads(row.envelope)
+            plan = stored_json_from(data, "plan") or StoredJSON(text="{}")
+            owner = _backend_named(backend, data.get("backend", backend.alias))
+            WorkflowRecords(owner.results).create(data["workflow"], plan, row.created_at)
+    by_backend: dict[str, list[Envelope]] = defaultdict(list)
+    for row in rows:
+        if row.kind == OutboxEntry.TASK:
+            envelope = Envelope.from_json(row.envelope)
+            by_backend[envelope.backend].append(envelope)
+    refused: dict[str, str] = {}
+    for alias, envelopes in by_backend.items():
+        refused |= deliver(_backend_named(backend, alias), envelopes, from_outbox=True)
+    sent = [row.task_id for row in rows if row.task_id not in refused]
+    OutboxEntry.objects.using(using).filter(task_id__in=sent).delete()
+    for task_id, reason in refused.items():
+        OutboxEntry.objects.using(using).filter(task_id=task_id).update(
+            relay_attempts=F("relay_attempts") + 1, last_error=reason[:LAST_ERROR_LIMIT]
+        )
+    report.sent += sent
+    report.failed += sorted(refused)
+
+
+def _backend_named(relaying: "SQSBackend", alias: str) -> "SQSBackend":
+    if alias == relaying.alias:
+        return relaying
+    from django.tasks import task_backends
+
+    return task_backends[alias]  # type: ignore[return-value]
+
+
+def deliver(
+    backend: "SQSBackend", envelopes: list[Envelope], *, from_outbox: bool = False
+) -> dict[str, str]:
+    """Put each task's item (if absent) and send its message (unless it has finished);
+    returns the ids that did not go, each with why. Safe to repeat: the same ids, the same
+    items.
+
+    `from_outbox`: each envelope is one enqueue's row. An item that exists with another
+    `enqueued_at` was made by another enqueue of the same id (a deduplicated enqueue that
+    lost a race with the winner's relay): the row is dropped and nothing is sent, so the
+    task runs once, with the winner's arguments."""
+    if not envelopes:
+        return {}
 
     def create(envelope: Envelope) -> TaskItem | Exception | None:
         """The item as it was (None: created now), or why it could not be written: one
@@ -208,9 +347,11 @@ def _send(backend: "SQSBackend", using: str, rows: list[OutboxEntry], report: Re
         existing = [create(envelopes[0])]
     else:
         with ThreadPoolExecutor(max_workers=min(PUT_THREADS, len(envelopes))) as pool:
-            existing = list(pool.map(create, envelopes))
+            # Each thread runs in a copy of this context, so aws.prompt() holds there too.
+            context = contextvars.copy_context()
+            existing = list(pool.map(lambda e: context.copy().run(create, e), envelopes))
     unwritten = {
-        envelope.task_id
+        envelope.task_id: f"the item write failed: {item}"
         for envelope, item in zip(envelopes, existing, strict=True)
         if isinstance(item, Exception)
     }
@@ -219,39 +360,45 @@ def _send(backend: "SQSBackend", using: str, rows: list[OutboxEntry], report: Re
     to_send = [
         envelope
         for envelope, item in zip(envelopes, existing, strict=True)
-        if item is None or (isinstance(item, TaskItem) and not item.finished)
+        if item is None
+        or (
+            isinstance(item, TaskItem)
+            and not (item.finished or (from_outbox and item.enqueued_at != envelope.enqueued_at))
+        )
     ]
-    refused = set(_send_messages(backend, to_send))
-    sent = [envelope for envelope in envelopes if envelope.task_id not in refused | unwritten]
-    OutboxEntry.objects.using(using).filter(
-        task_id__in=[envelope.task_id for envelope in sent]
-    ).delete()
-    for held, why in ((refused, "SQS refused the message"), (unwritten, "the item write failed")):
-        if held:
-            OutboxEntry.objects.using(using).filter(task_id__in=list(held)).update(
-                relay_attempts=F("relay_attempts") + 1, last_error=why
-            )
-    report.sent += [envelope.task_id for envelope in sent]
-    report.failed += sorted(refused | unwritten)
+    refused = _send_messages(backend, to_send)
     went = Counter(envelope.queue_name for envelope in to_send if envelope.task_id not in refused)
     for queue_name, count in went.items():
         metrics.record_enqueued(queue_name, count)
+    return unwritten | refused
 
 
-def _send_messages(backend: "SQSBackend", envelopes: list[Envelope]) -> list[str]:
+def _send_messages(backend: "SQSBackend", envelopes: list[Envelope]) -> dict[str, str]:
     """Sign and send, ten per request per queue, each delayed toward its run_after (SQS
     delays 15 minutes at most: a copy that arrives early waits on the item). Returns the
-    task ids SQS refused."""
+    task ids that did not go, with why: a queue that fails (missing, access denied) fails
+    its own messages only."""
     now = time.time()
-    by_queue: dict[str, list[tuple[OutgoingMessage, float]]] = defaultdict(list)
+    by_queue: dict[tuple[str, str], list[Envelope]] = defaultdict(list)
     for envelope in envelopes:
-        delay = envelope.run_after.timestamp() - now if envelope.run_after else 0.0
-        by_queue[envelope.queue_name].append((backend.codec.encode(envelope), delay))
-    return [
-        task_id
-        for queue_name, batch in by_queue.items()
-        for task_id in queues.send_batch(backend.queue_url(queue_name), batch)
-    ]
+        lane = backend.lane_for(envelope.queue_name, envelope.priority)
+        by_queue[envelope.queue_name, lane].append(envelope)
+    refused: dict[str, str] = {}
+    for (queue_name, lane), batch in by_queue.items():
+        try:
+            url = backend.queue_url(queue_name, lane)
+            messages = [
+                (
+                    backend.codec.encode(envelope),
+                    envelope.run_after.timestamp() - now if envelope.run_after else 0.0,
+                )
+                for envelope in batch
+            ]
+            refused |= dict.fromkeys(queues.send_batch(url, messages), "SQS refused the message")
+        except Exception as error:
+            logger.exception("could not send to queue %s", queue_name)
+            refused |= dict.fromkeys((e.task_id for e in batch), f"{queue_name}: {error}")
+    return refused
 
 
 def new_item(backend: "SQSBackend", envelope: Envelope) -> TaskItem:
@@ -270,5 +417,6 @@ def new_item(backend: "SQSBackend", envelope: Envelope) -> TaskItem:
         copy=envelope.copy,
         run_after=envelope.run_after,
         request_id=envelope.request_id,
+        workflow=envelope.workflow,
         expires_at=backend.results.expires_at(not_before),
     )

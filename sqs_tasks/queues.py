@@ -5,6 +5,7 @@ while a function lives, and each lookup is a request on the hot path otherwise.
 """
 
 import json
+import math
 from collections.abc import Sequence
 from functools import cache
 
@@ -56,7 +57,9 @@ def clear_caches() -> None:
 
 
 def delay_seconds(seconds: float) -> int:
-    return max(0, min(MAX_DELAY_SECONDS, int(seconds)))
+    """A delay as SQS takes it: whole seconds, rounded up (a copy that arrives early costs
+    one more receive), at most 15 minutes."""
+    return max(0, min(MAX_DELAY_SECONDS, math.ceil(seconds)))
 
 
 def send(queue_url: str, message: OutgoingMessage, *, delay: float = 0) -> str:
@@ -65,8 +68,14 @@ def send(queue_url: str, message: OutgoingMessage, *, delay: float = 0) -> str:
         MessageBody=message.body,
         MessageAttributes=message.attributes,
         DelaySeconds=delay_seconds(delay),
+        **_group(message),
     )
     return response["MessageId"]
+
+
+def _group(message: OutgoingMessage) -> dict[str, str]:
+    """MessageGroupId on a standard queue: SQS fair queues (2025) serve groups fairly."""
+    return {"MessageGroupId": message.group} if message.group else {}
 
 
 def send_batch(queue_url: str, messages: Sequence[tuple[OutgoingMessage, float]]) -> list[str]:
@@ -82,6 +91,7 @@ def send_batch(queue_url: str, messages: Sequence[tuple[OutgoingMessage, float]]
                     "MessageBody": message.body,
                     "MessageAttributes": message.attributes,
                     "DelaySeconds": delay_seconds(delay),
+                    **_group(message),
                 }
                 for index, (message, delay) in enumerate(chunk)
             ],

@@ -23,7 +23,7 @@ else is ever written to an index, so a task that succeeds costs its three writes
 
 import heapq
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,6 +73,16 @@ class Written:
 
 
 @dataclass(frozen=True, slots=True)
+class Also:
+    """A write to another item that must happen with a task's (a limit's place given back,
+    limits/counters.py): both in one TransactWriteItems, or neither."""
+
+    table: str
+    key: str
+    update: Update
+
+
+@dataclass(frozen=True, slots=True)
 class FailedEntry:
     """One row of the failed index."""
 
@@ -107,6 +117,27 @@ class ResultStore:
             TableName=self.table_name, Key={"id": {"S": task_id}}, ConsistentRead=consistent
         )
         return TaskItem.from_dynamo(response["Item"]) if "Item" in response else None
+
+    def get_many(self, task_ids: list[str], *, consistent: bool = True) -> list[TaskItem]:
+        """The items that exist of up to 100 ids, in no particular order (BatchGetItem,
+        asking again for what DynamoDB left unprocessed)."""
+        request = {
+            self.table_name: {
+                "Keys": [{"id": {"S": task_id}} for task_id in task_ids],
+                "ConsistentRead": consistent,
+            }
+        }
+        found: list[TaskItem] = []
+        for pause in (0.05, 0.2, 0.8, 1.6, None):
+            response = self._db.batch_get_item(RequestItems=request)
+            found += map(TaskItem.from_dynamo, response["Responses"].get(self.table_name, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+            if pause is None:
+                break
+            time.sleep(pause)
+        raise RuntimeError(f"DynamoDB left {len(request[self.table_name]['Keys'])} keys unread")
 
     def failed(
         self,
@@ -190,7 +221,7 @@ class ResultStore:
             .set("lease_until", round(lease_until, 3))
             .append("worker_ids", [worker_id])
             .add("attempts", 1)
-            .remove("copy_sending")
+            .remove("copy_sending", "waiting")
             .when(
                 "#copy = :copy AND #attempts < #max_attempts AND "
                 "((#status = :ready AND #not_before <= :now) OR "
@@ -212,12 +243,13 @@ class ResultStore:
         now: datetime,
         value: StoredJSON,
         carried: list[ErrorRecord],
-    ) -> bool:
+        also: Sequence[Also] = (),
+    ) -> Written:
         update = self._finishing(now, carried)
         update.set("status", SUCCESSFUL)
         for name, attribute in stored_json_attributes("return_value", value).items():
             update.set(name, attribute)
-        return self._update(task_id, self._owned(update, owner)).done
+        return self._update(task_id, self._owned(update, owner), also=also)
 
     def record_retry(
         self,
@@ -227,11 +259,9 @@ class ResultStore:
         now: datetime,
         errors: list[ErrorRecord],
         not_before: float,
-        next_copy: int | None = None,
-    ) -> bool:
-        """READY again, not before `not_before`. With `next_copy`, the worker is about to
-        replace its message with that fresh copy (worker/copies.py): the intent is written
-        here, in the same request."""
+        also: Sequence[Also] = (),
+    ) -> Written:
+        """READY again, not before `not_before`."""
         update = (
             Update()
             .set("status", READY)
@@ -240,9 +270,7 @@ class ResultStore:
             .append("errors", [error.to_dict() for error in errors])
             .remove(*LEASE)
         )
-        if next_copy is not None:
-            update.set("copy", next_copy).set("copy_sending", True)
-        return self._update(task_id, self._owned(update, owner)).done
+        return self._update(task_id, self._owned(update, owner), also=also)
 
     def record_failure(
         self,
@@ -253,6 +281,7 @@ class ResultStore:
         letter_copy: int | None,
         owner: str | None = None,
         expected: bool = False,
+        also: Sequence[Also] = (),
     ) -> Written:
         """FAILED for good. `letter_copy` is the message copy whose body the dead letter
         will carry; None when the failure owes no letter (expected, or cancelled).
@@ -272,7 +301,7 @@ class ResultStore:
         if expected:
             update.set("expected_failure", True)
         if owner is not None:
-            return self._update(item.id, self._owned(update, owner), return_old=True)
+            return self._update(item.id, self._owned(update, owner), also=also)
         update.when(
             "#copy = :copy AND #status IN (:ready, :running)",
             copy=item.copy,
@@ -288,6 +317,15 @@ class ResultStore:
             .when("#status = :failed AND #dead_letter.#copy = :copy", failed=FAILED, copy=copy)
         )
         return self._update(task_id, update).done
+
+    def note_waiting(self, task_id: str, *, copy: int, reason: str, until: float) -> None:
+        """Say on the result that the task waits under a limit, and why (not an error)."""
+        update = (
+            Update()
+            .set("waiting", {"reason": reason, "until": round(until, 3)})
+            .when("#status = :ready AND #copy = :copy", ready=READY, copy=copy)
+        )
+        self._update(task_id, update)
 
     # -- message copies -----------------------------------------------------------------
 
@@ -370,9 +408,21 @@ class ResultStore:
             "#status = :running AND #lease_owner = :owner", running=RUNNING, owner=owner
         )
 
-    def _update(self, task_id: str, update: Update, *, return_old: bool = False) -> Written:
+    def _update(
+        self,
+        task_id: str,
+        update: Update,
+        *,
+        return_old: bool = False,
+        also: Sequence[Also] = (),
+    ) -> Written:
+        if also:
+            return self._transact(task_id, update, also)
         db = self._db
-        extra = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if return_old else {}
+        # A refused write always says why, free: the item as it was (ALL_OLD). A write
+        # whose response was lost and that botocore retried is refused by its own first
+        # try, and only the item tells the caller so (runner.py).
+        extra = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
         if return_old:
             extra["ReturnValues"] = "ALL_OLD"
         try:
@@ -384,3 +434,35 @@ class ResultStore:
             return Written(False, TaskItem.from_dynamo(old) if old else None)
         old = response.get("Attributes")
         return Written(True, TaskItem.from_dynamo(old) if old else None)
+
+    def _transact(self, task_id: str, update: Update, also: Sequence[Also]) -> Written:
+        """The task's write and the others, all or none. Only the task's is conditional;
+        when it fails, the item as it was comes back, as from a plain UpdateItem."""
+        writes = [
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": {"id": {"S": key}},
+                    **write.request(),
+                    **(
+                        {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+                        if table == self.table_name and key == task_id
+                        else {}
+                    ),
+                }
+            }
+            for table, key, write in [
+                (self.table_name, task_id, update),
+                *((a.table, a.key, a.update) for a in also),
+            ]
+        ]
+        db = self._db
+        try:
+            db.transact_write_items(TransactItems=writes)
+        except db.exceptions.TransactionCanceledException as error:
+            reasons = error.response.get("CancellationReasons") or [{}]
+            if reasons[0].get("Code") != "ConditionalCheckFailed":
+                raise
+            old = reasons[0].get("Item")
+            return Written(False, TaskItem.from_dynamo(old) if old else None)
+        return Written(True)

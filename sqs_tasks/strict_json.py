@@ -32,3 +32,8 @@ def _check(value: Any) -> None:
             _check(item)
     elif isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{value!r} is not JSON")
+
+
+def normalized(value: Any) -> Any:
+    """The value as it will come back: what `dumps` keeps, read again."""
+    return json.loads(dumps(value))

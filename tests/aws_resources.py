@@ -9,7 +9,7 @@ from typing import Any
 
 from sqs_tasks.item import FAILED_INDEX, FAILED_PROJECTION
 
-QUEUES = ("default", "heavy")
+QUEUES = ("default", "heavy", "default-express")  # the last: the default queue's priority lane
 PREFIX = "app-test"
 
 
@@ -53,6 +53,13 @@ def create_resources(session: Any) -> dict[str, str]:
                 },
             }
         ],
+    )
+    # The counters of the tasks' limits (template.yaml's rate-limits table).
+    session.client("dynamodb").create_table(
+        TableName=f"{PREFIX}-rate-limits",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
     )
     session.client("s3").create_bucket(Bucket=f"{PREFIX}-payloads")
     return urls

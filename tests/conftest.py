@@ -18,3 +18,22 @@ def aws(transactional_db):
         yield create_resources(boto3.session.Session(region_name="us-east-1"))
     aws_clients.reset_clients()
     queues.clear_caches()
+
+
+# `make test` runs on two workers (pytest-xdist, --dist loadgroup). Tests that share
+# something outside the process run on one worker, in turn: the local system's tests (one
+# system started per session, on its own ports and files) and those that build the Lambda
+# artifact or the web package in the checkout.
+_SHARED = {
+    "tests/local/": "local-system",
+    "tests/infra/test_lambda_artifact.py": "artifacts",
+    "tests/infra/test_zappa.py": "artifacts",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        for prefix, group in _SHARED.items():
+            if path.startswith(prefix):
+                item.add_marker(pytest.mark.xdist_group(group))

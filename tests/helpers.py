@@ -69,6 +69,15 @@ def expire_delays(queue_url: str) -> None:
         message.delayed_until = 0
 
 
+def expire_visibility(queue_url: str) -> None:
+    """Fast-forward hidden messages to visible, as if their visibility timeouts ran out."""
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends["123456789012"][REGION].queues[queue_url.rsplit("/", 1)[-1]]
+    for message in queue._messages:
+        message.visible_at = 0
+
+
 def force_status(task_id: str, status: str) -> None:
     """Set an item's status behind the task system's back, as a race would."""
     boto3.client("dynamodb", region_name=REGION).update_item(

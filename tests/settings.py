@@ -21,9 +21,17 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 from django_app.settings import *  # noqa: F403
 from django_app.settings import DATABASES, TASKS
+from sqs_tasks.limits import Rate
 
 # Retries come back at once, so tests need not wait out a backoff.
 TASKS["default"]["OPTIONS"]["RETRY_BACKOFF_BASE"] = 0
+# A lane for urgent tasks on the default queue (tests/core/test_priority.py).
+TASKS["default"]["OPTIONS"]["PRIORITY_LANES"] = {"default": {"express": (1, 100)}}
+# A limit tasks share by name (tests/limit_tasks.py).
+TASKS["default"]["OPTIONS"]["LIMITS"] = {
+    **TASKS["default"]["OPTIONS"]["LIMITS"],
+    "shared-api": Rate(2, per="second", burst=2),
+}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # A second database, created only for the tests that ask for it: the empty database a

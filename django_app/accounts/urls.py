@@ -16,4 +16,6 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("verify/send/", views.send_link, name="send-link"),
+    path("verify/<str:token>/", views.verify, name="verify"),
 ]

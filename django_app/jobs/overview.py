@@ -3,7 +3,7 @@ happened over the last day.
 
 Nothing here reads a task: "now" is SQS's own counters, "the last day" is the metrics the
 workers emit (sqs_tasks.api.task_counts), so its cost is the same few requests whatever
-the traffic. A periodic task (`refresh-task-overview`, every five minutes) still computes
+the traffic. A periodic task (`refresh-task-overview`, every fifteen minutes) computes
 it ahead into Django's cache, which every web Lambda instance shares: a page view then
 costs no AWS request at all, and computes only on a miss (a cold cache, or a schedule
 that stopped), storing what it computed for the next request.
@@ -19,7 +19,7 @@ from sqs_tasks import api
 
 CACHE_KEY = "jobs:task-overview:v2"
 # Three missed refreshes: past that, a page computes it again rather than show it.
-CACHE_SECONDS = 15 * 60
+CACHE_SECONDS = 45 * 60
 WINDOW = timedelta(hours=24)
 COLUMNS = {
     "waiting": "Waiting",

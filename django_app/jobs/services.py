@@ -12,6 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
 from django.tasks import Task
 
+from django_app.jobs import in_flight
 from django_app.jobs.models import Job
 from sqs_tasks import api
 
@@ -25,7 +26,8 @@ def start(
     **kwargs: Any,
 ) -> Job:
     """Enqueue `task(*args, **kwargs)` for `owner`. A task enqueued with a dedup key
-    that was used before returns the job already recorded for it."""
+    that was used before returns the job already recorded for it. Raises
+    in_flight.TooManyInFlight when the owner has as many of `task` running as allowed."""
     with transaction.atomic():
         return _enqueue(
             task,
@@ -40,7 +42,8 @@ def start(
 
 def retry(job: Job) -> Job:
     """Enqueue the failed job's call again, as a new task linked to the one it replaces.
-    A job is retried at most once: a second request gets the first retry back."""
+    A job is retried at most once: a second request gets the first retry back. A retry
+    counts against the task's in-flight limit like a start."""
     try:
         with transaction.atomic():
             return _enqueue(
@@ -58,6 +61,7 @@ def retry(job: Job) -> Job:
 
 
 def _enqueue(task: Task, args: Sequence[Any], kwargs: dict[str, Any], **fields: Any) -> Job:
+    in_flight.check(fields["owner"], task.module_path)
     result = task.enqueue(*args, **kwargs)
     job, _ = Job.objects.get_or_create(
         task_id=result.id,
@@ -73,12 +77,22 @@ def _enqueue(task: Task, args: Sequence[Any], kwargs: dict[str, Any], **fields: 
 
 def latest_for(subject: models.Model, task: Task) -> Job | None:
     """The newest job running `task` on `subject` (after retries, the one that counts)."""
-    return (
-        Job.objects.filter(
-            subject_type=ContentType.objects.get_for_model(subject),
-            subject_id=subject.pk,
-            task_path=task.module_path,
-        )
-        .order_by("-created_at", "-id")
-        .first()
+    return _jobs_running(task, [subject]).order_by("-created_at", "-id").first()
+
+
+def latest_for_each(subjects: Sequence[models.Model], task: Task) -> dict[Any, Job]:
+    """For a page of subjects, the newest job running `task` on each: one query, keyed
+    by the subject's primary key (subjects with no such job are left out)."""
+    if not subjects:
+        return {}
+    jobs = _jobs_running(task, subjects).order_by("created_at", "id")
+    return {job.subject_id: job for job in jobs}  # the newest last, so it wins
+
+
+def _jobs_running(task: Task, subjects: Sequence[models.Model]) -> models.QuerySet[Job]:
+    """Jobs of `task` about any of `subjects` (all of one model)."""
+    return Job.objects.filter(
+        subject_type=ContentType.objects.get_for_model(subjects[0]),
+        subject_id__in=[subject.pk for subject in subjects],
+        task_path=task.module_path,
     )

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from django_app.jobs import overview, services
+from django_app.jobs import in_flight, overview, services
 from django_app.jobs.models import Job
 from django_app.jobs.status import status_of
 from django_app.redirects import safe_next
@@ -36,11 +36,19 @@ def job_list(request: HttpRequest) -> HttpResponse:
     return render(request, "jobs/list.html", context)
 
 
-@login_required
 @require_GET
 @never_cache
 def job_status(request: HttpRequest, task_id: str) -> JsonResponse:
-    job = get_object_or_404(Job.objects.visible_to(request.user), task_id=task_id)
+    """JSON for a script (progress.js): errors too are JSON, never a login page's HTML.
+    401 when logged out; 404 for a task that is not the user's, as for one that does
+    not exist."""
+    if not request.user.is_authenticated:
+        response = JsonResponse({"error": "Log in to see this task."}, status=401)
+        response["WWW-Authenticate"] = 'Session realm="tasks"'  # 401 must name a scheme
+        return response
+    job = Job.objects.visible_to(request.user).filter(task_id=task_id).first()
+    if job is None:
+        return JsonResponse({"error": "No such task."}, status=404)
     status = status_of(job).to_dict()
     if not request.user.is_staff:
         status["error_class"] = ""  # internals are for staff; users get `error`
@@ -63,6 +71,10 @@ def job_retry(request: HttpRequest, task_id: str) -> HttpResponse:
     if status_of(job).status != TaskResultStatus.FAILED:
         messages.error(request, "Only a task that failed can be retried.")
         return redirect(back)
-    again = services.retry(job)
-    messages.success(request, f"{again.label}: started again.")
+    try:
+        again = services.retry(job)
+    except in_flight.TooManyInFlight as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"{again.label}: started again.")
     return redirect(back)

@@ -10,7 +10,6 @@ number of tasks: a few requests per queue (sqs_tasks.api).
 
 import logging
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -35,10 +34,7 @@ class QueueHealth:
 
 def check() -> list[QueueHealth]:
     """Read every queue's counts and its oldest waiting message's age."""
-    oldest = {
-        counts.queue: counts.oldest_waiting_seconds
-        for counts in api.task_counts(window=timedelta(minutes=10))
-    }
+    oldest = api.oldest_waiting()
     return [
         QueueHealth(
             queue=depth.queue,

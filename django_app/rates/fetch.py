@@ -1,63 +1,30 @@
-"""One task attempt's worth of calls to the rates API: rate-limited, retried when busy.
+"""One task attempt's call to the rates API, under the limit every worker shares.
 
-Where a wait is short, it is cheaper to wait inside the attempt than to give the
-message back to SQS: so a 429's Retry-After pauses the shared bucket (every worker
-holds off, not only this one) and the next token is awaited, and a 5xx or timeout
-without Retry-After is retried after a short backoff, up to `tries` calls, as long as
-each wait fits in `max_wait`. A longer wait raises the TransientError instead, and the
-task backend retries the task later with its own backoff (the message's visibility).
+The limit is the task's own option (`limits=["exchange-api"]`, sqs_tasks.limits): an
+attempt starts only when the API's rate allows it, and a task over it waits without
+spending an attempt. One call per attempt: a busy answer (429, 5xx, a timeout) raises a
+TransientError and the backend retries the task with its backoff, and a 429's
+Retry-After also pauses the shared limit, so every worker holds off, not only this one.
 """
-
-from dataclasses import dataclass
 
 from django.conf import settings
 
-from django_app.jobs.errors import TransientError
 from django_app.rates.client import Rates, RatesClient
-from django_app.rates.token_bucket import Clock, SystemClock, TokenBucket
+from django_app.rates.errors import RateLimited
+from sqs_tasks import api
 
-BUCKET_NAME = "rates-api"
-FIRST_BACKOFF = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class Patience:
-    tries: int  # calls per attempt, the first included
-    max_wait: float  # seconds one wait may take inside the attempt
+LIMIT = "exchange-api"  # OPTIONS["LIMITS"] in settings.py
 
 
-def fetch_latest(
-    base: str,
-    *,
-    client: RatesClient,
-    bucket: TokenBucket,
-    patience: Patience,
-    clock: Clock | None = None,
-) -> Rates:
-    clock = clock or SystemClock()
-    for number in range(1, patience.tries + 1):
-        bucket.acquire(max_wait=patience.max_wait)
-        try:
-            return client.latest(base)
-        except TransientError as error:
-            if number == patience.tries:
-                raise
-            if error.retry_after is not None:
-                if error.retry_after > patience.max_wait:
-                    raise
-                bucket.pause(error.retry_after)  # the next acquire waits it out
-                continue
-            clock.sleep(min(FIRST_BACKOFF * 2 ** (number - 1), patience.max_wait))
-    raise AssertionError("unreachable: the last try returns or raises")
+def fetch_latest(base: str, *, client: RatesClient) -> Rates:
+    try:
+        return client.latest(base)
+    except RateLimited as error:
+        if error.retry_after:
+            api.pause_limit(LIMIT, error.retry_after)
+        raise
 
 
-def configured() -> tuple[RatesClient, TokenBucket, Patience]:
-    """The client, shared bucket and patience that settings describe."""
-    client = RatesClient(settings.RATES_API_URL, settings.RATES_API_TIMEOUT)
-    bucket = TokenBucket(
-        settings.RATE_LIMIT_TABLE,
-        BUCKET_NAME,
-        capacity=settings.RATES_API_BURST,
-        per_second=settings.RATES_API_CALLS_PER_MINUTE / 60,
-    )
-    return client, bucket, Patience(settings.RATES_API_TRIES, settings.RATES_API_MAX_WAIT)
+def configured() -> RatesClient:
+    """The client settings describe."""
+    return RatesClient(settings.RATES_API_URL, settings.RATES_API_TIMEOUT)

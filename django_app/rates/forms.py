@@ -1,6 +1,8 @@
 from django import forms
 from django.core.validators import RegexValidator
 
+from django_app.rates.currencies import CURRENCIES
+
 
 class RefreshForm(forms.Form):
     base = forms.CharField(
@@ -10,4 +12,7 @@ class RefreshForm(forms.Form):
     )
 
     def clean_base(self) -> str:
-        return self.cleaned_data["base"].upper()
+        base = self.cleaned_data["base"].upper()
+        if base not in CURRENCIES:
+            raise forms.ValidationError(f"{base} is not a currency code (ISO 4217), such as EUR.")
+        return base

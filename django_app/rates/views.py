@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from django_app.jobs import services
+from django_app.jobs import in_flight, services
 from django_app.jobs.models import Job
 from django_app.jobs.status import status_of
 from django_app.rates.forms import RefreshForm
@@ -35,13 +35,17 @@ def index(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         base = form.cleaned_data["base"]
         window = dedup_window()
-        services.start(
-            request.user,
-            refresh_rates.using(dedup_key=f"{request.user.pk}:{base}:{window}"),
-            base,
-            label=f"Refresh {base} exchange rates",
-        )
-        return redirect(f"{reverse('rates:index')}?base={base}")
+        try:
+            services.start(
+                request.user,
+                refresh_rates.using(dedup_key=f"{request.user.pk}:{base}:{window}"),
+                base,
+                label=f"Refresh {base} exchange rates",
+            )
+        except in_flight.TooManyInFlight as refused:
+            form.add_error(None, str(refused))
+        else:
+            return redirect(f"{reverse('rates:index')}?base={base}")
     base = (form.data.get("base") if form.is_bound else form.initial["base"]).upper()[:3]
     job = Job.objects.owned_by(request.user).filter(task_path=refresh_rates.module_path).first()
     return render(

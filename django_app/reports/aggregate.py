@@ -4,28 +4,63 @@ One pass, constant memory per column and per group: a column counts as numeric w
 every filled value in it is a number, so types are known only at the end, and each group
 keeps a running sum for every column until then. Sums are Decimals, so amounts add up
 exactly as a spreadsheet shows them.
+
+Everything here is bounded, because the file is anyone's: a number is one this module can
+add and print in a few dozen characters (at most MAX_INTEGER_DIGITS before the point,
+rounded to MAX_PLACES after it; `9e999999` is text, not a number with a million digits),
+and all arithmetic runs in one local decimal context, whatever the thread's context says.
+The grouped table is capped in groups and in cells, so the report written from it is too.
 """
 
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 from typing import Any
 
 from django_app.reports.parsing import CsvError
 
 MAX_GROUP_COLUMNS = 3
 MAX_GROUPS = 10_000
+# Sums kept for the grouped table: groups x numeric columns (each cell a few dozen bytes
+# in the report files, whatever the upload).
+MAX_GROUP_CELLS = 200_000
+MAX_KEY_CHARS = 200  # a value grouped by: a label, not a document
 MAX_DISTINCT = 1_000  # distinct values counted per text column; beyond it "1000+"
 TOP_VALUES = 5
+# A number, as a spreadsheet keeps one: up to 999 trillion, and a dozen decimal places.
+MAX_INTEGER_DIGITS = 15
+MAX_PLACES = 12
+# Exact for any sum of such numbers below 10^22; beyond, rounded to 34 digits. Emax bounds
+# what a sum can reach long after any upload's row count would.
+NUMBERS = Context(
+    prec=34,
+    rounding=ROUND_HALF_EVEN,
+    Emax=40,
+    Emin=-40,
+    traps=[InvalidOperation, Overflow, DivisionByZero],
+)
+_PLACES = Decimal(1).scaleb(-MAX_PLACES)
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 ZERO = Decimal(0)
 
 
 def parse_number(text: str) -> Decimal | None:
-    """A plain decimal number, or None (no NaN, infinities, or thousands separators)."""
+    """A plain decimal number within bounds, or None (no NaN, infinities, thousands
+    separators, or magnitudes past MAX_INTEGER_DIGITS: those are text). Digits past
+    MAX_PLACES are rounded off."""
     text = text.strip()
-    return Decimal(text) if _NUMBER.fullmatch(text) else None
+    if not _NUMBER.fullmatch(text):
+        return None
+    try:
+        number = NUMBERS.create_decimal(text)
+    except Overflow:
+        return None
+    if number.adjusted() >= MAX_INTEGER_DIGITS:
+        return None
+    if number.as_tuple().exponent < -MAX_PLACES:  # type: ignore[operator]
+        number = number.quantize(_PLACES, context=NUMBERS)
+    return number
 
 
 @dataclass(slots=True)
@@ -55,7 +90,7 @@ class ColumnStats:
         if number is None:
             self.all_numbers = False
             return None
-        self.total += number
+        self.total = NUMBERS.add(self.total, number)
         self.minimum = number if self.minimum is None else min(self.minimum, number)
         self.maximum = number if self.maximum is None else max(self.maximum, number)
         return number
@@ -66,7 +101,7 @@ class ColumnStats:
 
     @property
     def mean(self) -> Decimal | None:
-        return self.total / self.filled if self.numeric else None
+        return NUMBERS.divide(self.total, self.filled) if self.numeric else None
 
     @property
     def distinct(self) -> str:
@@ -126,17 +161,36 @@ class Aggregator:
         key = tuple(row[index].strip() for index in self._key_at)
         group = self._groups.get(key)
         if group is None:
-            if len(self._groups) >= MAX_GROUPS:
-                raise CsvError(
-                    f"Grouping by {', '.join(self.group_by)} makes more than {MAX_GROUPS:,} "
-                    "groups. Pick fewer columns, or columns with fewer distinct values."
-                )
+            self._check_new_group(key)
             group = self._groups[key] = ([0], [ZERO] * len(self.stats))
         group[0][0] += 1
         sums = group[1]
         for index, number in enumerate(numbers):
             if number is not None:
-                sums[index] += number
+                sums[index] = NUMBERS.add(sums[index], number)
+
+    def _check_new_group(self, key: tuple[str, ...]) -> None:
+        """Refuse the group that would make the table too large to report."""
+        for name, value in zip(self.group_by, key, strict=True):
+            if len(value) > MAX_KEY_CHARS:
+                raise CsvError(
+                    f"A value in \u201c{name}\u201d is {len(value):,} characters long; values "
+                    f"grouped by may have at most {MAX_KEY_CHARS}."
+                )
+        grouping = ", ".join(self.group_by)
+        if len(self._groups) >= MAX_GROUPS:
+            raise CsvError(
+                f"Grouping by {grouping} makes more than {MAX_GROUPS:,} "
+                "groups. Pick fewer columns, or columns with fewer distinct values."
+            )
+        # Columns still numeric now are at least those that will be at the end.
+        numeric = sum(1 for stats in self.stats if stats.all_numbers)
+        if (len(self._groups) + 1) * numeric > MAX_GROUP_CELLS:
+            raise CsvError(
+                f"Grouping by {grouping} makes a table of more than {MAX_GROUP_CELLS:,} sums "
+                f"({len(self._groups):,} groups of {numeric} numeric columns). Pick fewer "
+                "grouping columns, or a file with fewer numeric columns."
+            )
 
     def summary(self) -> Summary:
         numeric = [(i, stats.name) for i, stats in enumerate(self.stats) if stats.numeric]

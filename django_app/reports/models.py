@@ -69,6 +69,11 @@ class Report(models.Model):
         return bool(self.html_key and self.csv_key)
 
     @property
+    def keys(self) -> list[str]:
+        """The report's files in S3 (none before it is built)."""
+        return [key for key in (self.html_key, self.csv_key) if key]
+
+    @property
     def download_name(self) -> str:
         """A safe file name for downloads: from the upload's name, ASCII only."""
         stem = slugify(PurePosixPath(self.upload.filename).stem) or "data"

@@ -16,6 +16,7 @@ from django_app.jobs.errors import UserFacingError
 from sqs_tasks.exceptions import ExpectedFailure
 
 MAX_COLUMNS = 200
+MAX_NAME_CHARS = 200  # a column's name: reports repeat it in headings and the CSV header
 PREVIEW_ROWS = 5
 NOT_UTF8 = "The file is not UTF-8 text. Save it as \u201cCSV UTF-8\u201d and upload it again."
 
@@ -64,6 +65,11 @@ def check_header(names: list[str]) -> list[str]:
     for number, name in enumerate(columns, start=1):
         if not name:
             raise CsvError(f"Column {number} has no name in the header line.")
+        if len(name) > MAX_NAME_CHARS:
+            raise CsvError(
+                f"Column {number}'s name is {len(name):,} characters long; "
+                f"at most {MAX_NAME_CHARS} are allowed."
+            )
     seen: set[str] = set()
     for name in columns:
         if name in seen:

@@ -78,15 +78,22 @@ def is_upload_key_of(owner_id: int, key: str) -> bool:
     return bool(match) and int(match["owner"]) == owner_id
 
 
-def stored_upload(key: str) -> StoredUpload | None:
-    """What S3 holds at `key`, or None when nothing does."""
+def _head(key: str) -> dict[str, Any] | None:
+    """S3's HEAD of `key`, or None when nothing is stored there."""
     s3 = aws.client("s3")
     try:
-        head = s3.head_object(Bucket=bucket(), Key=key)
+        return s3.head_object(Bucket=bucket(), Key=key)
     except s3.exceptions.ClientError as error:
         if error.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
             return None
         raise
+
+
+def stored_upload(key: str) -> StoredUpload | None:
+    """What S3 holds at `key`, or None when nothing does."""
+    head = _head(key)
+    if head is None:
+        return None
     return StoredUpload(
         key=key,
         size=head["ContentLength"],
@@ -102,11 +109,22 @@ def clean_filename(raw: str) -> str:
 
 
 def read_start(key: str) -> bytes:
-    """The first HEAD_BYTES of an upload: a Range GET, so the web never reads it all."""
-    response = aws.client("s3").get_object(
-        Bucket=bucket(), Key=key, Range=f"bytes=0-{HEAD_BYTES - 1}"
-    )
+    """The first HEAD_BYTES of an upload: a Range GET, so the web never reads it all.
+    An empty object has no byte 0, so S3 refuses any range of it: that is b""."""
+    s3 = aws.client("s3")
+    try:
+        response = s3.get_object(Bucket=bucket(), Key=key, Range=f"bytes=0-{HEAD_BYTES - 1}")
+    except s3.exceptions.ClientError as error:
+        if error.response["Error"]["Code"] == "InvalidRange":
+            return b""
+        raise
     return response["Body"].read()
+
+
+def missing(keys: list[str]) -> list[str]:
+    """The keys S3 holds nothing at (removed by a lifecycle rule, or by a restart of the
+    local system, whose emulator starts empty)."""
+    return [key for key in keys if _head(key) is None]
 
 
 def open_upload(key: str) -> tuple[BinaryIO, int]:
@@ -123,11 +141,11 @@ def report_key(owner_id: int, token: uuid.UUID, name: str) -> str:
     return f"reports/{owner_id}/{token.hex}/{name}"
 
 
-def save_report_file(key: str, body: str, content_type: str) -> None:
+def save_report_file(key: str, body: bytes, content_type: str) -> None:
     aws.client("s3").put_object(
         Bucket=bucket(),
         Key=key,
-        Body=body.encode(),
+        Body=body,
         ContentType=content_type,
         ServerSideEncryption="AES256",
     )

@@ -5,12 +5,14 @@ both are idempotent: a rebuilt report overwrites the same S3 keys, the email tas
 enqueued under a dedup key, and the email itself is claimed before it is sent.
 """
 
+from datetime import timedelta
 from typing import Any
 
 from django.tasks import TaskContext, task
 from django.utils import timezone
 
-from django_app.jobs import services
+from django_app.accounts import verification
+from django_app.jobs import in_flight, services
 from django_app.jobs.errors import TransientError, aws_errors_are_transient
 from django_app.reports import storage
 from django_app.reports.aggregate import Aggregator, Summary
@@ -47,13 +49,20 @@ def build_report(context: TaskContext, report_id: int) -> dict[str, Any]:
     return report.summary or {}
 
 
+# A report holds a heavy worker for minutes, and the heavy queue carries the nightly
+# backup too: no user may fill it. The horizon outlasts three attempts of ten minutes
+# with their backoff; a report older than that lost its worker.
+in_flight.limit(build_report, "REPORTS_MAX_IN_FLIGHT", timedelta(hours=1), "reports being built")
+
+
 @task(max_attempts=5, retry_on=(TransientError,), timeout=60)
 def send_report_email(report_id: int) -> bool:
     """Email the owner a download link, at most once: the send is claimed first, so a
-    duplicate delivery sends nothing. A send that fails releases the claim and retries."""
+    duplicate delivery sends nothing. A send that fails releases the claim and retries.
+    Nothing goes to an address its owner has not confirmed."""
     report = Report.objects.select_related("upload", "owner").get(pk=report_id)
-    if not report.owner.email or not report.is_ready:
-        return False
+    if not report.is_ready or not verification.is_verified(report.owner):
+        return False  # the report page says why no email came
     claimed = Report.objects.filter(pk=report.pk, emailed_at__isnull=True).update(
         emailed_at=timezone.now()
     )
@@ -85,9 +94,10 @@ def _summarise(context: TaskContext, report: Report) -> Summary:
 def _save(report: Report, summary: Summary) -> None:
     html_key = storage.report_key(report.owner_id, report.token, "report.html")
     csv_key = storage.report_key(report.owner_id, report.token, "report.csv")
+    html, csv = render_html(report, summary), render_csv(summary)  # both within limits
     with aws_errors_are_transient("save the report"):
-        storage.save_report_file(html_key, render_html(report, summary), "text/html; charset=utf-8")
-        storage.save_report_file(csv_key, render_csv(summary), "text/csv; charset=utf-8")
+        storage.save_report_file(html_key, html, "text/html; charset=utf-8")
+        storage.save_report_file(csv_key, csv, "text/csv; charset=utf-8")
     report.html_key, report.csv_key = html_key, csv_key
     report.summary, report.finished_at = summary.headline(), timezone.now()
     report.save(update_fields=["html_key", "csv_key", "summary", "finished_at"])

@@ -9,12 +9,15 @@ ids are a 404.
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from django_app.jobs import services
+from django_app.accounts import verification
+from django_app.csp import allow_form_action
+from django_app.jobs import in_flight, services
 from django_app.jobs.status import status_of
 from django_app.reports import storage
 from django_app.reports.forms import GroupingForm
@@ -23,15 +26,25 @@ from django_app.reports.parsing import CsvError, preview
 from django_app.reports.tasks import build_report
 
 REPORT_LINK_SECONDS = 300  # links minted for a click, not for keeping
+FILES_GONE = "This report's files are no longer stored: see below how to get them back."
 
 
-@login_required
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
+    """The home page: what the app is, for visitors; the upload form and the user's
+    reports (each with its build's state, in the words the task pages use) once logged in."""
+    if not request.user.is_authenticated:
+        return render(request, "reports/landing.html")
     back = request.build_absolute_uri(reverse("reports:uploaded"))
     form = storage.upload_form(request.user.pk, back)
-    reports = Report.objects.visible_to(request.user).select_related("upload", "owner")[:50]
-    return render(request, "reports/index.html", {"upload_form": form, "reports": reports})
+    reports = list(Report.objects.visible_to(request.user).select_related("upload", "owner")[:50])
+    builds = services.latest_for_each(reports, build_report)
+    rows = [
+        (report, status_of(builds[report.pk]) if report.pk in builds else None)
+        for report in reports
+    ]
+    page = render(request, "reports/index.html", {"upload_form": form, "rows": rows})
+    return allow_form_action(page, form.url)  # the upload form posts straight to S3
 
 
 @login_required
@@ -76,17 +89,24 @@ def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         upload = get_object_or_404(Upload.objects.owned_by(request.user), pk=pk)
         if form.is_valid():
-            report = Report.objects.create(
-                owner=request.user, upload=upload, group_by=form.cleaned_data["group_by"]
-            )
-            services.start(
-                request.user,
-                build_report,
-                report.pk,
-                label=f"Report on {upload.filename}",
-                subject=report,
-            )
-            return redirect(report)
+            try:
+                with transaction.atomic():  # no report row for a start that is refused
+                    report = Report.objects.create(
+                        owner=request.user, upload=upload, group_by=form.cleaned_data["group_by"]
+                    )
+                    services.start(
+                        request.user,
+                        # Each user's reports are their own group on the heavy queue, a
+                        # fair queue: one user's burst cannot starve the others.
+                        build_report.using(message_group=f"user-{request.user.pk}"),
+                        report.pk,
+                        label=f"Report on {upload.filename}",
+                        subject=report,
+                    )
+            except in_flight.TooManyInFlight as refused:
+                form.add_error(None, str(refused))
+            else:
+                return redirect(report)
     return render(
         request,
         "reports/upload.html",
@@ -101,6 +121,7 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
         Report.objects.visible_to(request.user).select_related("upload", "owner"), pk=pk
     )
     job = services.latest_for(report, build_report)
+    files_gone = report.is_ready and bool(storage.missing(report.keys))
     return render(
         request,
         "reports/detail.html",
@@ -108,8 +129,12 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "report": report,
             "job": job,
             "status": status_of(job) if job else None,
+            "email_confirmed": verification.is_verified(report.owner),
             # Reload when the task finishes, to show the report or the retry button.
             "waiting": not report.is_ready,
+            "files_gone": files_gone,
+            # Then it can be built again from its upload, unless that is gone too.
+            "upload_gone": files_gone and bool(storage.missing([report.upload.key])),
         },
     )
 
@@ -118,13 +143,17 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def report_file(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     """Open the HTML report or download the CSV: a redirect to a short-lived presigned
-    URL, so the file is served by S3 and the link checks ownership each time."""
+    URL, so the file is served by S3 and the link checks ownership each time. The email
+    links here too, so its link never expires and says so when the file is gone."""
     report = get_object_or_404(
         Report.objects.visible_to(request.user).select_related("upload"), pk=pk
     )
     if not report.is_ready:
         raise Http404("The report is not ready yet.")
     key, attachment = (report.html_key, False) if kind == "html" else (report.csv_key, True)
+    if storage.missing([key]):  # else S3 would answer the browser with raw XML
+        messages.error(request, FILES_GONE)
+        return redirect(report)
     return redirect(
         storage.download_url(
             key,

@@ -8,11 +8,10 @@ dies or SQS is down (contract 9). Nothing raises into the caller after its commi
 """
 
 import inspect
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -23,19 +22,23 @@ from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
 
-from sqs_tasks import log_context, outbox, queues, strict_json
+from sqs_tasks import log_context, outbox, queues, sensitive, strict_json
 from sqs_tasks.claim_check import PayloadStore, PayloadTooLongLived
 from sqs_tasks.codec import MessageCodec
 from sqs_tasks.config import BackendConfig
 from sqs_tasks.envelope import AttemptPolicy, Envelope
 from sqs_tasks.errors import class_path
 from sqs_tasks.exceptions import InvalidTaskArguments
-from sqs_tasks.item import StoredJSON, arguments_json
+from sqs_tasks.item import StoredJSON, TaskItem, WorkflowRef, arguments_json, is_task_id
+from sqs_tasks.limits import gate as limits
 from sqs_tasks.results import ResultStore
 from sqs_tasks.task import SQSTask
 from sqs_tasks.task_results import pending_task_result, ready_result, to_task_result
+from sqs_tasks.workflows.records import workflow_key
 
 _DEDUP_NAMESPACE = uuid.UUID("6f1d3c52-93a4-4c0e-9a51-7c2b9e0e5d11")
+# A workflow's plan beyond this goes to S3: every continuation reads it (once per process).
+WORKFLOW_PLAN_INLINE_LIMIT = 32 * 1024
 
 Call = tuple[Task, Sequence[Any], dict[str, Any]]
 
@@ -51,6 +54,7 @@ class _Prepared:
 class SQSBackend(BaseTaskBackend):
     task_class = SQSTask
     supports_defer = True
+    supports_priority = True  # by lanes: PRIORITY_LANES
     supports_get_result = True
     supports_async_task = True
 
@@ -60,6 +64,7 @@ class SQSBackend(BaseTaskBackend):
         self.results = ResultStore(self.config.table_name, self.config.result_ttl)
         self.payloads = PayloadStore(self.config.bucket_name)
         self.codec = MessageCodec(self.config.signer)
+        self.gate = limits.Gate(self.config.limits_table, self.config.limits)
 
     # -- validation ---------------------------------------------------------------
 
@@ -84,6 +89,23 @@ class SQSBackend(BaseTaskBackend):
             and all(isinstance(k, type) and issubclass(k, BaseException) for k in retry_on)
         ):
             raise InvalidTask("retry_on must be a tuple of exception classes.")
+        try:
+            limits.declared(task, self.config.limits)
+        except ValueError as error:
+            raise InvalidTask(str(error)) from None
+        if task.priority != 0 and not self.lane_for(task.queue_name, task.priority):
+            lanes = self.config.priority_lanes.get(task.queue_name, {})
+            raise InvalidTask(
+                f"No lane of queue {task.queue_name!r} takes priority {task.priority} "
+                f"(PRIORITY_LANES: {lanes or 'none'}; the queue itself takes 0)."
+            )
+        names = getattr(task, "sensitive", ())
+        if not (isinstance(names, tuple) and all(isinstance(n, str) for n in names)):
+            raise InvalidTask("sensitive must be a tuple of parameter names.")
+        try:
+            sensitive.check_names(task, names)
+        except ValueError as error:
+            raise InvalidTask(str(error)) from None
 
     @property
     def max_attempts_allowed(self) -> int:
@@ -97,11 +119,26 @@ class SQSBackend(BaseTaskBackend):
             timeout=float(getattr(task, "timeout", None) or self.config.timeout),
         )
 
-    def sqs_queue_name(self, queue_name: str) -> str:
-        return self.config.queue_name_prefix + queue_name
+    def lane_for(self, queue_name: str, priority: int) -> str:
+        """The lane of `queue_name` that takes `priority`: "" for the queue itself (0)."""
+        for lane, (low, high) in self.config.priority_lanes.get(queue_name, {}).items():
+            if low <= priority <= high:
+                return lane
+        return ""
 
-    def queue_url(self, queue_name: str) -> str:
-        return queues.url_for_name(self.sqs_queue_name(queue_name))
+    def sqs_queue_name(self, queue_name: str, lane: str = "") -> str:
+        return self.config.queue_name_prefix + queue_name + (f"-{lane}" if lane else "")
+
+    def queue_url(self, queue_name: str, lane: str = "") -> str:
+        return queues.url_for_name(self.sqs_queue_name(queue_name, lane))
+
+    def sqs_queues(self) -> list[tuple[str, str]]:
+        """(Django queue, lane) of every SQS queue the backend sends to."""
+        return [
+            (queue, lane)
+            for queue in sorted(self.queues)
+            for lane in ["", *sorted(self.config.priority_lanes.get(queue, {}))]
+        ]
 
     # -- enqueue ------------------------------------------------------------------
 
@@ -135,13 +172,47 @@ class SQSBackend(BaseTaskBackend):
                     fresh.append(prepared)
                 results.append(prepared.result)
                 new_ids.append(prepared.result.id)
-                transaction.on_commit(partial(self._enqueued, prepared.result), using=using)
+                transaction.on_commit(
+                    partial(self._enqueued, prepared.result), using=using, robust=True
+                )
             outbox.add(using, [p.envelope for p in fresh], now)
             outbox.relay_after_commit(self, using, new_ids)
         return results
 
     def _enqueued(self, result: TaskResult) -> None:
         task_enqueued.send(type(self), task_result=result)
+
+    # -- workflows (sqs_tasks/workflows/) -------------------------------------------
+
+    def step_envelope(
+        self,
+        task: Task,
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        *,
+        task_id: str,
+        workflow: WorkflowRef,
+        now: datetime,
+    ) -> Envelope:
+        """A workflow step's envelope, validated like any enqueue, with its given id."""
+        self.validate_task(task)
+        args, kwargs = self._validated_arguments(task, args, kwargs)
+        return self._prepare(task, task_id, args, kwargs, now, workflow=workflow).envelope
+
+    def enqueue_workflow(self, workflow_id: str, plan: str, first_steps: list[Envelope]) -> None:
+        """The workflow's record and its first steps, as rows of the caller's transaction
+        (contract 9), sent after the commit: the record before any step."""
+        using = outbox.database_for_enqueue(self.config.outbox_databases)
+        now = timezone.now()
+        stored = StoredJSON(text=plan)
+        if len(plan.encode()) > WORKFLOW_PLAN_INLINE_LIMIT:
+            lifetime = timedelta(seconds=self.config.result_ttl)
+            stored = StoredJSON(ref=self.payloads.put_arguments(plan, lifetime))
+        with transaction.atomic(using=using):
+            outbox.add_workflow(using, self.alias, workflow_id, stored, now)
+            outbox.add(using, first_steps, now)
+            keys = [workflow_key(workflow_id), *(envelope.task_id for envelope in first_steps)]
+            outbox.relay_after_commit(self, using, keys)
 
     def _existing(self, task_id: str) -> TaskResult | None:
         """The real status of a task enqueued before with the same dedup key, if any."""
@@ -151,13 +222,28 @@ class SQSBackend(BaseTaskBackend):
             return None
 
     def _prepare(
-        self, task: Task, task_id: str, args: list[Any], kwargs: dict[str, Any], now: Any
+        self,
+        task: Task,
+        task_id: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        now: datetime,
+        *,
+        workflow: WorkflowRef | None = None,
     ) -> _Prepared:
+        wait = (task.run_after - now) if task.run_after else timedelta(0)
+        lifetime = max(wait, timedelta(0)) + timedelta(seconds=self.config.result_ttl)
+        try:
+            limit_refs = limits.refs_for(task, self.config.limits, args, kwargs)
+        except Exception as error:  # a key function that does not fit the call
+            raise InvalidTaskArguments(f"a limit's key of {task.name} failed: {error!r}") from None
+        sealed = None
+        if names := getattr(task, "sensitive", ()):
+            args, kwargs, values = sensitive.split(task, names, args, kwargs)
+            sealed = self._sealed(values, lifetime)
         text = arguments_json(args, kwargs)
         arguments = StoredJSON(text=text)
         if len(text.encode()) > self.config.claim_check_threshold:
-            wait = (task.run_after - now) if task.run_after else timedelta(0)
-            lifetime = max(wait, timedelta(0)) + timedelta(seconds=self.config.result_ttl)
             try:
                 arguments = StoredJSON(ref=self.payloads.put_arguments(text, lifetime))
             except PayloadTooLongLived as error:
@@ -174,15 +260,40 @@ class SQSBackend(BaseTaskBackend):
             run_after=task.run_after,
             policy=self.policy_for(task),
             request_id=log_context.current("request_id"),
+            sensitive=sealed,
+            workflow=workflow,
+            limits=limit_refs,
+            priority=task.priority,
+            message_group=self._message_group(task, args, kwargs),
         )
         result = ready_result(task, task_id, args, kwargs, now, backend=self.alias)
         return _Prepared(result, envelope)
+
+    @staticmethod
+    def _message_group(task: Task, args: list[Any], kwargs: dict[str, Any]) -> str | None:
+        group = getattr(task, "message_group", None)
+        if group is None or isinstance(group, str):
+            return group
+        try:
+            return str(group(*args, **kwargs))[:128]  # SQS's limit for a group id
+        except Exception as error:
+            raise InvalidTaskArguments(f"message_group of {task.name} failed: {error!r}") from None
+
+    def _sealed(self, values: sensitive.Values, lifetime: timedelta) -> sensitive.SealedRef | None:
+        if not values.args and not values.kwargs:
+            return None
+        try:
+            return sensitive.seal(
+                values, bucket=self.config.bucket_name, signer=self.codec.signer, lifetime=lifetime
+            )
+        except PayloadTooLongLived as error:
+            raise InvalidTaskArguments(f"{error}: pass a reference to the secret instead") from None
 
     def _validated_arguments(
         self, task: Task, args: Sequence[Any], kwargs: dict[str, Any]
     ) -> tuple[list[Any], dict[str, Any]]:
         try:
-            args, kwargs = json.loads(strict_json.dumps([list(args), dict(kwargs)]))
+            args, kwargs = strict_json.normalized([list(args), dict(kwargs)])
             size = len(arguments_json(args, kwargs).encode())
         except ValueError as error:
             raise InvalidTaskArguments(f"Task arguments must be JSON: {error}") from None
@@ -196,24 +307,33 @@ class SQSBackend(BaseTaskBackend):
     # -- results ------------------------------------------------------------------
 
     def get_result(self, result_id: str) -> TaskResult:
-        item = self.results.get(result_id)
-        if item is not None and item.backend == self.alias:
-            return to_task_result(item, self.payloads)
-        if item is None:
-            envelope = outbox.pending(self.config.outbox_databases, result_id)
-            if envelope is not None and envelope.backend == self.alias:
-                return pending_task_result(envelope, self.payloads)
+        found = self._item_or_pending(result_id, consistent=True)
+        if isinstance(found, TaskItem):
+            return to_task_result(found, self.payloads)
+        if isinstance(found, Envelope):
+            return pending_task_result(found, self.payloads)
         raise TaskResultDoesNotExist(result_id)
 
     def get_progress(self, result_id: str) -> dict[str, Any] | None:
         """What a running task last reported through `context.report_progress` (read
         eventually consistent: progress a moment old is harmless, and reads cost half)."""
-        item = self.results.get(result_id, consistent=False)
-        if item is None:
-            if outbox.pending(self.config.outbox_databases, result_id) is not None:
-                return None
+        found = self._item_or_pending(result_id, consistent=False)
+        if found is None:
             raise TaskResultDoesNotExist(result_id)
-        return item.progress.as_dict() if item.progress else None
+        if isinstance(found, TaskItem) and found.progress:
+            return found.progress.as_dict()
+        return None
+
+    def _item_or_pending(self, result_id: str, *, consistent: bool) -> TaskItem | Envelope | None:
+        """This backend's task of that id: its item, or its envelope still in the outbox."""
+        if not is_task_id(result_id):
+            return None
+        found = outbox.read_through(
+            lambda: self.results.get(result_id, consistent=consistent),
+            lambda: outbox.pending(self.config.outbox_databases, result_id),
+            lambda: self.results.get(result_id),
+        )
+        return found if found is not None and found.backend == self.alias else None
 
 
 def check_arguments(task: Task, args: Sequence[Any], kwargs: dict[str, Any]) -> None:

@@ -106,12 +106,13 @@ def _names_match(wanted: str, actual: str) -> bool:
 
 
 def dead_letter_queues(backend: SQSBackend, queue: str = "") -> list[tuple[str, str, str]]:
-    """(Django queue name, source URL, dead-letter URL) for each queue of the backend."""
-    names = sorted(backend.queues) if not queue else [queue]
+    """(Django queue name, source URL, dead-letter URL) for each SQS queue of the backend
+    (a queue's priority lanes included)."""
     return [
         (name, url, queues.dead_letter_url(url))
-        for name in names
-        for url in [backend.queue_url(name)]
+        for name, lane in backend.sqs_queues()
+        if not queue or name == queue
+        for url in [backend.queue_url(name, lane)]
     ]
 
 

@@ -38,6 +38,7 @@ from sqs_tasks.runner.outcome import Failed, Letter
 from sqs_tasks.runner.runner import TaskRunner, dead_letter_of
 from sqs_tasks.worker.copies import Copies, CopyChanged
 from sqs_tasks.worker.letters import send_letter
+from sqs_tasks.workflows.engine import Engine
 
 logger = logging.getLogger("sqs_tasks.reconciler")
 
@@ -92,6 +93,7 @@ class _Reconciler:
         self.results = backend.results
         self.copies = Copies(backend.results, backend.codec)
         self.runner = TaskRunner(backend)
+        self.engine = Engine(backend)
 
     def settle(self, letter: DeadLetter) -> str:
         """Do what the letter's task needs; say what, in a few words."""
@@ -104,6 +106,8 @@ class _Reconciler:
             case verdict.Missing():
                 return "left: no result record"
             case verdict.Done(status="SUCCESSFUL"):
+                if envelope.workflow is not None:  # what follows may not have started
+                    self.engine.step_succeeded(envelope.workflow)
                 delete(letter)
                 return "deleted: task succeeded"
             case verdict.Done():

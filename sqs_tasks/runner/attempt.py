@@ -6,14 +6,16 @@ from typing import Any
 from django.tasks import Task, TaskResult
 
 from sqs_tasks.envelope import Envelope
+from sqs_tasks.sensitive import Values
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Attempt:
     task: Task
     envelope: Envelope
-    args: list[Any]
+    args: list[Any]  # the call as the function receives it
     kwargs: dict[str, Any]
+    secrets: Values | None  # its sensitive values: never stored, scrubbed from errors
     # Django's view of the task while it runs; the runner updates it in place (as
     # Django's own backends do) so signal receivers see the outcome.
     task_result: TaskResult

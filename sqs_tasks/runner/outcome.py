@@ -5,6 +5,7 @@ here and a new arm there."""
 from dataclasses import dataclass
 
 from sqs_tasks.errors import ErrorRecord
+from sqs_tasks.limits.gate import Reservations
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,11 +23,13 @@ class RetryLater:
 
 @dataclass(frozen=True, slots=True)
 class Waiting:
-    """No attempt now: the task is not due yet, or another live attempt holds it. The
-    message comes back after `delay` seconds; nothing was spent but a receive."""
+    """No attempt now: the task is not due yet, another live attempt holds it, or a limit
+    holds it back. The message comes back after `delay` seconds; nothing was spent but a
+    receive. With `reserved`, a limit counted starts for it: a fresh copy carries them."""
 
     delay: float
-    reason: str  # "not due", "busy"
+    reason: str  # "not due", "busy", a limit's
+    reserved: Reservations | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +70,4 @@ class Superseded:
     successor: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Lost:
-    """This attempt's outcome could not be recorded: its lease was taken over."""
-
-
-Outcome = Succeeded | RetryLater | Waiting | Failed | Finished | Superseded | Lost
+Outcome = Succeeded | RetryLater | Waiting | Failed | Finished | Superseded

@@ -12,8 +12,9 @@ it says what happened, as an Outcome.
 """
 
 import asyncio
+import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from inspect import iscoroutinefunction
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from django.tasks import Task, TaskResult, TaskResultStatus
 from django.utils import timezone
 
+from sqs_tasks import sensitive
 from sqs_tasks.claim_check import PayloadTooLongLived
 from sqs_tasks.envelope import Envelope
 from sqs_tasks.errors import ErrorRecord
@@ -33,6 +35,8 @@ from sqs_tasks.exceptions import (
     WorkerLost,
 )
 from sqs_tasks.item import FAILED, StoredJSON, TaskItem
+from sqs_tasks.limits.gate import Admission, Held
+from sqs_tasks.results import Also
 from sqs_tasks.runner import retry, verdict
 from sqs_tasks.runner.attempt import Attempt
 from sqs_tasks.runner.middleware import (
@@ -47,7 +51,6 @@ from sqs_tasks.runner.outcome import (
     Failed,
     Finished,
     Letter,
-    Lost,
     Outcome,
     RetryLater,
     Succeeded,
@@ -64,6 +67,13 @@ if TYPE_CHECKING:
 
 # How soon a copy looks again when the item changed under it between two reads.
 CONTENDED_DELAY = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Unwritten:
+    """The attempt's outcome was not written; `item` is the task's item as it was."""
+
+    item: TaskItem | None
 
 
 def default_middleware(sender: type) -> list[Middleware]:
@@ -87,7 +97,21 @@ class TaskRunner:
         worker_id: str,
         time_limit: float,
         lease_until: float,
+        secrets: sensitive.Values | None = None,
     ) -> Outcome:
+        gate = self.backend.gate
+        admission = Admission()
+        if envelope.limits:
+            admitted = gate.admit(
+                task, envelope.task_id, envelope.limits, lease_until, envelope.reserved
+            )
+            if isinstance(admitted, Held):  # waiting is not failing: no attempt spent
+                until = time.time() + admitted.wait
+                self.results.note_waiting(
+                    envelope.task_id, copy=envelope.copy, reason=admitted.reason, until=until
+                )
+                return Waiting(admitted.wait, admitted.reason, admitted.reserved)
+            admission = admitted
         now = timezone.now()
         claim = self.results.claim(
             envelope.task_id,
@@ -97,14 +121,19 @@ class TaskRunner:
             now=now,
         )
         if not claim.granted or claim.before is None:
+            gate.give_back(admission.taken, envelope.task_id)
             return self.judge_copy(envelope, claim.before, now)
         before = claim.before
+        shown_args, shown_kwargs = sensitive.redact(args, kwargs, secrets)
         attempt = Attempt(
             task=task,
             envelope=envelope,
             args=args,
             kwargs=kwargs,
-            task_result=self._running_result(task, envelope, args, kwargs, before, worker_id, now),
+            secrets=secrets,
+            task_result=self._running_result(
+                task, envelope, shown_args, shown_kwargs, before, worker_id, now
+            ),
             worker_id=worker_id,
             number=before.attempts + 1,
             time_limit=time_limit,
@@ -122,7 +151,14 @@ class TaskRunner:
             raise
         except BaseException as raised:  # a task's failure is data, whatever it raised
             value, error = None, raised
-        outcome = self._record(attempt, value, error, carried, before)
+        # The limits' places go back with the outcome, in one request (results.Also).
+        releases = gate.releases(admission, envelope.task_id)
+        outcome = self._record(attempt, value, error, carried, before, releases)
+        if isinstance(outcome, Unwritten):
+            # Neither the outcome nor the releases were written (one transaction). Why
+            # not, the item says: see _record.
+            gate.give_back(admission.places, envelope.task_id)
+            outcome = self.judge_copy(envelope, outcome.item, timezone.now())
         for middleware in reversed(self.middleware):
             middleware.after_attempt(attempt, outcome)
         return outcome
@@ -151,7 +187,17 @@ class TaskRunner:
         error: BaseException | None,
         carried: list[ErrorRecord],
         before: TaskItem,
-    ) -> Outcome:
+        releases: list[Also],
+    ) -> "Outcome | Unwritten":
+        """Write what the attempt came to, if this attempt still holds the task.
+
+        A refused write is not always someone else's win. DynamoDB may apply an
+        UpdateItem whose response never arrives; botocore sends it again, and the second
+        try finds its own first one (no longer RUNNING under this lease) and is refused.
+        Either way the item, returned with the refusal, is the truth, and the copy is
+        judged on it like any refused claim: SUCCESSFUL continues its workflow, a letter
+        still owed is sent, READY brings the message back. (A TransactWriteItems retry
+        carries the same ClientRequestToken, so DynamoDB answers it as the first.)"""
         now = timezone.now()
         result, task_id = attempt.task_result, attempt.task_id
         if error is None and value is not None:
@@ -164,15 +210,22 @@ class TaskRunner:
             except PayloadTooLongLived as storing:  # it never will be: fail once, not again
                 error = UnstorableResult(f"the return value could not be stored: {storing}")
             else:
-                recorded = self.results.record_success(
-                    task_id, owner=attempt.worker_id, now=now, value=stored, carried=carried
+                written = self.results.record_success(
+                    task_id,
+                    owner=attempt.worker_id,
+                    now=now,
+                    value=stored,
+                    carried=carried,
+                    also=releases,
                 )
                 _update(result, TaskResultStatus.SUCCESSFUL, now, finished=True)
                 object.__setattr__(result, "_return_value", value)
-                return Succeeded() if recorded else Lost()
+                return Succeeded() if written.done else Unwritten(written.before)
 
         assert error is not None
-        record = ErrorRecord.from_exception(error, now)
+        record = ErrorRecord.from_exception(
+            error, now, scrub=partial(sensitive.scrub, values=attempt.secrets)
+        )
         result.errors.extend(task_errors([record]))
         errors = [*carried, record]
         if isinstance(error, ExpectedFailure):
@@ -183,33 +236,36 @@ class TaskRunner:
                 letter_copy=None,
                 owner=attempt.worker_id,
                 expected=True,
+                also=releases,
             )
             _update(result, TaskResultStatus.FAILED, now, finished=True)
-            return Finished(FAILED, record) if written.done else Lost()
+            return Finished(FAILED, record) if written.done else Unwritten(written.before)
         config = self.backend.config
         if retry.should_retry(error, attempt.envelope.policy, attempt.number):
             delay = retry.retry_delay(
                 error, attempt.number, config.retry_backoff_base, config.retry_backoff_max
             )
-            recorded = self.results.record_retry(
+            written = self.results.record_retry(
                 task_id,
                 owner=attempt.worker_id,
                 now=now,
                 errors=errors,
                 not_before=now.timestamp() + delay,
+                also=releases,
             )
             _update(result, TaskResultStatus.READY, now, finished=False)
-            return RetryLater(record, delay) if recorded else Lost()
+            return RetryLater(record, delay) if written.done else Unwritten(written.before)
         written = self.results.record_failure(
             before,
             now=now,
             errors=errors,
             letter_copy=attempt.envelope.copy,
             owner=attempt.worker_id,
+            also=releases,
         )
         _update(result, TaskResultStatus.FAILED, now, finished=True)
         if not written.done:
-            return Lost()
+            return Unwritten(written.before)
         failed = replace(before, errors=(*before.errors, *errors), attempts=attempt.number)
         return Failed(dead_letter_of(failed, attempt.envelope.copy), record)
 

@@ -23,8 +23,9 @@ same shape: record first, act, then confirm):
 """
 
 import logging
+from dataclasses import replace
 
-from sqs_tasks import queues
+from sqs_tasks import queues, sensitive
 from sqs_tasks.codec import MessageCodec
 from sqs_tasks.envelope import Envelope
 from sqs_tasks.results import ResultStore
@@ -42,11 +43,16 @@ class Copies:
         self.codec = codec
 
     def replace(self, queue_url: str, envelope: Envelope, delay: float) -> None:
-        """Send copy n+1 of this copy n, due in `delay` seconds, and retire copy n."""
+        """Send copy n+1 of this copy n, due in `delay` seconds, and retire copy n. The
+        fresh copy is signed, and its sensitive values' MAC made, with today's key."""
+        fresh = envelope.with_copy(envelope.copy + 1)
+        if fresh.sensitive is not None:
+            mac = sensitive.reseal(fresh.sensitive, signer=self.codec.signer, task_id=fresh.task_id)
+            fresh = replace(fresh, sensitive=mac)
         written = self.results.begin_copy(envelope.task_id, from_copy=envelope.copy)
         if not written.done:
             raise CopyChanged(f"task {envelope.task_id} moved on from copy {envelope.copy}")
-        self.send(queue_url, envelope.with_copy(envelope.copy + 1), delay)
+        self.send(queue_url, fresh, delay)
 
     def send(self, queue_url: str, envelope: Envelope, delay: float = 0) -> None:
         """Send this copy (named live, or about to be) and confirm it on the item."""

@@ -7,14 +7,16 @@ A message is deleted only when the item says nothing more needs it: the task fin
 """
 
 import logging
+from collections.abc import Callable
+from dataclasses import replace
 
 from sqs_tasks import aws, queues
 from sqs_tasks.envelope import Envelope
+from sqs_tasks.item import SUCCESSFUL, WorkflowRef
 from sqs_tasks.results import ResultStore
 from sqs_tasks.runner.outcome import (
     Failed,
     Finished,
-    Lost,
     Outcome,
     RetryLater,
     Succeeded,
@@ -40,16 +42,32 @@ class ReturnToQueue(Exception):
 
 
 class Disposition:
-    def __init__(self, results: ResultStore, copies: Copies) -> None:
+    def __init__(
+        self,
+        results: ResultStore,
+        copies: Copies,
+        continue_workflow: Callable[[WorkflowRef], None],
+    ) -> None:
         self.results = results
         self.copies = copies
+        # What follows a workflow's step (workflows/engine.py): run before the message is
+        # deleted, and again by any later delivery of it, so a crash loses nothing.
+        self.continue_workflow = continue_workflow
 
     def apply(self, message: IncomingMessage, envelope: Envelope, outcome: Outcome) -> None:
         match outcome:
-            case Succeeded() | Finished() | Lost() | Superseded(successor=None):
+            case Succeeded():
+                self._after_success(envelope)
+            case Finished(status=status) if status == SUCCESSFUL:
+                self._after_success(envelope)
+            case Finished() | Superseded(successor=None):
                 return
             case Superseded(successor=int(successor)):
                 self.copies.send(message.queue_url, envelope.with_copy(successor))
+            case Waiting(delay=delay, reserved=reserved) if (
+                reserved is not None and reserved != envelope.reserved
+            ):
+                self.come_back(message, replace(envelope, reserved=reserved), delay, changed=True)
             case RetryLater(delay=delay) | Waiting(delay=delay):
                 self.come_back(message, envelope, delay)
             case Failed(letter=letter):
@@ -62,10 +80,17 @@ class Disposition:
                     source_queue=message.queue_name,
                 )
 
-    def come_back(self, message: IncomingMessage, envelope: Envelope, delay: float) -> None:
+    def _after_success(self, envelope: Envelope) -> None:
+        if envelope.workflow is not None:
+            self.continue_workflow(envelope.workflow)
+
+    def come_back(
+        self, message: IncomingMessage, envelope: Envelope, delay: float, *, changed: bool = False
+    ) -> None:
         """Have this task's message back in `delay` seconds: this copy, hidden that long,
-        or, once it has been handed back before, a fresh copy in its place."""
-        if message.receive_count >= REPLACE_AFTER_RECEIVES:
+        or a fresh copy in its place, once this one has been handed back before or when
+        the envelope `changed` (it carries a reservation: limits/gate.py)."""
+        if changed or message.receive_count >= REPLACE_AFTER_RECEIVES:
             try:
                 self.copies.replace(message.queue_url, envelope, delay)
             except CopyChanged:
@@ -78,7 +103,7 @@ def return_later(message: IncomingMessage, delay: float) -> None:
     """Hide the message for `delay` seconds (SQS allows 12 h), then report it failed so
     Lambda keeps it. If hiding fails, the queue's own visibility timeout still brings it
     back, later: the item, not the message, says when the task may run."""
-    seconds = max(0, min(int(delay + 0.999), MAX_VISIBILITY))
+    seconds = visibility_seconds(delay)
     try:
         aws.client("sqs").change_message_visibility(
             QueueUrl=message.queue_url,
@@ -88,3 +113,8 @@ def return_later(message: IncomingMessage, delay: float) -> None:
     except Exception:
         logger.warning("could not change visibility", exc_info=True)
     raise ReturnToQueue(f"returns in {seconds}s")
+
+
+def visibility_seconds(delay: float) -> int:
+    """A delay as SQS's visibility timeout takes it: whole seconds, rounded up, at most 12 h."""
+    return max(0, min(int(delay + 0.999), MAX_VISIBILITY))

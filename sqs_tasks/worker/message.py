@@ -17,6 +17,7 @@ class IncomingMessage:
     receive_count: int
     # Lambda's lower-camel shape ({"stringValue": ..., "dataType": ...}), kept as delivered.
     attributes: dict[str, dict[str, object]]
+    sent_at: float | None = None  # epoch seconds (SQS's SentTimestamp)
 
     @classmethod
     def from_record(cls, record: SQSRecord) -> "IncomingMessage":
@@ -32,6 +33,7 @@ class IncomingMessage:
             queue_arn=raw.get("eventSourceARN", ""),
             receive_count=receive_count,
             attributes=raw.get("messageAttributes") or {},
+            sent_at=_epoch_seconds(raw.get("attributes", {}).get("SentTimestamp")),
         )
 
     def attribute(self, name: str) -> str | None:
@@ -57,3 +59,10 @@ class IncomingMessage:
             for name, value in self.attributes.items()
             if "stringValue" in value
         }
+
+
+def _epoch_seconds(milliseconds: object) -> float | None:
+    try:
+        return int(str(milliseconds)) / 1000
+    except ValueError:
+        return None

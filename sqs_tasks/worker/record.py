@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from django.tasks import Task
 from django.utils import timezone
 
-from sqs_tasks import log_context, queues
+from sqs_tasks import log_context, queues, sensitive
 from sqs_tasks.backends.sqs import SQSBackend, check_arguments
 from sqs_tasks.envelope import Envelope, decode_arguments
 from sqs_tasks.errors import ErrorRecord, class_path
@@ -21,6 +21,7 @@ from sqs_tasks.exceptions import (
     ArgumentMismatch,
     InvalidSignature,
     InvalidTaskArguments,
+    KeysBehind,
     MalformedEnvelope,
     MisroutedMessage,
     RejectedMessage,
@@ -32,11 +33,20 @@ from sqs_tasks.runner.runner import TaskRunner, dead_letter_of
 from sqs_tasks.task_results import read_json, resolve_task
 from sqs_tasks.worker.copies import Copies
 from sqs_tasks.worker.deadline import Deadline
-from sqs_tasks.worker.disposition import NOT_STARTED_DELAY, Disposition, ReturnToQueue
+from sqs_tasks.worker.disposition import (
+    NOT_STARTED_DELAY,
+    Disposition,
+    ReturnToQueue,
+    return_later,
+)
 from sqs_tasks.worker.letters import send_letter
 from sqs_tasks.worker.message import IncomingMessage
+from sqs_tasks.workflows.engine import Engine
 
 logger = logging.getLogger("sqs_tasks.worker")
+
+# How soon a record that failed unexpectedly (AWS refused a call) comes back.
+TRANSIENT_DELAY = 10.0
 
 
 class RecordHandler:
@@ -48,7 +58,11 @@ class RecordHandler:
         self.runner = runner
         self.deadline = deadline
         self.worker_id = worker_id
-        self.disposition = Disposition(backend.results, Copies(backend.results, backend.codec))
+        self.disposition = Disposition(
+            backend.results,
+            Copies(backend.results, backend.codec),
+            Engine(backend).step_succeeded,
+        )
 
     def __call__(self, record: SQSRecord, lambda_context: Any = None) -> None:
         message = IncomingMessage.from_record(record)
@@ -59,13 +73,19 @@ class RecordHandler:
                 self._reject(message, rejection)
             except ReturnToQueue:
                 raise
+            except KeysBehind as behind:
+                logger.info("signing key not read yet; the message returns: %s", behind)
+                return_later(message, behind.retry_in)
             except Exception:
-                # AWS unreachable, a bug: the message comes back and is tried again.
+                # AWS refusing a call, a bug: the message comes back soon and is tried
+                # again, not after the queue's whole visibility timeout.
                 logger.exception("record failed; it returns to the queue")
-                raise
+                return_later(message, TRANSIENT_DELAY)
 
     def _handle(self, message: IncomingMessage) -> None:
-        envelope = self.backend.codec.decode(message.body, message.signature)
+        envelope = self.backend.codec.decode(
+            message.body, message.signature, sent_at=message.sent_at
+        )
         with log_context.bound(task_id=envelope.task_id, request_id=envelope.request_id):
             task = self._runnable_task(envelope, message)
             now = timezone.now()
@@ -76,12 +96,13 @@ class RecordHandler:
             elif (time_limit := self.deadline.time_limit(envelope.policy.timeout)) is None:
                 outcome = Waiting(NOT_STARTED_DELAY, "not started: too little time left")
             else:
-                args, kwargs = self._arguments(task, envelope)
+                args, kwargs, secrets = self._arguments(task, envelope)
                 outcome = self.runner.run(
                     task,
                     envelope,
                     args=args,
                     kwargs=kwargs,
+                    secrets=secrets,
                     worker_id=self.worker_id,
                     time_limit=time_limit,
                     lease_until=self.deadline.lease_until(time_limit),
@@ -92,7 +113,8 @@ class RecordHandler:
         ids = {"task_id": envelope.task_id, "task_path": envelope.task_path}
         if envelope.backend != self.backend.alias:
             raise UnknownTask(f"backend {envelope.backend!r} is not this worker's", **ids)
-        expected_queue = self.backend.sqs_queue_name(envelope.queue_name)
+        lane = self.backend.lane_for(envelope.queue_name, envelope.priority)
+        expected_queue = self.backend.sqs_queue_name(envelope.queue_name, lane)
         if message.queue_name and message.queue_name != expected_queue:
             raise MisroutedMessage(
                 f"names queue {expected_queue!r} but arrived on {message.queue_name!r}", **ids
@@ -105,16 +127,26 @@ class RecordHandler:
             raise UnknownTask(f"{envelope.task_path} belongs to backend {task.backend!r}", **ids)
         return task
 
-    def _arguments(self, task: Task, envelope: Envelope) -> tuple[list[Any], dict[str, Any]]:
-        """The call's arguments (from S3 when claim-checked), fitted to the function."""
+    def _arguments(
+        self, task: Task, envelope: Envelope
+    ) -> tuple[list[Any], dict[str, Any], sensitive.Values | None]:
+        """The call's arguments (from S3 when claim-checked, with their sensitive values
+        put back), fitted to the function; and those values, to scrub from errors."""
         ids = {"task_id": envelope.task_id, "task_path": envelope.task_path}
         text = read_json(envelope.arguments, self.backend.payloads, task_id=envelope.task_id)
+        secrets = None
+        if envelope.sensitive is not None:
+            secrets = sensitive.unseal(
+                envelope.sensitive, signer=self.backend.codec.signer, task_id=envelope.task_id
+            )
         try:
             args, kwargs = decode_arguments(text)
+            if secrets is not None:
+                args, kwargs = sensitive.merge(args, kwargs, secrets)
             check_arguments(task, args, kwargs)
-        except (ValueError, InvalidTaskArguments) as error:
+        except (ValueError, IndexError, InvalidTaskArguments) as error:
             raise ArgumentMismatch(str(error), **ids) from None
-        return args, kwargs
+        return args, kwargs, secrets
 
     # -- messages that must never run ------------------------------------------------------
 

@@ -1,9 +1,12 @@
 """Emails the app sends through SES, caught by the emulator and shown locally.
 
 Each one is logged as a line and written to the outbox folder as an .eml file, where the
-staff-only outbox page reads them.
+staff-only outbox page reads them. Files are numbered in sending order across restarts:
+the emulator counts its emails from zero at each start, so the numbers continue from the
+highest file already there, and an existing file is never written over.
 """
 
+import re
 import threading
 from email import message_from_string
 from email.message import EmailMessage
@@ -11,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from stack.local import logs
+
+_NUMBERED = re.compile(r"(\d+)\.eml")
 
 
 def as_email(sent: Any) -> EmailMessage | Any:
@@ -42,6 +47,7 @@ class Outbox:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        self.collect()  # what was sent since the last look
 
     def _sent(self) -> list[Any]:
         from moto.ses.models import ses_backends
@@ -50,10 +56,29 @@ class Outbox:
 
     def _run(self) -> None:
         while not self._stop.wait(0.5):
-            sent = self._sent()
-            for number in range(self._seen, len(sent)):
-                email = as_email(sent[number])
-                path = self.folder / f"{number + 1:05d}.eml"
-                path.write_text(email.as_string(), encoding="utf-8")
-                logs.emit("ses", f"email to {email['To']}: {email['Subject']!r} -> {path}")
-            self._seen = len(sent)
+            self.collect()
+
+    def collect(self) -> list[Path]:
+        """Write every email sent since the last call; the files written."""
+        sent = self._sent()
+        written = [self.write(as_email(message)) for message in sent[self._seen :]]
+        self._seen = len(sent)
+        return written
+
+    def write(self, email: EmailMessage | Any) -> Path:
+        """Save one email as the next number in the folder, never over an existing file."""
+        number = self._highest() + 1
+        while True:
+            path = self.folder / f"{number:05d}.eml"
+            try:
+                with path.open("x", encoding="utf-8") as file:
+                    file.write(email.as_string())
+            except FileExistsError:
+                number += 1
+                continue
+            logs.emit("ses", f"email to {email['To']}: {email['Subject']!r} -> {path}")
+            return path
+
+    def _highest(self) -> int:
+        numbers = (_NUMBERED.fullmatch(file.name) for file in self.folder.glob("*.eml"))
+        return max((int(match[1]) for match in numbers if match), default=0)

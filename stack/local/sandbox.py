@@ -4,11 +4,17 @@ answers invocations read from stdin, one JSON line each.
 The handler runs in this process's main thread, as on Lambda, so time limits that use
 SIGALRM work. Its prints and logs go to stderr, which the parent tags and shows; stdout
 carries only the answers.
+
+The parent owns this process's life: it stops it (on Ctrl-C, or when an invocation runs
+past the timeout) by killing it. So the terminal's Ctrl-C, which reaches every process in
+the foreground group, is ignored here, where it would only print a KeyboardInterrupt
+traceback from a process about to be killed anyway.
 """
 
 import importlib
 import json
 import os
+import signal
 import sys
 import traceback
 
@@ -21,6 +27,7 @@ def load(handler: str):  # noqa: ANN201 - any Lambda handler
 
 
 def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     handler_path, function_name, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
     os.environ["AWS_LAMBDA_FUNCTION_NAME"] = function_name  # as Lambda sets it
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)

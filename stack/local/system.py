@@ -4,7 +4,6 @@ to know about a running one (state.json)."""
 import json
 import logging
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -12,65 +11,29 @@ import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import boto3
 from moto.server import ThreadedMotoServer
 
 from stack.local import logs, metrics, topology
+from stack.local.environment import (
+    LOCAL_SENDER,
+    PARAMETERS,
+    REGION,
+    Paths,
+    local_environment,
+    process_environment,
+    running_ports,
+)
 from stack.local.outbox import Outbox
 from stack.local.pollers import Poller
+from stack.local.rates_api import local_rates_api
 from stack.local.runtime import FunctionRuntime
 from stack.local.schedules import ScheduleClock
-from stack.local.web import manage, serve, web_environment
+from stack.local.web import manage, serve
 from stack.sam import deploy
 from stack.template import ROOT
-
-REGION = "us-east-1"
-LOCAL_SENDER = "tasks@app.local"
-PARAMETERS = {"AppName": "app", "Stage": "dev"}
-
-
-@dataclass
-class Paths:
-    root: Path  # state that survives a restart: database, secret key, outbox
-
-    @property
-    def state(self) -> Path:
-        return self.root / "state.json"
-
-    @property
-    def outbox(self) -> Path:
-        return self.root / "outbox"
-
-    def secret_key(self) -> str:
-        path = self.root / "secret-key"
-        if not path.exists():
-            path.write_text(secrets.token_urlsafe(50))
-        return path.read_text().strip()
-
-
-def local_environment(paths: Paths, aws_port: int, web_port: int = 8000) -> dict[str, str]:
-    """What every local process shares: the emulator as AWS, local secrets and database."""
-    return {
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{aws_port}",
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "DJANGO_SETTINGS_MODULE": "django_app.settings",
-        "DJANGO_SECRET_KEY": paths.secret_key(),
-        "DATABASE_URL": f"sqlite:///{paths.root / 'db.sqlite3'}",
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DJANGO_SECURE_COOKIES": "false",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LOCAL_OUTBOX_DIR": str(paths.outbox),
-        # Links in emails point at the local web app.
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
-        "DJANGO_DEFAULT_FROM_EMAIL": LOCAL_SENDER,
-        "PYTHONUNBUFFERED": "1",
-    }
 
 
 def quiet_emulator() -> None:
@@ -94,21 +57,11 @@ def detach_moto_lambda_runner() -> None:
                 queue.lambda_event_source_mappings.clear()
 
 
-def process_environment(paths: Paths, aws_port: int, web_port: int = 8000) -> dict[str, str]:
-    """The web stage's environment as Zappa would set it, with the local parts laid over."""
-    return {
-        **os.environ,
-        **web_environment(PARAMETERS["Stage"]),
-        **local_environment(paths, aws_port, web_port),
-    }
-
-
 def run_manage(paths: Paths, args: list[str]) -> int:
     """`manage.py <args>` against the running local system (e.g. tasks_failed)."""
-    if not paths.state.exists():
+    ports = running_ports(paths)
+    if ports is None:
         sys.exit("The local system is not running: start it with `make run`.")
-    state = json.loads(paths.state.read_text())
-    ports = (int(state[key].rsplit(":", 1)[1]) for key in ("endpoint", "web"))
     command = [sys.executable, "manage.py", *args]
     return subprocess.run(command, env=process_environment(paths, *ports), cwd=ROOT).returncode
 
@@ -132,7 +85,9 @@ class LocalSystem:
         self._parts.append(emulator)
         endpoint = env["AWS_ENDPOINT_URL"]
         logs.emit("aws", f"emulator (moto) on {endpoint}")
+        self._start_rates_api()
 
+        logs.emit("aws", "deploying template.yaml into the emulator (translated offline)")
         session = boto3.session.Session(region_name=REGION)
         outputs = deploy(session, parameters=PARAMETERS, endpoint_url=endpoint)
         logs.emit("aws", f"template.yaml deployed: {len(outputs)} outputs")
@@ -158,9 +113,15 @@ class LocalSystem:
         schedules = topology.schedules(translated, physical, functions)
 
         web_env = process_environment(self.paths, self.aws_port, self.web_port)
+        logs.emit("local", f"migrating the database ({env['DATABASE_URL']})")
         manage("migrate", "--noinput", "-v", "0", env=web_env)
+        logs.emit("local", "collecting static files")
         manage("collectstatic", "--noinput", "-v", "0", env=web_env)
-        manage("ensure_admin", env=web_env)
+        admin = manage(
+            "ensure_admin",
+            env={**web_env, "DJANGO_SUPERUSER_PASSWORD": self.paths.admin_password()},
+        )
+        logs.emit("local", f"{admin.strip()}  (kept in {self.paths.root / 'admin-password'})")
 
         # The functions' EMF lines become metrics in the emulator, as CloudWatch does.
         tap = metrics.Publisher(session.client("cloudwatch", endpoint_url=endpoint))
@@ -187,6 +148,7 @@ class LocalSystem:
         outbox = Outbox(self.paths.outbox)
         outbox.start()
         web_lambda = {"AWS_LAMBDA_FUNCTION_NAME": PARAMETERS["AppName"] + "-" + PARAMETERS["Stage"]}
+        logs.emit("local", f"starting the web app on http://127.0.0.1:{self.web_port}")
         self._parts += [
             clock,
             outbox,
@@ -206,6 +168,21 @@ class LocalSystem:
         web = f"http://127.0.0.1:{self.web_port}"
         logs.emit("local", f"ready: {web}/  emails: {web}/outbox/  (Ctrl-C stops everything)")
 
+    def _start_rates_api(self) -> None:
+        """The exchange-rate API the rates feature calls: the real one when RATES_API_URL
+        names it, else a local stand-in (the real one is out of reach offline)."""
+        if url := os.environ.get("RATES_API_URL"):
+            logs.emit("rates-api", f"RATES_API_URL is set: the workers call {url}")
+            return
+        api = local_rates_api(log=lambda line: logs.emit("rates-api", line)).start()
+        self._parts.append(api)
+        os.environ["RATES_API_URL"] = api.url  # every process started from here on
+        logs.emit(
+            "rates-api",
+            f"local stand-in for the exchange-rate API on {api.url} "
+            "(set RATES_API_URL to call a real one)",
+        )
+
     @staticmethod
     def _concurrency(spec: Any, mappings: list[topology.QueueMapping]) -> int:
         return max([m.max_concurrency for m in mappings if m.function.name == spec.name] or [1])
@@ -216,6 +193,8 @@ class LocalSystem:
         self._stopped.wait()
 
     def stop(self) -> None:
+        # A second Ctrl-C would only interrupt the stopping half-way, and leave processes.
+        signal.signal(signal.SIGINT, lambda *_: logs.emit("local", "still stopping"))
         logs.emit("local", "stopping")
         for part in reversed(self._parts):
             started = time.monotonic()

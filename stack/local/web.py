@@ -16,8 +16,18 @@ def web_environment(stage: str = "dev") -> dict[str, str]:
     return dict(settings[stage].get("environment_variables", {}))
 
 
-def manage(*args: str, env: dict[str, str], cwd: Path = ROOT) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], env=env, cwd=cwd, check=True)
+def manage(*args: str, env: dict[str, str], cwd: Path = ROOT) -> str:
+    """Run a manage.py command to its end; its output. It runs in a process group of its
+    own, out of the terminal's Ctrl-C: if that comes, this process stops it quietly."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        env=env,
+        cwd=cwd,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        process_group=0,
+    ).stdout
 
 
 def serve(

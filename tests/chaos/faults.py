@@ -20,6 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ReadTimeoutError
 
+from sqs_tasks import aws
 from tests.chaos.simulation import Process, ProcessDied, Simulation
 from tests.chaos.sqs import client_error
 
@@ -144,9 +145,10 @@ class Faults:
         self.simulation.kill(process, reason)
 
 
-def instrument(client: Any, service: str, faults: Faults, observe: Any) -> None:
-    """Route a botocore client's calls through `faults`, and show each call that took effect
-    to `observe(operation, params, parsed)` (the ledger) before its answer can be lost."""
+def instrument(service: str, faults: Faults, observe: Any) -> None:
+    """Route every client's calls to `service` (the patient and the prompt: aws.events)
+    through `faults`, and show each call that took effect to `observe(operation, params,
+    parsed)` (the ledger) before its answer can be lost."""
 
     def stash(params: dict, context: dict, **kwargs: Any) -> None:
         context["chaos_params"] = dict(params)
@@ -159,14 +161,14 @@ def instrument(client: Any, service: str, faults: Faults, observe: Any) -> None:
             observe(model.name, context.get("chaos_params", {}), parsed)
         faults.after_call(service, model.name)
 
-    events = client.meta.events
+    events = aws.events(service)
     events.register(f"before-parameter-build.{service}", stash, unique_id=f"chaos-stash-{service}")
     events.register(f"before-call.{service}", before, unique_id=f"chaos-before-{service}")
     events.register(f"after-call.{service}", after, unique_id=f"chaos-after-{service}")
 
 
-def uninstrument(client: Any, service: str) -> None:
-    events = client.meta.events
+def uninstrument(service: str) -> None:
+    events = aws.events(service)
     for stage, name in (
         ("before-parameter-build", "stash"),
         ("before-call", "before"),

@@ -333,6 +333,9 @@ class World:
             **settings.TASKS["default"]["OPTIONS"],
             "RETRY_BACKOFF_BASE": BACKOFF_BASE,
             "RETRY_BACKOFF_MAX": BACKOFF_MAX,
+            # The queues are template.yaml's, which has no priority lanes (the test
+            # settings add one that the world would find missing).
+            "PRIORITY_LANES": {},
         }
         stack.enter_context(
             override_settings(TASKS={"default": {**settings.TASKS["default"], "OPTIONS": options}})
@@ -371,9 +374,8 @@ class World:
         session = boto3.session.Session(region_name=REGION)
         create_resources(session)  # the table and bucket (and moto queues nobody uses)
         for service in ("dynamodb", "s3"):
-            client = aws.client(service)
-            instrument(client, service, self.faults, self._observe)
-            stack.callback(uninstrument, client, service)
+            instrument(service, self.faults, self._observe)
+            stack.callback(uninstrument, service)
         for spec in topology():
             dead_letter = self.sqs.create_queue(backend.sqs_queue_name(spec.dead_letter_queue))
             queue = self.sqs.create_queue(

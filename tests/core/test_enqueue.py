@@ -77,7 +77,7 @@ def test_enqueue_waits_for_commit_and_rollback_sends_nothing(aws):
 def test_bulk_enqueue_uses_batch_apis(aws):
     calls: list[str] = []
     for service in ("sqs", "dynamodb"):
-        aws_clients.client(service).meta.events.register(
+        aws_clients.events(service).register(
             "before-call.*.*", lambda model, **kw: calls.append(model.name)
         )
     results = sample_tasks.add.enqueue_many([((n, n), {}) for n in range(30)])

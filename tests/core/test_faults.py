@@ -57,7 +57,7 @@ def copy_of(message) -> int:
 def visibility():
     """The VisibilityTimeout of every ChangeMessageVisibility the worker makes."""
     seen: list[int] = []
-    aws_clients.client("sqs").meta.events.register(
+    aws_clients.events("sqs").register(
         "provide-client-params.sqs.ChangeMessageVisibility",
         lambda params, **kw: seen.append(params["VisibilityTimeout"]),
     )
@@ -245,7 +245,8 @@ def test_max_attempts_must_fit_under_max_receive_count(attempts, allowed):
 
 def test_a_replacement_interrupted_after_its_send_still_runs_once():
     sample_tasks.CALLS.clear()
-    later = timezone.now() + timedelta(seconds=2)
+    real_now = timezone.now
+    later = real_now() + timedelta(seconds=30)
     result = sample_tasks.records_call.using(run_after=later).enqueue("postponed")
     queue_url = default_task_backend.queue_url("default")
     expire_delays(queue_url)
@@ -258,14 +259,14 @@ def test_a_replacement_interrupted_after_its_send_still_runs_once():
     ):
         run(queue_url, [message], receive_count=2)  # sent copy 1, died before the rest
     assert item(result.id).copy == 1 and item(result.id).copy_sending
-    time.sleep(2)
     sqs().change_message_visibility(
         QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
     )
-    expire_delays(queue_url)
-    for _ in range(3):  # both copies, then the resend of copy 1, in any order
-        drain_queue("default")
-        expire_delays(queue_url)
+    # Thirty seconds on, without waiting them out: the task is due.
+    with mock.patch("django.utils.timezone.now", lambda: real_now() + timedelta(seconds=31)):
+        for _ in range(3):  # both copies, then the resend of copy 1, in any order
+            expire_delays(queue_url)
+            drain_queue("default")
     assert sample_tasks.CALLS == ["postponed"]
     assert item(result.id).status == TaskResultStatus.SUCCESSFUL
     assert count(queue_url) == 0 and count(queue_url, "ApproximateNumberOfMessagesDelayed") == 0
@@ -522,3 +523,75 @@ def test_a_refused_result_upload_is_a_lost_attempt_not_a_failure():
     assert done.status == TaskResultStatus.SUCCESSFUL and done.attempts == 2
     assert done.errors[-1].exception_class_path == "sqs_tasks.exceptions.WorkerLost"
     assert count(default_task_backend.queue_url("default") + "-dlq") == 0
+
+
+def test_a_record_aws_refuses_comes_back_in_seconds(visibility):
+    from botocore.exceptions import ClientError
+
+    result = sample_tasks.add.enqueue(1, 1)
+    queue_url = default_task_backend.queue_url("default")
+    (message,) = receive_batch(queue_url)
+
+    def throttled(**kwargs):
+        raise ClientError({"Error": {"Code": "ThrottlingException"}}, "UpdateItem")
+
+    events = aws_clients.events("dynamodb")
+    events.register("before-call.dynamodb.UpdateItem", throttled, unique_id="throttle")
+    try:
+        response = run(queue_url, [message])
+    finally:
+        events.unregister("before-call.dynamodb.UpdateItem", unique_id="throttle")
+    assert returned(response) == {message["MessageId"]}
+    assert visibility[-1] == 10  # not the queue's whole visibility timeout
+    assert item(result.id).attempts == 0
+
+
+# -- review: an owned write that went through, whose response was lost ---------------------
+
+
+def applied_then_retried(monkeypatch, name):
+    """DynamoDB applies the UpdateItem, its response is lost (a read timeout, a 500), and
+    botocore retries it: the retry's condition (RUNNING, this lease) no longer holds, so
+    the call ends in ConditionalCheckFailedException. What the caller sees is the retry's."""
+    from sqs_tasks.results import ResultStore
+
+    original = getattr(ResultStore, name)
+
+    def twice(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ResultStore, name, twice)
+
+
+def live_messages(queue_url) -> int:
+    return count(queue_url) + count(queue_url, "ApproximateNumberOfMessagesNotVisible")
+
+
+def test_a_retry_write_retried_after_it_went_through_keeps_the_task_alive(monkeypatch):
+    """always_flaky raises Flaky; record_retry writes READY (attempts 1, not_before now),
+    the response is lost and the retried write is refused: the runner says Lost(), the
+    worker deletes the message. The item is READY with attempts left and no message, in
+    the queue or its DLQ, and no outbox row: nothing will ever run it again or fail it
+    (the reconciler reads only dead-letter queues). The refused write's ALL_OLD item says
+    what to do: it is READY on this copy, so the message should come back (NotDue/Due)."""
+    applied_then_retried(monkeypatch, "record_retry")
+    queue = default_task_backend.queue_url("default")
+    result = sample_tasks.always_flaky.enqueue()
+    run(queue, receive_batch(queue))
+    assert item(result.id).status == TaskResultStatus.READY and item(result.id).attempts == 1
+    assert live_messages(queue) == 1
+
+
+def test_a_failure_write_retried_after_it_went_through_still_sends_its_letter(monkeypatch):
+    """fails_with_value_error fails for good: record_failure writes FAILED with
+    dead_letter {copy 0, sent: false}, the response is lost and the retried write is
+    refused: Lost(), the message is deleted, no letter is ever sent (contract 6), and no
+    letter means nothing for tasks_redrive or the reconciler to find. The refused write's
+    ALL_OLD item (FAILED, letter owed for this copy) says LetterOwed: send it."""
+    applied_then_retried(monkeypatch, "record_failure")
+    queue = default_task_backend.queue_url("default")
+    result = sample_tasks.fails_with_value_error.enqueue()
+    run(queue, receive_batch(queue))
+    assert item(result.id).status == TaskResultStatus.FAILED
+    assert count(queue + "-dlq") == 1

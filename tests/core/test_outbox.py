@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from django.db import connection, transaction
 from django.tasks import TaskResultStatus, default_task_backend
+from django.tasks.exceptions import TaskResultDoesNotExist
 from django.test.utils import CaptureQueriesContext
 from moto.server import ThreadedMotoServer
 
@@ -26,7 +27,7 @@ from sqs_tasks.tasks import relay_outbox
 from sqs_tasks.testing import drain_queue
 from tests import sample_tasks
 from tests.aws_resources import create_resources
-from tests.helpers import count
+from tests.helpers import count, sqs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,7 +48,7 @@ def refuse(operation: str, *, entries: set[str] | None = None):
             {"Id": entry, "SenderFault": False, "Code": "InternalError"} for entry in dropped
         )
 
-    events = aws_clients.client("sqs").meta.events
+    events = aws_clients.events("sqs")
     events.register(f"provide-client-params.sqs.{operation}", before, unique_id="refuse")
     events.register(f"after-call.sqs.{operation}", after, unique_id="refused")
 
@@ -138,7 +139,7 @@ def test_a_dedup_key_after_a_failed_send_finds_the_pending_task(aws):
 def test_a_dedup_re_enqueue_never_touches_the_pending_task(aws):
     """Large arguments are claim-checked by their content: a re-enqueue writes nothing."""
     puts: list[str] = []
-    aws_clients.client("s3").meta.events.register(
+    aws_clients.events("s3").register(
         "provide-client-params.s3.PutObject", lambda params, **kw: puts.append(params["Key"])
     )
     keyed = sample_tasks.heavy_echo.using(dedup_key="big-one")
@@ -158,7 +159,7 @@ def test_bulk_enqueue_with_refusals_raises_nothing_and_runs_everything_once(aws)
         if calls["n"] == 2:
             raise ClientError({"Error": {"Code": "ServiceUnavailable"}}, "SendMessageBatch")
 
-    events = aws_clients.client("sqs").meta.events
+    events = aws_clients.events("sqs")
     events.register("before-call.sqs.SendMessageBatch", second_batch_raises, unique_id="second")
     tags = [str(n) for n in range(25)]
     results = sample_tasks.records_call.enqueue_many([((tag,), {}) for tag in tags])
@@ -194,7 +195,7 @@ def test_two_relays_racing_send_each_row_once(aws):
     results = sample_tasks.add.enqueue_many([((n, n), {}) for n in range(20)])
     back_again()
     sent: list[str] = []
-    aws_clients.client("sqs").meta.events.register(
+    aws_clients.events("sqs").register(
         "provide-client-params.sqs.SendMessageBatch",
         lambda params, **kw: sent.extend(
             json.loads(e["MessageBody"])["id"] for e in params["Entries"]
@@ -353,3 +354,277 @@ def test_a_refused_item_write_holds_back_its_own_row_only(aws):
     relay_outbox.call()
     drain_queue("default")
     assert sorted(sample_tasks.CALLS) == ["a", "b", "c"]
+
+
+# -- review (issue 13): sequences that break contract 9 -----------------------------------
+
+
+def refuse_put_item_once():
+    """DynamoDB refuses the next PutItem (throttled): the committing relay fails, so the
+    row stays with no item, as when the committing process dies before its relay."""
+    refused = []
+
+    def before(params, **kwargs):
+        if not refused:
+            refused.append(params["Item"]["id"]["S"])
+            raise ClientError({"Error": {"Code": "ThrottlingException"}}, "PutItem")
+
+    aws_clients.events("dynamodb").register(
+        "provide-client-params.dynamodb.PutItem", before, unique_id="refuse-put-once"
+    )
+    return refused
+
+
+def relay_between_the_reads(monkeypatch):
+    """get_result reads the item, then the row: relay-outbox runs between the two reads
+    (it creates the item after the first, deletes the row before the second)."""
+    store = default_task_backend.results
+    original = store.get
+    relayed = []
+
+    def get(task_id, **kwargs):
+        found = original(task_id, **kwargs)
+        if found is None and not relayed:
+            relayed.append(outbox.relay_all(default_task_backend, budget_seconds=5).sent)
+        return found
+
+    monkeypatch.setattr(store, "get", get)
+    return relayed
+
+
+def test_a_task_relayed_while_get_result_reads_it_still_exists(aws, monkeypatch):
+    """Committed, not sent (the committing relay failed). A page polls get_result(id):
+    results.get -> no item yet; relay-outbox puts the item, sends, deletes the row;
+    outbox.pending -> no row: TaskResultDoesNotExist for a task whose transaction
+    committed (issue 13: "never sees does not exist"). Reading the row first, then the
+    item, closes it: the item is created before the row is deleted."""
+    refuse_put_item_once()
+    result = sample_tasks.add.enqueue(1, 2)
+    assert OutboxEntry.objects.filter(task_id=result.id).exists()
+    relayed = relay_between_the_reads(monkeypatch)
+    assert default_task_backend.get_result(result.id).status == TaskResultStatus.READY
+    assert relayed == [[result.id]]
+
+
+def test_a_dedup_re_enqueue_racing_the_relay_writes_nothing(aws, monkeypatch):
+    """The first enqueue with key K commits ("first"), its relay fails. The caller enqueues
+    K again ("second"): _existing -> get_result -> no item; relay-outbox sends "first" and
+    deletes its row; no row -> TaskResultDoesNotExist -> _existing says None; add_unique
+    inserts a new row (the old one is gone), which the commit relays: the item exists, is
+    not finished, so a second message goes out, with the second call's arguments. The
+    caller gets READY with args ["second"]; whichever copy is claimed first decides what
+    runs. The same window opens between two processes without any failure. Fix: read the
+    row before the item; and in deliver, send nothing for an envelope whose item exists
+    with another enqueued_at (a dedup loser), just drop its row."""
+    keyed = sample_tasks.records_call.using(dedup_key="review-race")
+    refuse_put_item_once()
+    first = keyed.enqueue("first")
+    relay_between_the_reads(monkeypatch)
+    second = keyed.enqueue("second")
+    assert second.id == first.id and second.args == ["first"]
+    assert count(aws["default"]) == 1
+
+
+def test_a_row_whose_queue_is_missing_does_not_block_the_others(aws):
+    """The heavy queue does not exist (the web deployed before the template that adds it,
+    or a queue removed with rows pending). One transaction enqueues heavy_echo, then add.
+    The committing relay: PutItem both, then _send_messages looks up heavy's URL:
+    QueueDoesNotExist aborts the whole relay (both rows stay). relay-outbox takes the
+    oldest 100 rows, fails the same way, every minute: add never runs, nor anything
+    enqueued after (once a hundred rows queue up behind it). A queue's failure should fail
+    its rows only (counted in relay_attempts/last_error), and relay_all should go on past
+    a batch with failures instead of stopping."""
+    sqs().delete_queue(QueueUrl=aws["heavy"])
+    with transaction.atomic():
+        sample_tasks.heavy_echo.enqueue("nowhere to go")
+        result = sample_tasks.add.enqueue(1, 2)
+    relay_outbox.call()
+    relay_outbox.call()
+    drain_queue("default")
+    assert status(result.id) == TaskResultStatus.SUCCESSFUL
+
+
+def test_a_task_enqueued_receiver_that_raises_neither_stops_the_send_nor_reaches_the_caller(aws):
+    """The task_enqueued hooks are registered (robust=False) before the relay's hook: a
+    receiver that raises (a metrics client throttled) raises out of the committed atomic
+    block into the view, and Django skips the hooks after it, the relay among them: the
+    task waits for relay-outbox. Send the signal robustly (or from the relay's own robust
+    hook, after the relay)."""
+    from django.tasks.signals import task_enqueued
+
+    def broken_receiver(sender, task_result, **kwargs):
+        raise RuntimeError("metrics endpoint throttled")
+
+    task_enqueued.connect(broken_receiver)
+    raised = None
+    try:
+        with transaction.atomic():
+            sample_tasks.add.enqueue(1, 2)
+    except RuntimeError as error:
+        raised = error
+    finally:
+        task_enqueued.disconnect(broken_receiver)
+    assert count(aws["default"]) == 1
+    assert raised is None
+
+
+def other_add(a: int, b: int) -> int:
+    return a + b
+
+
+@pytest.fixture
+def second_backend(aws, settings):
+    """A second SQS backend, "other", on queues of its own (prefix app-test-other-), as the
+    operator commands' --backend and the worker's TASKS_BACKEND allow."""
+    session = boto3.session.Session(region_name="us-east-1")
+    client = session.client("sqs")
+    dlq = client.create_queue(QueueName="app-test-other-default-dlq")["QueueUrl"]
+    arn = client.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    url = client.create_queue(
+        QueueName="app-test-other-default",
+        Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 10})
+        },
+    )["QueueUrl"]
+    default = settings.TASKS["default"]
+    other = {
+        **default,
+        "OPTIONS": {**default["OPTIONS"], "QUEUE_NAME_PREFIX": "app-test-other-"},
+    }
+    settings.TASKS = {"default": default, "other": other}
+    from django.tasks import task
+
+    return task(backend="other")(other_add), url
+
+
+def test_each_backends_tasks_go_to_its_own_queues(aws, second_backend):
+    """One transaction enqueues a task of `default`, then one of `other`. Their ids share
+    one per-thread list per database (outbox._ids_to_relay), and the first hook (default's)
+    relays the whole list with the default backend: `other`'s task is put and sent with
+    default's table, queue prefix and signing key, to app-test-default, where the worker
+    rejects it (backend 'other' is not this worker's) and fails it. relay-outbox does the
+    same to every row (relay_all relays all rows with task_backends["default"]). Relay
+    each row with the backend its envelope names (keep the list per backend alias, and
+    look the backend up from envelope.backend in _send)."""
+    declared_other, other_url = second_backend
+    with transaction.atomic():
+        sample_tasks.add.enqueue(1, 1)
+        declared_other.enqueue(2, 2)
+    assert count(aws["default"]) == 1 and count(other_url) == 1
+
+
+def test_a_relay_that_fails_still_reports_how_old_the_outbox_is(aws, monkeypatch):
+    """SQS refuses every request (ThrottlingException after botocore's retries). A task
+    committed ten minutes ago is still a row. Each relay (the committing process's and
+    relay-outbox's) raises inside its transaction, is caught, and calls
+    metrics.record_relay(0, failed, None): None is emitted as OutboxOldestAge 0.0. The
+    alarm (Maximum > 300 s for 5 minutes) sees only zeros, so `outbox-not-draining` never
+    fires in the very outage it is for. relay-outbox's own failure is not counted either
+    (report.failed lists only the ids it was given: none). Compute oldest_age after the
+    failed transaction too, and count relay-outbox's failed batch."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sqs_tasks import metrics
+
+    back_again = refuse("SendMessageBatch")
+    result = sample_tasks.add.enqueue(1, 2)
+    OutboxEntry.objects.filter(task_id=result.id).update(
+        created_at=timezone.now() - timedelta(minutes=10)
+    )
+    emitted = []
+    monkeypatch.setattr(
+        metrics, "record_relay", lambda sent, failed, age: emitted.append((sent, failed, age))
+    )
+    relay_outbox.call()
+    back_again()
+    ((sent, failed, age),) = emitted
+    assert sent == 0 and failed == 1
+    assert age is not None and age >= 600
+
+
+# -- review: edges that held up (kept as regressions) --------------------------------------
+
+
+def test_a_savepoint_rolled_back_inside_a_committed_transaction_sends_only_the_rest(aws):
+    sample_tasks.CALLS.clear()
+    with transaction.atomic():
+        sample_tasks.records_call.enqueue("kept")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            dropped = sample_tasks.records_call.enqueue("rolled back")
+            raise RuntimeError("the inner block failed")
+        sample_tasks.records_call.enqueue("kept too")
+    with pytest.raises(TaskResultDoesNotExist):
+        default_task_backend.get_result(dropped.id)
+    drain_queue("default")
+    assert sorted(sample_tasks.CALLS) == ["kept", "kept too"]
+    assert not OutboxEntry.objects.exists()
+
+
+def test_enqueue_many_of_nothing_writes_and_sends_nothing(aws):
+    assert sample_tasks.add.enqueue_many([]) == []
+    assert not OutboxEntry.objects.exists() and count(aws["default"]) == 0
+
+
+def test_one_dedup_key_twice_in_one_enqueue_many_is_one_task(aws):
+    keyed = sample_tasks.records_call.using(dedup_key="twice-in-one-call")
+    first, again, other = default_task_backend.enqueue_many(
+        [(keyed, ["x"], {}), (keyed, ["y"], {}), (sample_tasks.records_call, ["z"], {})]
+    )
+    assert first.id == again.id != other.id and again.args == ["x"]
+    assert count(aws["default"]) == 2
+
+
+@pytest.fixture
+def two_outboxes(settings):
+    options = {**settings.TASKS["default"]["OPTIONS"], "OUTBOX_DATABASES": ["default", "restore"]}
+    settings.TASKS = {"default": {**settings.TASKS["default"], "OPTIONS": options}}
+
+
+@pytest.mark.django_db(databases=["default", "restore"], transaction=True)
+def test_a_task_commits_with_the_second_outbox_database(aws, two_outboxes):
+    sample_tasks.CALLS.clear()
+    with pytest.raises(RuntimeError), transaction.atomic(using="restore"):
+        sample_tasks.records_call.enqueue("rolled back")
+        raise RuntimeError("the view failed")
+    back_again = refuse("SendMessageBatch")
+    with transaction.atomic(using="restore"):
+        result = sample_tasks.records_call.enqueue("on restore")
+    back_again()
+    assert OutboxEntry.objects.using("restore").filter(task_id=result.id).exists()
+    assert not OutboxEntry.objects.using("default").exists()
+    assert status(result.id) == TaskResultStatus.READY
+    relay_outbox.call()  # relays every listed database
+    drain_queue("default")
+    assert sample_tasks.CALLS == ["on restore"]
+
+
+def test_the_relay_after_a_commit_gives_up_in_seconds_not_minutes(aws, monkeypatch):
+    """Someone waits on the relay that follows a commit (a web request, cut at 29 s by API
+    Gateway): its calls, in every thread, use clients that give up after seconds. The
+    rows stay for relay-outbox, whose calls are patient."""
+    from sqs_tasks import aws as aws_clients
+
+    asked = []
+    original = aws_clients._client
+
+    def recording(service, prompt=False):
+        asked.append((service, prompt))
+        return original(service, prompt)
+
+    recording.cache_clear = original.cache_clear
+    monkeypatch.setattr(aws_clients, "_client", recording)
+    sample_tasks.add.enqueue_many([((1, 1), {}), ((2, 2), {}), ((3, 3), {})])
+    assert ("dynamodb", True) in asked and ("sqs", True) in asked
+    assert ("dynamodb", False) not in asked and ("sqs", False) not in asked
+    prompt_config = original("sqs", True).meta.config
+    attempts = prompt_config.retries.get(
+        "total_max_attempts", prompt_config.retries.get("max_attempts")
+    )
+    assert prompt_config.read_timeout <= 5 and attempts <= 3
+    asked.clear()
+    relay_outbox.call()
+    assert all(not prompt for _, prompt in asked)

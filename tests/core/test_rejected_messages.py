@@ -10,14 +10,14 @@ from django.tasks import TaskResultStatus, default_task_backend
 
 from functions.worker import handler
 from sqs_tasks.lambda_events import LambdaContext
-from sqs_tasks.signing import Signer
+from sqs_tasks.signing import Signer, StaticKeys
 from sqs_tasks.testing import receive_batch
 from tests import sample_tasks
 from tests.helpers import attributes_of, body_of, count, event_for, send_raw, visible_messages
 
 
 def signed(body: str, key: str | None = None) -> dict[str, str]:
-    signer = default_task_backend.codec.signer if key is None else Signer(key)
+    signer = default_task_backend.codec.signer if key is None else Signer(StaticKeys(key))
     return {"signature": signer.sign(body)}
 
 

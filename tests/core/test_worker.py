@@ -96,7 +96,7 @@ def test_retry_sets_a_backoff_visibility(aws, settings):
     calls = []
     from sqs_tasks import aws as aws_clients
 
-    aws_clients.client("sqs").meta.events.register(
+    aws_clients.events("sqs").register(
         "provide-client-params.sqs.ChangeMessageVisibility",
         lambda params, **kw: calls.append(params["VisibilityTimeout"]),
     )

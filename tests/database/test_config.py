@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from django_app.database import config, secret
+from sqs_tasks import aws as aws_clients
 
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
 RDS_SECRET = {
@@ -31,7 +32,7 @@ def no_aws(monkeypatch):
     def refuse(service):
         raise AssertionError(f"an AWS call ({service}) while reading the settings")
 
-    monkeypatch.setattr(secret.aws, "client", refuse)
+    monkeypatch.setattr(aws_clients, "client", refuse)
 
 
 def test_sqlite_by_default_and_connections_closed_after_each_use(environment, no_aws):
@@ -60,7 +61,10 @@ def test_a_secret_arn_selects_the_secret_backend_without_reading_it(environment,
     assert database["SECRET_ARN"] == ARN
     assert database["HOST"] == "app-dev.proxy-abc.us-east-1.rds.amazonaws.com"
     assert (database["USER"], database["PASSWORD"], database["NAME"]) == ("", "", "")
-    assert database["OPTIONS"] == {"sslmode": "require"}
+    assert database["OPTIONS"] == {
+        "sslmode": "verify-full",
+        "sslrootcert": str(config.RDS_CA_BUNDLE),
+    }
     assert database["CONN_MAX_AGE"] == 0
 
 
@@ -93,11 +97,12 @@ def test_refuses_what_is_not_a_postgresql_secret(text, problem):
         secret.Credentials.from_secret_string(ARN, text)
 
 
-def test_read_once_per_process(secrets_manager, monkeypatch):
+def test_read_once_per_process(secrets_manager):
     arn = secrets_manager.create_secret(Name="db", SecretString=json.dumps(RDS_SECRET))["ARN"]
     reads = []
-    monkeypatch.setattr(
-        secret, "_read", lambda arn, read=secret._read: reads.append(arn) or read(arn)
+    aws_clients.events("secretsmanager").register(
+        "provide-client-params.secrets-manager.GetSecretValue",
+        lambda params, **kw: reads.append(params["SecretId"]),
     )
     assert secret.credentials(arn).password == "s3cret"
     assert secret.credentials(arn).password == "s3cret"

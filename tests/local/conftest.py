@@ -7,12 +7,9 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-
-from tests.web.fake_api import FakeApi
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,19 +47,20 @@ def alive(pid: int) -> bool:
 
 
 class RunningSystem:
-    def __init__(self, root: Path) -> None:
+    """`make run` in a subprocess, in a session of its own: `stop()` sends Ctrl-C to its
+    whole process group, as a terminal does. With no RATES_API_URL it runs its own
+    stand-in for the exchange-rate API, as `make run` does."""
+
+    def __init__(self, root: Path, run: int = 1, ports: tuple[int, int] | None = None) -> None:
         self.root = root
-        self.aws_port, self.web_port = free_port(), free_port()
-        self.log = (root / "stack.log").open("w+")
-        # The slow external API the rates feature calls, on loopback like everything else.
-        self._resources = ExitStack()
-        self.rates_api = self._resources.enter_context(FakeApi())
+        self.aws_port, self.web_port = ports or (free_port(), free_port())
+        self.log_path = root / f"stack-{run}.log"
+        self.log = self.log_path.open("w+")
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("AWS_", "DJANGO_", "APP_", "DATABASE_"))
+            if not k.startswith(("AWS_", "DJANGO_", "APP_", "DATABASE_", "RATES_API_"))
         }
-        env["RATES_API_URL"] = self.rates_api.url
         # The tests' own tasks, which workers may run beside the app's.
         env["SQS_TASKS_MODULES"] = "tests.sample_tasks"
         self.process = subprocess.Popen(
@@ -81,6 +79,7 @@ class RunningSystem:
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     @property
@@ -94,7 +93,7 @@ class RunningSystem:
     def output(self) -> str:
         if not self.log.closed:
             self.log.flush()
-        return (self.root / "stack.log").read_text()
+        return self.log_path.read_text()
 
     def wait_until_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -117,16 +116,16 @@ class RunningSystem:
         return json.loads((self.root / "state.json").read_text())
 
     def stop(self) -> set[int]:
-        """Ctrl-C, as a user would; returns the processes it had started."""
+        """Ctrl-C in its terminal: SIGINT to every process of the group. Returns the
+        processes it had started."""
         started = descendants(self.process.pid)
-        self.process.send_signal(signal.SIGINT)
+        os.killpg(self.process.pid, signal.SIGINT)
         try:
             self.process.wait(timeout=30)
         finally:
             if self.process.poll() is None:
                 self.process.kill()
         self.log.close()
-        self._resources.close()
         return started
 
 
@@ -139,18 +138,30 @@ def local_systems(tmp_path_factory):
     started: list[RunningSystem] = []
     failed: list[BaseException] = []
 
-    def running() -> RunningSystem:
+    def start(root: Path, run: int = 1, ports: tuple[int, int] | None = None) -> RunningSystem:
+        system = RunningSystem(root, run, ports)
+        started.append(system)
+        try:
+            system.wait_until_ready()
+        except BaseException as error:
+            failed.append(error)
+            system.stop()
+            raise
+        return system
+
+    def running(*, restart: bool = False) -> RunningSystem:
+        """The running system; with `restart`, stopped and started again as a user would:
+        on the same folder (database, secret key, admin password and outbox kept) and the
+        same ports (`make run`'s are fixed, and emailed links name the web port)."""
         if failed:
             raise RuntimeError("the local system failed to start (see the first error)")
+        if restart and started and started[-1].process.poll() is None:
+            previous = started[-1]
+            previous.stop()
+            ports = (previous.aws_port, previous.web_port)
+            return start(previous.root, run=len(started) + 1, ports=ports)
         if not started or started[-1].process.poll() is not None:
-            system = RunningSystem(tmp_path_factory.mktemp("local-stack"))
-            started.append(system)
-            try:
-                system.wait_until_ready()
-            except BaseException as error:
-                failed.append(error)
-                system.stop()
-                raise
+            return start(tmp_path_factory.mktemp("local-stack"))
         return started[-1]
 
     yield running

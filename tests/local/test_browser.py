@@ -1,6 +1,8 @@
 """Issue 6 in a real browser: headless Chromium (Debian's, driven by Playwright) against the
 local system, as a user would go: sign up, upload a CSV straight to S3, watch the report's
-progress bar reach done, open the report, and find the email in the local outbox.
+progress bar reach done, open the report, and find the email in the local outbox. Then
+(issue 19) restart the system as a user would, and find the logins kept and the report's
+files, which the emulator does not keep, said to be gone rather than offered.
 
 Where Chromium or Playwright is missing the test is skipped, saying which and how to get
 it; .ci/run installs Chromium so that CI always runs it.
@@ -115,20 +117,21 @@ def write_sales(path: Path, rows: int) -> dict[str, dict[str, Decimal]]:
 
 
 def admin_password(system) -> str:
-    """The local system prints a fresh admin login at each start, as `make run` does."""
+    """The admin login the local system prints at each start, as `make run` does."""
     return re.findall(r"admin user: admin\s+password: (\S+)", system.output())[-1]
 
 
-def email_to(outbox: Path, address: str, timeout: float = 60):
-    """The .eml the local system wrote for `address`: SES accepted it, nothing delivered."""
+def email_to(outbox: Path, address: str, subject: str, timeout: float = 60):
+    """The .eml the local system wrote for `address` with `subject`: SES accepted it,
+    nothing delivered."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for file in sorted(outbox.glob("*.eml")):
             email = BytesParser(policy=policy.default).parsebytes(file.read_bytes())
-            if email["To"] == address:
+            if email["To"] == address and email["Subject"] == subject:
                 return file, email
         time.sleep(0.5)
-    raise AssertionError(f"no email to {address} in {outbox}")
+    raise AssertionError(f"no email to {address} about {subject!r} in {outbox}")
 
 
 @contextmanager
@@ -177,7 +180,7 @@ def check_progress(log: list[dict], system, task_id: str) -> bool:
 
 
 def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
-    browser, local_system, tmp_path
+    browser, local_system, local_systems, tmp_path
 ):
     started = time.monotonic()
     username = f"browser-{secrets.token_hex(4)}"
@@ -190,6 +193,15 @@ def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
     user.set_default_timeout(30_000)
     user.add_init_script(RECORD_PROGRESS)
     page = user.new_page()
+    # Chromium reports each Content-Security-Policy violation on the console: the pages
+    # must satisfy their policy (no inline script or style), so none may appear.
+    violations: list[str] = []
+
+    def watch_policy(message) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(message.text)
+
+    page.on("console", watch_policy)
     with explained(page, local_system, tmp_path):
         # 1. Sign up: the account is created and signed in, on the reports page.
         page.goto("/accounts/signup/")
@@ -201,8 +213,25 @@ def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
         expect(page.locator("#upload-form")).to_be_visible()
         expect(page.locator("#logout")).to_contain_text(username)
 
-        # 2. Upload: the form posts the file to S3 itself (the emulator), and S3 sends
-        # the browser back to the app, which shows the file's first rows.
+        # 1b. Confirm the address: reports are emailed only to confirmed ones. The link
+        # opens a page whose button confirms (a mail scanner's visit confirms nothing).
+        _, welcome = email_to(local_system.root / "outbox", address, "Confirm your email address")
+        link = re.search(
+            r"http://\S+/accounts/verify/\S+/", welcome.get_body(("plain",)).get_content()
+        )
+        page.goto(link[0])
+        page.click("#verify-submit")
+        expect(page.locator("#messages")).to_contain_text(f"{address} is confirmed")
+
+        # 2. Upload: an empty file is refused on the page (S3 would answer with XML);
+        expect(page.locator("#landing")).to_have_count(0)
+        page.set_input_files(
+            "#upload-file", files=[{"name": "empty.csv", "mimeType": "text/csv", "buffer": b""}]
+        )
+        page.click("#upload-submit")
+        expect(page.locator("#upload-error")).to_have_text(re.compile("That file is empty"))
+        # a real one is posted to S3 itself (the emulator), and S3 sends the browser back
+        # to the app, which shows the file's first rows.
         page.set_input_files("#upload-file", sales)
         with page.expect_request(
             lambda r: r.method == "POST" and r.url.startswith(local_system.endpoint)
@@ -229,6 +258,9 @@ def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
         assert job.get_attribute("data-state") != "FAILED", job.inner_text()
         expect(page.locator("#report")).to_have_attribute("data-report-ready", "true")
         expect(job).to_have_attribute("data-state", "SUCCESSFUL")
+        # In words that read one way, with no progress message left over from the build.
+        expect(job.locator('[data-field="status"]')).to_have_text("done")
+        expect(job.locator('[data-field="message"]')).to_have_text("")
         expect(page.locator('[data-job] [data-field="bar"]')).to_have_attribute(
             "aria-valuenow", "100"
         )
@@ -258,15 +290,15 @@ def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
     staff = browser.new_context(base_url=local_system.url, viewport={"width": 1100, "height": 800})
     staff.set_default_timeout(30_000)
     outbox = staff.new_page()
+    outbox.on("console", watch_policy)
     with explained(outbox, local_system, tmp_path):
-        file, email = email_to(local_system.root / "outbox", address)
-        assert email["Subject"] == "Your report on sales.csv is ready"
+        file, email = email_to(local_system.root / "outbox", address, "Your report is ready")
         assert 'id="email-download-link"' in email.get_body(("html",)).get_content()
         outbox.goto("/outbox/")
         outbox.fill("#id_username", "admin")  # the login page first, then back here
         outbox.fill("#id_password", admin_password(local_system))
         outbox.click("#login-submit")
-        row = outbox.locator(f'#outbox tr[data-to="{address}"]')
+        row = outbox.locator(f'#outbox tr[data-to="{address}"]', has_text="report is ready")
         expect(row).to_have_count(1)
         outbox.screenshot(path=tmp_path / "outbox.png", full_page=True)
         row.get_by_role("link").click()
@@ -274,15 +306,45 @@ def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
         expect(outbox.locator("#email-to")).to_have_text(address)
         link = outbox.frame_locator("#email-html").locator("#email-download-link")
         expect(link).to_have_text("Download the CSV")
-        download = outbox.request.get(link.get_attribute("href"))  # presigned: no login
+        emailed_link = link.get_attribute("href")  # the app's, which redirects to S3
+        download = outbox.request.get(emailed_link)  # staff may read any report
         assert download.ok, download.status
         rows = list(csv.reader(download.text().splitlines()))
         assert rows[0] == ["region", "rows", "sum of units", "sum of amount"]
         assert [r[1] for r in rows if r[0] == "north"] == [str(expected["north"]["rows"])]
 
+    assert violations == [], violations
+    # Every page links its icon: the browser never asked for a /favicon.ico that 404s.
+    assert "Not Found: /favicon.ico" not in local_system.output()
+
     # The pages as a user sees them, for a person to look at (tmp_path, kept by pytest).
     page.screenshot(path=tmp_path / "report-page.png", full_page=True)
     outbox.screenshot(path=tmp_path / "outbox-email.png", full_page=True)
+    report_url = page.url
+    page.goto("/")
+    expect(page.locator('#report-list [data-state="SUCCESSFUL"]')).to_have_text("done")
+
+    # 6. Ctrl-C and `make run` again: the database, the secret key, the admin password
+    # and the outbox are kept; the emulated S3 starts empty.
+    password = admin_password(local_system)
+    restarted = local_systems(restart=True)
+    assert admin_password(restarted) == password
+    with explained(page, restarted, tmp_path):
+        page.goto(report_url)  # still logged in
+        expect(page.locator("#report-gone")).to_have_text(
+            "This report's files are no longer stored."
+        )
+        expect(page.locator("#open-report")).to_have_count(0)
+        expect(page.locator("#reupload-report")).to_be_visible()  # the upload went too
+        page.screenshot(path=tmp_path / "report-gone.png", full_page=True)
+    with explained(outbox, restarted, tmp_path):
+        outbox.goto("/outbox/")  # staff are still logged in too
+        kept = outbox.locator(f'#outbox tr[data-to="{address}"]', has_text="report is ready")
+        expect(kept).to_have_count(1)
+        # The emailed link now says so on the report's page, instead of S3's XML.
+        outbox.goto(emailed_link)
+        expect(outbox).to_have_url(report_url)
+        expect(outbox.locator("#messages")).to_contain_text("no longer stored")
     print(
         f"browser test: report built {built - started:.1f}s (seen running: {seen_running}), "
         f"all done {time.monotonic() - started:.1f}s; screenshots in {tmp_path}"

@@ -108,12 +108,38 @@ def test_a_task_enqueued_through_the_web_app_reads_back_over_http(local_system):
         assert time.monotonic() < deadline, f"{status}\n{local_system.output()[-3000:]}"
         time.sleep(0.5)
     assert "USD" in browser.get("/rates/?base=EUR")
-    assert local_system.rates_api.paths  # the worker really called the API
+    # No RATES_API_URL: the worker called the local stand-in, never the real API.
+    assert "[rates-api] local stand-in for the exchange-rate API" in local_system.output()
+    assert "[rates-api] GET /latest?base=EUR -> 200" in local_system.output()
 
 
-def test_stopping_leaves_no_process_behind(local_system):
+def test_plain_manage_py_works_against_the_running_system(local_system):
+    """The runbook's commands, as typed on a checkout with `make run` running."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "DJANGO_", "APP_", "DATABASE_"))
+    }
+    process = subprocess.run(
+        [sys.executable, "manage.py", "tasks_failed", "--json"],
+        cwd=ROOT,
+        env={**env, "LOCAL_STACK_DIR": str(local_system.root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 0, process.stderr
+    assert isinstance(json.loads(process.stdout), list)
+    assert "using the local system running from" in process.stderr
+
+
+def test_ctrl_c_stops_everything_quietly(local_system):
+    """Ctrl-C reaches every process of the terminal's group: the warm workers too (the
+    tests above warmed them), which printed a KeyboardInterrupt traceback each."""
     started = local_system.stop()
-    assert local_system.process.returncode == 0, local_system.output()[-2000:]
+    output = local_system.output()
+    assert local_system.process.returncode == 0, output[-2000:]
     assert started, "the system had started no processes?"
     assert not [pid for pid in started if alive(pid)]
-    assert "[local] stopped" in local_system.output()
+    assert "[local] stopped" in output
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output[-3000:]

@@ -1,9 +1,10 @@
-import boto3
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 
-from tests.web.fake_api import FakeApi
+from django_app.accounts.models import EmailAddress
+from stack.local.rates_api import RatesApiStandIn
 
 RATE_LIMIT_TABLE = "app-test-rate-limits"
 
@@ -26,20 +27,17 @@ def _plain_static_storage(settings, _empty_static_root):
 
 @pytest.fixture
 def web_aws(aws):
-    """The core's moto resources, plus the rate-limit table the web app adds."""
-    boto3.client("dynamodb", region_name="us-east-1").create_table(
-        TableName=RATE_LIMIT_TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-    )
+    """The core's moto resources (the limits table, which the rates app uses, with them)."""
     return aws
 
 
 def _user(username, **extra):
-    return get_user_model().objects.create_user(
+    """A user who signed up and confirmed their address (accounts.verification)."""
+    user = get_user_model().objects.create_user(
         username, f"{username}@example.com", "correct horse battery", **extra
     )
+    EmailAddress.objects.create(user=user, email=user.email, verified_at=timezone.now())
+    return user
 
 
 @pytest.fixture
@@ -82,11 +80,16 @@ def staff_client(staff):
 def fake_api(settings):
     """A scripted HTTP server on 127.0.0.1 (ephemeral port), and settings that point the
     rates client at it, with short timeouts and a generous shared limit."""
-    with FakeApi() as api:
+    with RatesApiStandIn() as api:
         settings.RATES_API_URL = api.url
         settings.RATES_API_TIMEOUT = 0.3
-        settings.RATES_API_BURST = 100
-        settings.RATES_API_CALLS_PER_MINUTE = 60_000
-        settings.RATES_API_MAX_WAIT = 2
-        settings.RATES_API_TRIES = 3
         yield api
+
+
+@pytest.fixture
+def fresh_cache(db):
+    """An empty shared cache: the database cache's table outlives each test's flush, and
+    the sign-up throttle counts in it."""
+    from django.core.cache import cache
+
+    cache.clear()

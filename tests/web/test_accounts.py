@@ -5,6 +5,9 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
+# Sign-up enqueues the email that confirms the address.
+pytestmark = pytest.mark.usefixtures("aws", "fresh_cache")
+
 SIGNUP = {
     "username": "carol",
     "email": "carol@example.com",
@@ -15,7 +18,7 @@ SIGNUP = {
 
 @pytest.mark.django_db
 def test_pages_ask_for_login_first(client):
-    for name in ("reports:index", "jobs:list", "rates:index"):
+    for name in ("jobs:list", "rates:index", "outbox:list"):
         response = client.get(reverse(name))
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("accounts:login") + "?next=")

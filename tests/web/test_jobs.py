@@ -1,14 +1,17 @@
 """The task pages: the list, the JSON status the progress bar polls, and retry."""
 
+from datetime import timedelta
+
 import pytest
 from django.tasks import TaskResultStatus, default_task_backend
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from django_app.jobs import services
 from django_app.jobs.errors import GENERIC_FAILURE, user_message
 from django_app.jobs.models import Job
-from django_app.jobs.status import status_of
+from django_app.jobs.status import JobStatus, status_of
 from django_app.reports.aggregate import Aggregator
 from django_app.reports.tasks import build_report
 from sqs_tasks.testing import drain_queue
@@ -42,6 +45,9 @@ def test_status_endpoint_while_ready_running_and_done(alice_client, alice):
         "id": job.task_id,
         "label": "Count to four",
         "status": "READY",
+        "status_label": "queued",
+        "note": "",
+        "will_retry": False,
         "attempts": 0,
         "max_attempts": 3,
         "current": None,
@@ -49,6 +55,7 @@ def test_status_endpoint_while_ready_running_and_done(alice_client, alice):
         "message": "",
         "error": "",
         "error_class": "",
+        "next_attempt_at": None,
         "finished": False,
         "percent": 0,
         "subject_url": "",
@@ -69,7 +76,8 @@ def test_status_endpoint_while_ready_running_and_done(alice_client, alice):
         },
     )
     data = status_json(alice_client, job).json()
-    assert (data["status"], data["percent"], data["message"]) == ("RUNNING", 25, "step 1")
+    assert (data["status"], data["status_label"]) == ("RUNNING", "running")
+    assert (data["percent"], data["message"]) == (25, "step 1")
 
     store._db.update_item(
         TableName=store.table_name,
@@ -80,12 +88,10 @@ def test_status_endpoint_while_ready_running_and_done(alice_client, alice):
     )
     drain_queue("default")
     data = status_json(alice_client, job).json()
-    assert (data["status"], data["finished"], data["percent"], data["attempts"]) == (
-        "SUCCESSFUL",
-        True,
-        100,
-        1,
-    )
+    assert (data["status"], data["status_label"], data["finished"]) == ("SUCCESSFUL", "done", True)
+    assert (data["percent"], data["attempts"]) == (100, 1)
+    # The last progress report ("step 4") is history once the task is done.
+    assert (data["message"], data["current"], data["total"]) == ("", None, None)
 
 
 def test_a_final_status_is_kept_and_outlives_the_result_store(alice_client, alice):
@@ -202,3 +208,88 @@ def test_a_reports_page_follows_its_build_not_its_email(alice_client, alice):
 )
 def test_what_a_user_reads_for_a_failure(path, message, shown):
     assert user_message(path, message) == shown
+
+
+def test_the_status_endpoint_answers_scripts_in_json(client, alice_client, bob, bob_client):
+    """progress.js polls it: a logged-out poll is a JSON 401 (not the login page's HTML,
+    which a script cannot read), another user's task a JSON 404, as an unknown one is."""
+    job = services.start(bob, sample_tasks.add, 1, 2, label="Add")
+    response = status_json(client, job)
+    assert response.status_code == 401 and response["Content-Type"] == "application/json"
+    assert response.json() == {"error": "Log in to see this task."}
+    assert response["WWW-Authenticate"]
+
+    for other in (job.task_id, "no-such-task"):
+        response = alice_client.get(reverse("jobs:status", args=[other]))
+        assert response.status_code == 404 and response.json() == {"error": "No such task."}
+    assert status_json(bob_client, job).json()["status_label"] == "queued"
+
+
+@pytest.mark.parametrize(
+    ("values", "label", "note"),
+    [
+        ({"status": "READY"}, "queued", ""),
+        ({"status": "RUNNING", "attempts": 1, "max_attempts": 3}, "running", ""),
+        ({"status": "RUNNING", "attempts": 2, "max_attempts": 3}, "running", "Attempt 2 of 3."),
+        (
+            {"status": "READY", "attempts": 1, "max_attempts": 5, "error": "HTTP 503."},
+            "will retry",
+            "Attempt 1 of 5 failed; it will be tried again.",
+        ),
+        ({"status": "SUCCESSFUL", "attempts": 1}, "done", ""),
+        ({"status": "FAILED", "attempts": 3, "error": "No."}, "failed", "Failed after 3 attempts."),
+        ({"status": "UNKNOWN"}, "unknown", ""),
+    ],
+)
+def test_each_state_has_one_word_a_user_reads_one_way(values, label, note):
+    status = JobStatus(**values, current=1, total=2, message="Read 50,000 rows")
+    assert (status.status_label, status.note) == (label, note)
+    # Progress shows only while an attempt runs: never a finished or failed one's.
+    shown = (status.current, status.total, status.message)
+    assert shown == ((1, 2, "Read 50,000 rows") if label == "running" else (None, None, ""))
+
+
+def test_a_retry_waiting_out_its_backoff_says_when_it_starts():
+    soon = (timezone.now() + timedelta(seconds=41)).isoformat()
+    later = (timezone.now() + timedelta(minutes=20, seconds=5)).isoformat()
+    waiting = {"status": "READY", "attempts": 2, "max_attempts": 5, "error": "No."}
+    assert JobStatus(**waiting, next_attempt_at=soon).note == (
+        "Attempt 2 of 5 failed; it will be tried again in about 40 seconds."
+    )
+    assert JobStatus(**waiting, next_attempt_at=later).note.endswith("in about 20 minutes.")
+    assert (
+        JobStatus(**{**waiting, "status": "RUNNING"}, next_attempt_at=soon).to_dict()[
+            "next_attempt_at"
+        ]
+        is None
+    )  # it has started
+
+
+def test_a_failed_attempt_that_will_be_retried_says_so(alice_client, alice, fake_api, settings):
+    settings.RATES_API_TRIES = 1  # one call per attempt: the backend does the retrying
+    fake_api.then(503, body="")
+    alice_client.post(reverse("rates:index"), {"base": "EUR"})
+    job = Job.objects.get(owner=alice)
+    drain_queue("default", max_batches=1)  # the first attempt only
+
+    data = status_json(alice_client, job).json()
+    assert (data["status"], data["status_label"], data["will_retry"]) == (
+        "READY",
+        "will retry",
+        True,
+    )
+    assert data["note"] == "Attempt 1 of 5 failed; it will be tried again."
+    assert data["error"] == "The exchange-rate service had a problem (HTTP 503)."
+    assert (data["message"], data["percent"], data["finished"]) == ("", 0, False)
+    page = alice_client.get(reverse("rates:index")).content.decode()
+    assert ">will retry</span>" in page and "data-will-retry" in page
+    assert "Attempt 1 of 5 failed; it will be tried again." in page
+
+    drain_queue("default")  # the API answers now
+    data = status_json(alice_client, job).json()
+    assert (data["status_label"], data["note"], data["error"], data["attempts"]) == (
+        "done",
+        "",
+        "",
+        2,
+    )

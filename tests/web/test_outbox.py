@@ -53,3 +53,14 @@ def test_only_the_outbox_files_can_be_read(staff_client, outbox):
 def test_there_is_no_outbox_outside_the_local_system(staff_client, settings):
     settings.LOCAL_OUTBOX_DIR = ""
     assert staff_client.get(reverse("outbox:list")).status_code == 404
+
+
+def test_the_newest_email_comes_first_whatever_the_number_of_digits(staff_client, outbox):
+    template = (outbox / "00001.eml").read_text()
+    for number, subject in [(2, "second"), (99999, "older"), (100000, "latest")]:
+        text = template.replace("Your report on sales.csv is ready", subject)
+        (outbox / f"{number:05d}.eml").write_text(text)
+    listing = staff_client.get(reverse("outbox:list")).content.decode()
+    order = ["latest", "older", "second", "Your report on sales.csv is ready"]
+    positions = [listing.index(f">{subject}</a>") for subject in order]
+    assert positions == sorted(positions), listing

@@ -73,7 +73,7 @@ def test_counting_reads_no_task(aws, emitted):
     some_tasks()
     emitted()
     calls: list[str] = []
-    aws_clients.client("dynamodb").meta.events.register(
+    aws_clients.events("dynamodb").register(
         "before-call.*.*", lambda model, **kw: calls.append(model.name)
     )
     overview.compute(timezone.now())

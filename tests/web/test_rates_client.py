@@ -14,12 +14,12 @@ from django_app.rates.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from tests.web.fake_api import FakeApi
+from stack.local.rates_api import RatesApiStandIn
 
 
 @pytest.fixture
 def api():
-    with FakeApi() as server:
+    with RatesApiStandIn() as server:
         yield server
 
 

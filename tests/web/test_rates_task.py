@@ -1,6 +1,10 @@
-"""Refreshing exchange rates: the retry policy inside an attempt, and the whole task
-from the page's button through the worker, against the fake API on loopback."""
+"""Refreshing exchange rates: one call per attempt under the limit every worker shares,
+and the whole task from the page's button through the worker, against the fake API on
+loopback."""
 
+import time
+
+import boto3
 import pytest
 from django.tasks import TaskResultStatus, default_task_backend
 from django.urls import reverse
@@ -8,71 +12,38 @@ from django.urls import reverse
 from django_app.jobs.models import Job
 from django_app.rates.client import RatesClient
 from django_app.rates.errors import RateLimited, UpstreamTimeout, UpstreamUnavailable
-from django_app.rates.fetch import Patience, fetch_latest
+from django_app.rates.fetch import fetch_latest
 from django_app.rates.models import ExchangeRate
-from django_app.rates.token_bucket import TokenBucket
 from sqs_tasks.testing import drain_queue
 from tests.web.conftest import RATE_LIMIT_TABLE
-from tests.web.test_token_bucket import FakeClock
 
 pytestmark = pytest.mark.usefixtures("web_aws")
 
 
-def fetch(api, clock, tries=3, max_wait=10.0, capacity=10):
-    limiter = TokenBucket(RATE_LIMIT_TABLE, "rates", capacity=capacity, per_second=1, clock=clock)
-    return fetch_latest(
-        "EUR",
-        client=RatesClient(api.url, 0.2),
-        bucket=limiter,
-        patience=Patience(tries=tries, max_wait=max_wait),
-        clock=clock,
-    )
+def fetch(api):
+    return fetch_latest("EUR", client=RatesClient(api.url, 0.2))
 
 
-def test_a_429_pauses_every_worker_for_its_retry_after_then_succeeds(fake_api):
-    clock = FakeClock()
-    fake_api.then(429, body="{}", headers={"Retry-After": "3"})
-    assert fetch(fake_api, clock).rates
-    assert clock.slept == [pytest.approx(3)]  # waited for the bucket's pause
-    assert len(fake_api.paths) == 2
-
-
-def test_5xx_and_timeouts_back_off_briefly_then_succeed(fake_api):
-    clock = FakeClock()
-    fake_api.then(503, body="").then(200, delay=0.5)  # then a timeout, then success
-    assert fetch(fake_api, clock).rates
-    assert clock.slept == [0.5, 1.0]
-    assert len(fake_api.paths) == 3
-
-
-def test_still_busy_after_all_tries_raises_for_the_backend_to_retry(fake_api):
-    for _ in range(3):
-        fake_api.then(502, body="")
-    with pytest.raises(UpstreamUnavailable):
-        fetch(fake_api, FakeClock())
-    assert len(fake_api.paths) == 3
-
-
-def test_a_retry_after_longer_than_we_wait_in_an_attempt_is_left_to_the_backend(fake_api):
+def test_a_429_pauses_the_shared_limit_for_every_worker_and_is_left_to_the_backend(fake_api):
     fake_api.then(429, body="{}", headers={"Retry-After": "120"})
     with pytest.raises(RateLimited) as raised:
-        fetch(fake_api, FakeClock(), max_wait=10)
+        fetch(fake_api)
     assert raised.value.retry_after == 120
-    assert len(fake_api.paths) == 1
+    counter = boto3.client("dynamodb", region_name="us-east-1").get_item(
+        TableName=RATE_LIMIT_TABLE, Key={"id": {"S": "rate:exchange-api"}}
+    )["Item"]
+    assert float(counter["tat"]["N"]) >= time.time() + 115  # no worker starts before then
 
 
-def test_the_shared_limit_refuses_rather_than_waiting_too_long(fake_api):
-    clock = FakeClock()
-    fetch(fake_api, clock, capacity=1)
-    with pytest.raises(RateLimited, match="waiting for our turn"):
-        fetch(fake_api, clock, capacity=1, max_wait=0.5)
-    assert len(fake_api.paths) == 1  # the API was not called
-
-
-def test_a_timeout_on_the_last_try_is_raised(fake_api):
-    fake_api.then(200, delay=0.5)
-    with pytest.raises(UpstreamTimeout):
-        fetch(fake_api, FakeClock(), tries=1)
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [({"status": 503, "body": ""}, UpstreamUnavailable), ({"delay": 0.5}, UpstreamTimeout)],
+)
+def test_busy_answers_are_left_to_the_backends_retries(fake_api, answer, error):
+    fake_api.then(answer.pop("status", 200), **answer)
+    with pytest.raises(error):
+        fetch(fake_api)
+    assert len(fake_api.paths) == 1  # one call an attempt
 
 
 def test_the_button_refreshes_rates_in_the_background(alice_client, alice, fake_api):
@@ -119,7 +90,6 @@ def test_a_bad_currency_code_is_refused_on_the_page(alice_client, alice):
 def test_an_api_down_for_good_fails_after_the_backends_retries(
     alice_client, alice, fake_api, settings
 ):
-    settings.RATES_API_TRIES = 1  # one call per attempt: the backend does the retrying
     for _ in range(5):
         fake_api.then(503, body="")
     alice_client.post(reverse("rates:index"), {"base": "EUR"})

@@ -2,9 +2,11 @@
 
 import re
 from html import unescape
+from urllib.parse import urlsplit
 
 import pytest
 from django.tasks import TaskResultStatus, default_task_backend
+from django.test import Client
 from django.urls import reverse
 
 from django_app.jobs.errors import GENERIC_FAILURE
@@ -92,21 +94,24 @@ def test_progress_is_reported_as_the_file_is_read(alice_client, alice, monkeypat
     assert report.summary["rows"] == 1200
 
 
-def test_the_owner_gets_one_email_with_a_presigned_link(alice_client, alice, mailoutbox):
+def test_the_owner_gets_one_email_with_links_that_do_not_expire(alice_client, alice, mailoutbox):
     report = build(alice_client, alice)
     assert mailoutbox == []  # the email is its own task, on the default queue
     drain_queue("default")
 
     (email,) = mailoutbox
     assert email.to == ["alice@example.com"]
-    assert email.subject == "Your report on sales.csv is ready"
-    link = re.search(r"https://\S+", email.body)[0]
-    assert link.startswith(f"https://{BUCKET}.s3.amazonaws.com/{report.csv_key}?")
-    assert "X-Amz-Signature=" in link and "X-Amz-Expires=86400" in link
-    assert "response-content-disposition=attachment" in link
-    assert f"http://127.0.0.1:8000/reports/{report.pk}/" in email.body
+    assert email.subject == "Your report is ready"  # no words from the upload
+    # The download goes through the app, which mints a presigned link when it is clicked.
+    link = f"http://127.0.0.1:8000/reports/{report.pk}/report.csv"
+    assert link in email.body and "X-Amz" not in email.body
+    assert f"http://127.0.0.1:8000/reports/{report.pk}/\n" in email.body
     html, kind = email.alternatives[0]
-    assert kind == "text/html" and 'id="email-download-link"' in html
+    assert kind == "text/html" and f'<a href="{link}" id="email-download-link">' in html
+    clicked = alice_client.get(urlsplit(link).path)
+    assert clicked["Location"].startswith(f"https://{BUCKET}.s3.amazonaws.com/{report.csv_key}?")
+    assert "response-content-disposition=attachment" in clicked["Location"]
+    assert Client().get(urlsplit(link).path)["Location"].startswith("/accounts/login/?next=")
     report.refresh_from_db()
     assert report.emailed_at is not None
 
@@ -225,3 +230,49 @@ def test_an_upload_gone_from_s3_is_a_clear_failure(alice_client, alice):
     assert status["error"] == "The uploaded file is gone. Please upload it again."
     assert status["attempts"] == 1
     assert Report.objects.get(pk=report.pk).is_ready is False
+
+
+def test_a_report_whose_files_are_gone_says_so_instead_of_offering_them(alice_client, alice):
+    """After the local system restarts (its S3 starts empty), or a lifecycle rule: the
+    page offers to build it again, and the links (the email's too) say it is gone
+    rather than sending the browser to S3's XML error."""
+    report = build(alice_client, alice)
+    assert 'id="report-gone"' not in alice_client.get(report.get_absolute_url()).content.decode()
+    for key in report.keys:
+        storage.aws.client("s3").delete_object(Bucket=BUCKET, Key=key)
+
+    page = unescape(alice_client.get(report.get_absolute_url()).content.decode())
+    assert "This report's files are no longer stored." in page
+    assert 'id="open-report"' not in page and 'id="download-csv"' not in page
+    assert f'href="{report.upload.get_absolute_url()}" id="rebuild-report"' in page
+    for kind in ("html", "csv"):
+        response = alice_client.get(reverse(f"reports:{kind}", args=[report.pk]), follow=True)
+        assert response.redirect_chain == [(report.get_absolute_url(), 302)]
+        assert "files are no longer stored: see below" in unescape(response.content.decode())
+
+    # Built again from its upload, it is whole again.
+    rebuilt = start_report(alice_client, report.upload)
+    drain_queue("heavy")
+    rebuilt.refresh_from_db()
+    assert rebuilt.is_ready and not storage.missing(rebuilt.keys)
+
+    # With the upload gone too (the local system's S3 after a restart), the way back is
+    # to upload the file again.
+    storage.aws.client("s3").delete_object(Bucket=BUCKET, Key=report.upload.key)
+    page = unescape(alice_client.get(report.get_absolute_url()).content.decode())
+    assert f'href="{reverse("reports:index")}" id="reupload-report"' in page
+    assert "sales.csv is no longer stored either." in page and "rebuild-report" not in page
+
+
+def test_the_home_page_names_each_reports_state_as_the_task_pages_do(alice_client, alice):
+    """READY is Django's "not started yet": the list never says "ready" for "built"."""
+    built = build(alice_client, alice)
+    waiting = start_report(alice_client, upload(alice_client, alice))
+    page = alice_client.get(reverse("reports:index")).content.decode()
+    row = {
+        report.pk: page.split(f'data-report-id="{report.pk}"')[1].split("</tr>")[0]
+        for report in (built, waiting)
+    }
+    assert '<span class="badge" data-state="SUCCESSFUL">done</span>' in row[built.pk]
+    assert '<span class="badge" data-state="READY">queued</span>' in row[waiting.pk]
+    assert ">ready<" not in page

@@ -40,3 +40,18 @@ def test_pages_link_hashed_files_that_whitenoise_serves(collected):
 def test_every_script_the_pages_use_is_collected(collected):
     for name in ("jobs/progress", "reports/upload"):
         assert list(collected.glob(f"{name}.*.js")), name
+
+
+@pytest.mark.django_db
+def test_the_favicon_is_linked_and_served_by_whitenoise(collected):
+    """Without one, every page view logged a WARNING for the browser's /favicon.ico."""
+    client = Client()
+    page = client.get("/accounts/login/").content.decode()
+    icon = re.search(r'<link rel="icon" href="(/static/favicon\.[0-9a-f]{12}\.ico)"', page)[1]
+    response = client.get(icon)
+    assert response.status_code == 200 and "immutable" in response["Cache-Control"]
+    assert response["Content-Type"] in {"image/x-icon", "image/vnd.microsoft.icon"}
+    assert b"".join(response.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    # Clients that ask the site's root anyway are sent to it, not to a 404.
+    root = client.get("/favicon.ico")
+    assert root.status_code == 301 and root["Location"] == icon

@@ -117,6 +117,9 @@ def test_someone_elses_file_cannot_be_claimed(alice_client, bob):
         ("a,b\n1,2\n1,2,3\n", "Line 3 has 3 values, but the header has 2 columns."),
         ("caf\u00e9,b\n1,2\n".encode("latin-1"), "not UTF-8"),
         (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "not UTF-8"),
+        # S3 refuses no range of an empty object: InvalidRange, which was a 500 here.
+        (b"", "The file is empty."),
+        ("\n\n", "The first line of the file should name the columns, but it is empty."),
     ],
 )
 def test_a_file_that_is_not_a_usable_csv_is_refused_with_a_reason(
@@ -134,7 +137,7 @@ def test_a_file_that_is_not_a_usable_csv_is_refused_with_a_reason(
 
 def test_an_object_of_another_type_is_refused(alice_client, alice):
     key = put_csv(alice, SALES)
-    storage.save_report_file(key, SALES, "text/html")
+    storage.save_report_file(key, SALES.encode(), "text/html")
     response = alice_client.get(reverse("reports:uploaded"), {"key": key}, follow=True)
     assert "not a CSV file within the size limit" in response.content.decode()
 

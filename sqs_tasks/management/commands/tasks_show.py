@@ -76,5 +76,6 @@ def summary(item: TaskItem) -> dict[str, Any]:
             ("sent" if item.dead_letter.sent else "owed") if item.dead_letter else "none"
         ),
         "redriven": "yes" if item.redriven_from is not None else "no",
+        "workflow": f"{item.workflow.id} (step {item.workflow.node})" if item.workflow else "",
         "errors": [error.to_dict() for error in item.errors],
     }

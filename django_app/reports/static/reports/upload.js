@@ -1,6 +1,7 @@
 // The upload form posts straight to S3. This script only helps: it sends the file's
-// name along (S3 metadata, percent-encoded) and refuses a file over the size limit
-// before uploading it. Without it the upload still works, and S3 enforces the limit.
+// name along (S3 metadata, percent-encoded) and refuses an empty file, or one over the
+// size limit, before uploading it. Without it the upload still works, S3 enforces the
+// limits, and the app checks what S3 stored.
 (function () {
   "use strict";
   var form = document.getElementById("upload-form");
@@ -16,11 +17,19 @@
     error.hidden = true;
   });
 
+  // S3 itself refuses both (the form's content-length-range), but with a page of XML.
+  function problem(file) {
+    if (!file) { return ""; }
+    if (file.size === 0) { return "That file is empty: choose a CSV file with a header line and rows."; }
+    if (file.size > maxBytes) { return "That file is too large to upload."; }
+    return "";
+  }
+
   form.addEventListener("submit", function (event) {
-    var file = input.files[0];
-    if (file && file.size > maxBytes) {
+    var refused = problem(input.files[0]);
+    if (refused) {
       event.preventDefault();
-      error.textContent = "That file is too large to upload.";
+      error.textContent = refused;
       error.hidden = false;
       return;
     }

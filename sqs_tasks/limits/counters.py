@@ -1,0 +1,234 @@
+"""The counters behind the limits: one small DynamoDB item per limit and key, in the
+limits table, changed with conditional writes so every worker sees one count.
+
+Rates are a GCRA (the generic cell rate algorithm): the item holds one number, `tat`, the
+theoretical time the next start is due. A start is allowed when `tat` is no later than
+`burst - 1` intervals ahead of now, and moves `tat` on by one interval. That is one
+conditional UpdateItem per start, the branch (idle or busy) guessed from the last `tat`
+this process saw; a wrong guess costs one more.
+
+A task that cannot start now reserves the next free start instead (it moves `tat` on as a
+start would) and comes back for it: waiting tasks then start one interval apart, each at
+its own time, instead of all coming back at once to compete for one start. SQS's delays
+and visibility timeouts are whole seconds, so without reservations a saturated rate of
+ten a second would start one task a second (BENCHMARKS.md, flow control).
+
+Concurrency is a map of the tasks holding a place to when their lease ends: a task takes
+a place if there are fewer than `limit` (or it holds one already: its next attempt keeps
+it), and gives it back when its attempt ends, in the same request that records the
+outcome (results.py). A place whose lease ended is taken back by the next worker that
+finds the map full, so a dead worker blocks no one for longer than its invocation.
+"""
+
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqs_tasks import aws
+from sqs_tasks.dynamo import Update, from_item
+from sqs_tasks.limits.options import Concurrency, Rate
+
+# A refused task looks again after this long at most: places free when attempts end,
+# which no one announces.
+CONCURRENCY_RECHECK = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Reserved:
+    """A start counted now for later: the task may start at `at` (epoch seconds) without
+    asking again (limits/gate.py)."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    wait: float  # seconds until it may start, as far as the limit knows
+    reason: str
+
+
+class Counters:
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+        self._last_tat: dict[str, float] = {}  # per rate item: this process's last view
+
+    @property
+    def _db(self) -> Any:
+        return aws.client("dynamodb")
+
+    # -- rates --------------------------------------------------------------------------
+
+    def take(
+        self, item_id: str, rate: Rate, now: float | None = None, *, reserve_within: float = 0.0
+    ) -> "Admitted | Reserved | Refused":
+        """One start under `rate` now; or, when the next free start is at most
+        `reserve_within` seconds away, that start reserved (counted now, to be used then);
+        or how long until one is allowed."""
+        now = time.time() if now is None else now
+        tolerance = (rate.burst - 1) * rate.interval
+        latest = tolerance + reserve_within
+        busy = self._last_tat.get(item_id, 0.0) >= now
+        for attempt in range(2):
+            update = self._busy(rate, now, latest) if busy else self._idle(rate, now)
+            done, old = self._write(item_id, update)
+            if done and not busy:
+                self._last_tat[item_id] = now + rate.interval
+                return Admitted()
+            if done:
+                self._last_tat[item_id] = float(old) + rate.interval
+                start = float(old) - tolerance
+                return Admitted() if start <= now else Reserved(start)
+            tat = float(old) if old is not None else 0.0
+            self._last_tat[item_id] = tat
+            if tat < now:  # idle after all: the other branch
+                busy = False
+            elif tat - now <= latest:
+                busy = True
+            else:
+                return Refused(tat - now - latest, f"rate limit {rate.limit}/{rate.per}")
+            if attempt:
+                break
+        return Refused(rate.interval, f"rate limit {rate.limit}/{rate.per} (contended)")
+
+    def pause(self, item_id: str, seconds: float, now: float | None = None) -> None:
+        """No start under this rate for `seconds` (an API's Retry-After), for everyone."""
+        until = (time.time() if now is None else now) + seconds
+        update = (
+            Update()
+            .set("tat", until)
+            .when("attribute_not_exists(#tat) OR #tat < :until", until=until)
+        )
+        self._write(item_id, update)
+
+    @staticmethod
+    def _idle(rate: Rate, now: float) -> Update:
+        return (
+            Update()
+            .set("tat", now + rate.interval)
+            .when("attribute_not_exists(#tat) OR #tat < :now", now=now)
+        )
+
+    @staticmethod
+    def _busy(rate: Rate, now: float, ahead: float) -> Update:
+        return (
+            Update()
+            .set_expression("tat", "#tat + :interval", interval=rate.interval)
+            .when("#tat >= :now AND #tat <= :latest", now=now, latest=now + ahead)
+        )
+
+    def _write(self, item_id: str, update: Update) -> tuple[bool, Any]:
+        """(done, tat as it was)."""
+        db = self._db
+        try:
+            response = db.update_item(
+                TableName=self.table_name,
+                Key={"id": {"S": item_id}},
+                ReturnValues="UPDATED_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **update.request(),
+            )
+        except db.exceptions.ConditionalCheckFailedException as error:
+            old = from_item(error.response.get("Item") or {})
+            return False, old.get("tat")
+        return True, from_item(response.get("Attributes") or {}).get("tat", 0.0)
+
+    # -- concurrency --------------------------------------------------------------------
+
+    def acquire(
+        self, item_id: str, limit: Concurrency, task_id: str, until: float
+    ) -> tuple[Admitted | Refused, bool]:
+        """A place for `task_id` until `until`; (outcome, whether it held one already)."""
+        for _ in range(2):
+            held, holders = self._hold(item_id, limit.limit, task_id, until)
+            if held is not None:
+                return Admitted(), held
+            now = time.time()
+            expired = {tid: lease for tid, lease in holders.items() if lease < now}
+            if not expired:
+                soonest = min(holders.values(), default=now) - now
+                wait = max(1.0, min(CONCURRENCY_RECHECK, soonest))
+                return Refused(wait, f"concurrency limit {limit.limit}"), False
+            self._evict(item_id, expired)
+        return Refused(CONCURRENCY_RECHECK, f"concurrency limit {limit.limit}"), False
+
+    def release_update(self, task_id: str) -> Update:
+        """The write that gives a place back (results.py makes it with the outcome's)."""
+        return Update().remove_path("holders", task_id)
+
+    def release(self, item_id: str, task_id: str) -> None:
+        update = self.release_update(task_id)
+        self._db.update_item(
+            TableName=self.table_name, Key={"id": {"S": item_id}}, **update.request()
+        )
+
+    def _hold(
+        self, item_id: str, limit: int, task_id: str, until: float
+    ) -> tuple[bool | None, dict[str, float]]:
+        """(held before, holders): held before is None when refused."""
+        db = self._db
+        update = (
+            Update()
+            .set_path("holders", task_id, round(until, 3))
+            .when(
+                # No map yet (the first place ever): the SET then fails, and _create makes it.
+                "attribute_not_exists(#holders) OR size(#holders) < :limit "
+                "OR attribute_exists(#holders.#task)",
+                names={"task": task_id},
+                limit=limit,
+            )
+        )
+        for _ in range(2):
+            try:
+                response = db.update_item(
+                    TableName=self.table_name,
+                    Key={"id": {"S": item_id}},
+                    ReturnValues="UPDATED_OLD",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    **update.request(),
+                )
+            except db.exceptions.ConditionalCheckFailedException as error:
+                old = from_item(error.response.get("Item") or {})
+                if "holders" not in old:  # the first place ever taken: make the map
+                    self._create(item_id)
+                    continue
+                return None, {tid: float(lease) for tid, lease in old["holders"].items()}
+            except db.exceptions.ClientError as error:
+                if "document path" not in str(error):
+                    raise
+                self._create(item_id)
+                continue
+            held = task_id in (from_item(response.get("Attributes") or {}).get("holders") or {})
+            return held, {}
+        raise RuntimeError(f"could not take a place under {item_id}")
+
+    def _create(self, item_id: str) -> None:
+        db = self._db
+        with contextlib.suppress(db.exceptions.ConditionalCheckFailedException):
+            db.put_item(  # unless another worker made it first
+                TableName=self.table_name,
+                Item={"id": {"S": item_id}, "holders": {"M": {}}},
+                ConditionExpression="attribute_not_exists(id)",
+            )
+
+    def _evict(self, item_id: str, expired: dict[str, float]) -> None:
+        """Take back places whose leases ended, if they still hold the lease we read."""
+        update = Update()
+        for number, (task_id, lease) in enumerate(expired.items()):
+            update.remove_path("holders", task_id)
+            update.when(
+                f"#holders.#evict = :lease{number}",
+                names={"evict": task_id},
+                **{f"lease{number}": lease},
+            )
+        db = self._db
+        # A holder renewed, or another worker evicted first: the caller reads again.
+        with contextlib.suppress(db.exceptions.ConditionalCheckFailedException):
+            db.update_item(
+                TableName=self.table_name, Key={"id": {"S": item_id}}, **update.request()
+            )

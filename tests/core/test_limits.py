@@ -1,0 +1,315 @@
+"""Flow control (issue 17): concurrency keys and rate limits across workers, waiting that
+spends no attempt, places that free when a dead worker's lease ends."""
+
+import itertools
+import threading
+import time
+from collections import Counter
+
+import pytest
+from django.tasks import TaskResultStatus, default_task_backend
+from django.tasks.exceptions import InvalidTask
+
+from functions.worker import handler
+from sqs_tasks import api
+from sqs_tasks import aws as aws_clients
+from sqs_tasks.lambda_events import LambdaContext
+from sqs_tasks.limits import Concurrency, Rate
+from sqs_tasks.limits.counters import Admitted, Counters, Refused
+from sqs_tasks.testing import delete_done, drain_queue, receive_batch
+from tests import limit_tasks
+from tests.helpers import event_for, expire_delays, sqs
+
+pytestmark = pytest.mark.usefixtures("aws")
+TABLE = "app-test-rate-limits"
+
+
+@pytest.fixture(autouse=True)
+def fresh():
+    limit_tasks.RUNS.clear()
+
+
+def work_concurrently(queue_url: str, task_ids: list[str], workers: int = 5) -> None:
+    """`workers` threads as concurrent Lambda invocations, time compressed: a message
+    handed back comes back at once instead of after its visibility."""
+    done = threading.Event()
+
+    def worker() -> None:
+        while not done.is_set():
+            messages = receive_batch(queue_url, batch_size=2)
+            if not messages:
+                expire_delays(queue_url)
+                time.sleep(0.01)
+                continue
+            response = handler(event_for(queue_url, messages), LambdaContext())
+            delete_done(queue_url, messages, response)
+            for failure in response["batchItemFailures"]:
+                (message,) = [m for m in messages if m["MessageId"] == failure["itemIdentifier"]]
+                sqs().change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        statuses = {default_task_backend.get_result(i).status for i in task_ids}
+        if statuses == {TaskResultStatus.SUCCESSFUL}:
+            break
+        time.sleep(0.2)
+    done.set()
+    for thread in threads:
+        thread.join()
+
+
+@pytest.fixture
+def moto_requests_serialised(monkeypatch):
+    """In-process moto is not thread-safe (a TransactWriteItems deep-copies a table that
+    another thread is writing): one request at a time, as one AWS endpoint answers each
+    request atomically. The workers' task bodies still overlap between requests."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.RLock()
+    original = BotocoreStubber.__call__
+
+    def serialised(self, *args, **kwargs):
+        with lock:
+            return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", serialised)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("moto_requests_serialised")
+def test_fifty_tasks_on_one_key_never_two_at_once(transactional_db):
+    results = [limit_tasks.one_per_account.enqueue("acct-1", str(n)) for n in range(50)]
+    results += [limit_tasks.one_per_account.enqueue("acct-2", f"other {n}") for n in range(5)]
+    work_concurrently(default_task_backend.queue_url("default"), [r.id for r in results])
+    runs = sorted((started, finished, tag) for tag, started, finished in limit_tasks.RUNS)
+    first = [run for run in runs if not run[2].startswith("other")]
+    assert len(first) == 50
+    for (_, finished, _), (started, _, _) in itertools.pairwise(first):
+        assert started >= finished  # never two of one account at once
+    for result in results:
+        done = default_task_backend.get_result(result.id)
+        assert done.status == TaskResultStatus.SUCCESSFUL
+        assert default_task_backend.results.get(result.id).attempts == 1  # waiting is free
+
+
+def test_a_rate_over_a_minute_of_virtual_time_across_five_workers():
+    """Five workers (each its own view of the counter) try to start as soon as they may,
+    for sixty virtual seconds, under 10 a second."""
+    rate = Rate(10, per="second")
+    workers = [Counters(TABLE) for _ in range(5)]
+    start = 1_000_000.0
+    next_try = [start + n * 0.013 for n in range(5)]
+    admitted: list[float] = []
+    while min(next_try) < start + 60:
+        index = min(range(5), key=next_try.__getitem__)
+        now = next_try[index]
+        outcome = workers[index].take("rate:virtual", rate, now=now)
+        if isinstance(outcome, Admitted):
+            admitted.append(now)
+            next_try[index] = now + 0.001
+        else:
+            assert outcome.wait > 0  # never a busy loop: the limit says how long
+            next_try[index] = now + outcome.wait
+    per_second = Counter(int(moment - start) for moment in admitted)
+    assert max(per_second.values()) <= 10
+    assert 540 <= len(admitted) <= 600
+
+
+def test_waiting_spends_no_attempt_and_says_why(visibility_log):
+    first = limit_tasks.one_per_account.enqueue("busy-account", "first")
+    second = limit_tasks.one_per_account.enqueue("busy-account", "second")
+    queue_url = default_task_backend.queue_url("default")
+    gate = default_task_backend.gate
+    # A place held by a live attempt elsewhere:
+    gate.counters.acquire(
+        "concurrency:tests.limit_tasks.one_per_account:busy-account",
+        Concurrency(1),
+        "someone-else",
+        time.time() + 60,
+    )
+    messages = receive_batch(queue_url)
+    response = handler(event_for(queue_url, messages), LambdaContext())
+    assert len(response["batchItemFailures"]) == 2
+    for result in (first, second):
+        status = api.task_status(result.id)
+        assert status.status == "READY" and status.attempts == 0
+        assert status.waiting is not None and "concurrency limit 1" in status.waiting.reason
+    assert all(1 <= seconds <= 5 for seconds in visibility_log)  # a recheck, not a spin
+
+
+def test_a_dead_workers_place_frees_when_its_lease_ends():
+    result = limit_tasks.one_per_account.enqueue("acct", "after the crash")
+    default_task_backend.gate.counters.acquire(
+        "concurrency:tests.limit_tasks.one_per_account:acct",
+        Concurrency(1),
+        "a-task-whose-worker-died",
+        time.time() - 1,  # its invocation ended a second ago
+    )
+    drain_queue("default")
+    assert default_task_backend.get_result(result.id).status == TaskResultStatus.SUCCESSFUL
+
+
+def test_a_place_is_given_back_with_the_outcome():
+    limit_tasks.one_per_account.enqueue("acct", "a")
+    drain_queue("default")
+    item = aws_clients.client("dynamodb").get_item(
+        TableName=TABLE, Key={"id": {"S": "concurrency:tests.limit_tasks.one_per_account:acct"}}
+    )["Item"]
+    assert item["holders"] == {"M": {}}
+
+
+@pytest.fixture
+def gate_clock(monkeypatch):
+    """The gate's clock, stopped: what a limit allows does not depend on how busy the
+    machine running the tests is. Advance it with `gate_clock.now += seconds`."""
+    from types import SimpleNamespace
+
+    from sqs_tasks.limits import gate
+
+    clock = SimpleNamespace(now=2_000_000.0)
+    monkeypatch.setattr(gate, "time", SimpleNamespace(time=lambda: clock.now))
+    return clock
+
+
+def test_a_named_limit_is_shared_by_the_tasks_naming_it(gate_clock):
+    limit_tasks.calls_the_api.enqueue("a")
+    limit_tasks.also_calls_the_api.enqueue("b")
+    limit_tasks.calls_the_api.enqueue("c")
+    drain_queue("default")
+    assert len(limit_tasks.RUNS) == 2  # 2 a second, shared: the third waits
+
+
+def test_a_waiting_task_reserves_its_start_and_takes_it_when_due(gate_clock):
+    """The third of three under 2 a second (burst 2) reserves the next start, half a second
+    on, and a fresh copy carrying the reservation comes back then. That copy starts without
+    asking the counter again, and the start it used is not given to anyone else."""
+    results = [limit_tasks.calls_the_api.enqueue(tag) for tag in "abc"]
+    queue_url = default_task_backend.queue_url("default")
+    sent: list[dict] = []
+    aws_clients.events("sqs").register(
+        "provide-client-params.sqs.SendMessage", lambda params, **kw: sent.append(params)
+    )
+    drain_queue("default")
+    assert sorted(tag for tag, *_ in limit_tasks.RUNS) == ["a", "b"]
+    (fresh,) = sent  # the waiting task's copy 2, due when its start is
+    assert fresh["DelaySeconds"] == 1  # 0.5 s, as SQS counts: whole seconds, rounded up
+    waiting = api.task_status(results[2].id)
+    assert waiting.status == "READY" and waiting.attempts == 0
+
+    takes: list[str] = []
+    aws_clients.events("dynamodb").register(
+        "provide-client-params.dynamodb.UpdateItem",
+        lambda params, **kw: takes.append(params["Key"]["id"]["S"]),
+    )
+    gate_clock.now += 0.5  # its start
+    expire_delays(queue_url)
+    drain_queue("default")
+    assert sorted(tag for tag, *_ in limit_tasks.RUNS) == ["a", "b", "c"]
+    assert not [key for key in takes if key.startswith("rate:")]  # counted when reserved
+    # Its start was counted: one more, now, waits for the next interval.
+    limit_tasks.calls_the_api.enqueue("d")
+    drain_queue("default")
+    assert "d" not in [tag for tag, *_ in limit_tasks.RUNS]
+
+
+def test_reservations_follow_one_another_one_interval_apart():
+    rate = Rate(10, per="second")
+    counters = Counters(TABLE)
+    now = 3_000_000.0
+    assert isinstance(counters.take("rate:queue", rate, now), Admitted)
+    reserved = [counters.take("rate:queue", rate, now, reserve_within=900) for _ in range(4)]
+    assert [round(r.at - now, 3) for r in reserved] == [0.1, 0.2, 0.3, 0.4]
+    # Without reservations (or past the horizon) a refusal says how long to wait:
+    refused = counters.take("rate:queue", rate, now)
+    assert isinstance(refused, Refused) and refused.wait == pytest.approx(0.5)
+
+
+def test_a_reservation_is_void_once_long_past_and_the_task_asks_again(gate_clock):
+    """A copy held up elsewhere (a throttled worker, a long redrive) arrives long after its
+    start: using it then would add a start to a later second, so it asks anew."""
+    from sqs_tasks.limits.gate import RESERVATION_GRACE, Admission, Held, refs_for
+
+    gate = default_task_backend.gate
+    task = limit_tasks.calls_the_api
+    (ref,) = refs_for(task, gate.named, ("x",), {})
+    lease = gate_clock.now + 60
+    assert isinstance(gate.admit(task, "t1", [ref], lease), Admission)
+    assert isinstance(gate.admit(task, "t2", [ref], lease), Admission)  # burst 2
+    held = gate.admit(task, "t3", [ref], lease)
+    assert isinstance(held, Held) and held.reserved == ((ref.item_id, gate_clock.now + 0.5),)
+    gate_clock.now += 0.2  # too early: it keeps its reservation and waits the rest
+    early = gate.admit(task, "t3", [ref], lease, held.reserved)
+    assert isinstance(early, Held) and early.reserved == held.reserved
+    assert early.wait == pytest.approx(0.3)
+    gate_clock.now += RESERVATION_GRACE + 5  # long past: the counter is asked again
+    takes: list[str] = []
+    aws_clients.events("dynamodb").register(
+        "before-call.dynamodb.UpdateItem", lambda params, **kw: takes.append("take")
+    )
+    assert isinstance(gate.admit(task, "t3", [ref], lease, held.reserved), Admission)
+    assert takes == ["take"]
+
+
+def test_one_extra_request_per_limited_task_when_the_limit_is_not_reached():
+    calls: list[str] = []
+    aws_clients.events("dynamodb").register(
+        "before-call.*.*", lambda model, **kw: calls.append(model.name)
+    )
+    limit_tasks.five_a_second.enqueue("rate")
+    baseline = list(calls)
+    drain_queue("default")
+    rate_calls = calls[len(baseline) :]
+    limit_tasks.one_per_account.enqueue("an-account", "the first: its counter is made")
+    drain_queue("default")
+    calls.clear()
+    limit_tasks.one_per_account.enqueue("an-account", "concurrency")
+    drain_queue("default")
+    concurrency_calls = [c for c in calls if c != "PutItem"]  # the enqueue's item
+    plain = ["UpdateItem", "UpdateItem"]  # claim, outcome
+    assert sorted(rate_calls) == sorted([*plain, "UpdateItem"])  # + the rate's one write
+    # The place: taken (one write), given back with the outcome (the same request).
+    assert sorted(concurrency_calls) == ["TransactWriteItems", "UpdateItem", "UpdateItem"]
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [["no-such-limit"], [object()], [Concurrency(1, key=lambda x: x["no such key"])]],
+)
+def test_bad_limits_are_refused_at_definition_or_enqueue(limits):
+    def work(x: int) -> None: ...
+
+    work.__qualname__ = "work"
+    from django.tasks import task
+
+    if isinstance(limits[0], Concurrency):
+        declared = task(limits=limits)(work)
+        with pytest.raises(Exception, match="limit's key"):
+            declared.enqueue(1)
+    else:
+        with pytest.raises(InvalidTask):
+            task(limits=limits)(work)
+
+
+def test_limits_need_sensible_sizes():
+    with pytest.raises(ValueError):
+        Concurrency(0)
+    with pytest.raises(ValueError):
+        Rate(10, per="fortnight")
+
+
+@pytest.fixture
+def visibility_log():
+    seen: list[int] = []
+    aws_clients.events("sqs").register(
+        "provide-client-params.sqs.ChangeMessageVisibility",
+        lambda params, **kw: seen.append(params["VisibilityTimeout"]),
+    )
+    return seen
+
+
+__all__ = ["Refused"]
