@@ -81,7 +81,7 @@ def summary_line(reports: list) -> str:
     )
 
 
-def render(reports: list) -> str:
+def render(reports: list, wall_seconds: float, jobs: int) -> str:
     from tests.chaos import world
 
     counts = table(
@@ -126,8 +126,10 @@ def render(reports: list) -> str:
             "### The tasks\n\n" + mix,
             "### What went wrong on purpose\n\n" + faults,
             "### AWS requests\n\n" + requests,
-            "Reproduce one seed: `.venv/bin/python -m bench.chaos --seeds N` (the same seed "
-            "replays the same run).",
+            f"Wall time of the whole run: {wall_seconds / 60:.1f} min ({len(reports)} seeds, "
+            f"{jobs} at a time, on the machine above, shared with other work). Reproduce: "
+            f"`make chaos CHAOS_JOBS={jobs}`; one seed: `.venv/bin/python -m bench.chaos "
+            "--seeds N` (the same seed replays the same run).",
         ]
     ).replace("\n\n\n\n", "\n\n")
 
@@ -153,7 +155,7 @@ def main() -> None:
     seeds = tuple(int(seed) for seed in arguments.seeds.split(","))
     started = time.monotonic()
     reports = measure(arguments.tasks, seeds, jobs=arguments.jobs)
-    section = render(reports)
+    section = render(reports, time.monotonic() - started, arguments.jobs)
     document = replace_section(arguments.out.read_text(), HEADING, section)
     document = replace_summary_line(document, SUMMARY, summary_line(reports))
     arguments.out.write_text(document)

@@ -1,6 +1,7 @@
 """Running the benchmarks in order and turning their results into the report's summary
 and sections. Kept apart from __main__ so the smoke test can call it with tiny sizes."""
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -47,8 +48,9 @@ def run_all(sizes: Any, say: Say, *, only_in_process: bool = False) -> tuple[str
     ]
     summary += [_cold_line(cold), _size_line(sizes_found), _throughput_line(ours, database)]
     say(f"6/6 chaos ({sizes.chaos_seeds} seeds of {sizes.chaos_tasks:,} tasks)")
+    started = time.monotonic()
     worlds = chaos.measure(sizes.chaos_tasks, tuple(range(1, sizes.chaos_seeds + 1)), say)
-    sections.append(chaos.render(worlds))
+    sections.append(chaos.render(worlds, time.monotonic() - started, jobs=1))
     summary.append(chaos.summary_line(worlds))
     return "\n".join(summary), sections
 
