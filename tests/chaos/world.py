@@ -59,6 +59,8 @@ from tests.chaos.simulation import Process, ProcessDied, Simulation, VirtualSign
 from tests.chaos.speed import fast_item_responses
 from tests.chaos.sqs import FakeSQS, Queue
 
+logger = logging.getLogger("tests.chaos.world")
+
 REGION = "us-east-1"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC).timestamp()
 STAGE = "dev"  # whose MaximumConcurrency the mappings get
@@ -571,8 +573,11 @@ class World:
         for action, count in (report or {}).items():
             if action != "seen" and count:
                 self.stats[f"reconciler: {action}"] += count
-        self.still_going = self._still_going()
-        self._settled = not self.still_going
+        still_going = self._still_going()
+        if still_going != self.still_going:
+            logger.info("the world waits on: %s", still_going or "nothing")
+        self.still_going = still_going
+        self._settled = not still_going
         self.simulation.at(self.simulation.now + 300, self._reconcile_tick)
 
     def _periodic(self, process: Process, task: Task) -> dict[str, Any] | None:
