@@ -78,9 +78,9 @@ bench: $(BENCH_STAMP) build/lambda.stamp web-package
 	$(BIN)/python -m bench
 
 # The chaos test big (issue 12; tests/chaos runs it small in the suite): 3 seeds x 3,000
-# tasks under AWS's fault model. Rewrites only its own section of BENCHMARKS.md; fails if
-# any task was lost, doubled, early, stuck, wrong or falsely dead-lettered. CHAOS_JOBS=3
-# runs the seeds at once, one process each.
+# tasks under AWS's fault model. Records its section in bench/recorded/chaos.md (which
+# make bench carries) and BENCHMARKS.md; fails if any task was lost, doubled, early, stuck,
+# wrong or falsely dead-lettered. CHAOS_JOBS=3 runs the seeds at once, one process each.
 CHAOS_JOBS ?= 1
 chaos: $(STAMP)
 	$(BIN)/python -m bench.chaos --jobs $(CHAOS_JOBS)
@@ -88,9 +88,11 @@ chaos: $(STAMP)
 # ---------------------------------------------------------------- deployment (docs/deploy.md)
 # The Lambda artifact every function in template.yaml runs: built once into build/lambda,
 # then copied by each build-<LogicalId> target, which is what `sam build` runs for a
-# function with `Metadata: BuildMethod: makefile` (samconfig.toml builds in source).
+# function with `Metadata: BuildMethod: makefile` (samconfig.toml builds in source; SAM CLI
+# 1.160 or later, which expands template.yaml's Fn::ForEach).
 LAMBDA_DIR := build/lambda
 LAMBDA_INPUTS := requirements.txt manage.py stack/artifact.py stack/bytecode.py \
+	stack/allowlist.py stack/dependencies.py \
 	$(shell find django_app sqs_tasks functions -type f -not -path '*/__pycache__/*' 2>/dev/null)
 STAGE ?= dev
 
@@ -98,12 +100,21 @@ build/lambda.stamp: $(STAMP) $(LAMBDA_INPUTS)
 	$(BIN)/python -m stack.artifact $(LAMBDA_DIR)
 	touch $@
 
-.PHONY: lambda-artifact build-WorkerDefaultFunction build-WorkerHeavyFunction build-SchedulerFunction
+.PHONY: lambda-artifact build-SchedulerFunction
 lambda-artifact: build/lambda.stamp
 
-build-WorkerDefaultFunction build-WorkerHeavyFunction build-SchedulerFunction: build/lambda.stamp
+define copy-artifact
 	test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is set by sam build"; exit 1; }
 	cp -R $(LAMBDA_DIR)/. "$(ARTIFACTS_DIR)"
+endef
+
+# One worker per task queue (WorkerFunction<queue>, made by template.yaml's loop): a
+# pattern, so a queue added to TaskQueues needs nothing here.
+build-WorkerFunction%: build/lambda.stamp
+	$(copy-artifact)
+
+build-SchedulerFunction: build/lambda.stamp
+	$(copy-artifact)
 
 # The web stage's package, as `zappa deploy|update $(STAGE)` would upload it. Zappa packages
 # the virtualenv VIRTUAL_ENV names (without it, pyenv's): always this project's.

@@ -6,16 +6,22 @@ with `make_app(endpoint)` for the server it started.
 """
 
 import os
+from typing import TYPE_CHECKING
 
-from celery import Celery
+if TYPE_CHECKING:
+    from celery import Celery
 
 QUEUE = "bench-celery"
 RESULTS_TABLE = "celery-results"
 REGION = "us-east-1"
 
 
-def make_app(endpoint: str) -> Celery:
-    """A Celery app on SQS (broker) and DynamoDB (results) at a local endpoint."""
+def make_app(endpoint: str) -> "Celery":
+    """A Celery app on SQS (broker) and DynamoDB (results) at a local endpoint. Celery is
+    imported here: the harness's tests import this module's neighbours without it
+    (requirements-bench.txt is for `make bench` alone)."""
+    from celery import Celery
+
     host = endpoint.removeprefix("http://")
     app = Celery(
         "bench",

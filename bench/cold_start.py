@@ -48,6 +48,8 @@ LAMBDA_ENVIRONMENT = {
     "DJANGO_SETTINGS_MODULE": "django_app.settings",
     "APP_NAME": "app",
     "APP_STAGE": "dev",
+    "TASK_QUEUES": "default,heavy",  # template.yaml sets it; no template in a package
+    "DJANGO_ALLOWED_HOSTS": "abcdefghij.execute-api.us-east-1.amazonaws.com",  # the stage's
     "LOG_LEVEL": "INFO",
     # On AWS the secret is resolved by CloudFormation (workers) or read from Secrets
     # Manager (web, DJANGO_SECRET_ID: one AWS call per cold start, not timed here).

@@ -38,16 +38,9 @@ def mocked_aws() -> Iterator[dict[str, str]]:
         queues.clear_caches()
 
 
-def create_outbox_table() -> None:
-    """Enqueues go through the outbox, a table of the database: outside the test runner,
-    the test settings' database is an empty in-memory SQLite, so make the table there."""
-    from django.core.management import call_command
-
-    call_command("migrate", "sqs_tasks", verbosity=0)
-
-
 def enqueue(count: int) -> list[str]:
-    """Bulk-enqueue `count` no-op tasks (BatchWriteItem in 25s, SendMessageBatch in 10s)."""
+    """Bulk-enqueue `count` no-op tasks (an outbox row and a PutItem each, SendMessageBatch
+    in 10s)."""
     return [result.id for result in noop.enqueue_many([((), {})] * count)]
 
 

@@ -64,6 +64,15 @@ def _first(path: Path, key: str) -> str | None:
     return None
 
 
+# Figures made by other commands than `make bench` (`make chaos` takes long on its own):
+# each writes one Markdown section here, and every report carries them as they are.
+RECORDED = Path(__file__).resolve().parent / "recorded"
+
+
+def recorded_sections() -> list[str]:
+    return [path.read_text().strip() for path in sorted(RECORDED.glob("*.md"))]
+
+
 def document(summary: str, sections: Sequence[str], elapsed: float, command: str) -> str:
     """The whole report: what it is, how to reproduce it, where it ran, then the figures."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -82,6 +91,7 @@ def document(summary: str, sections: Sequence[str], elapsed: float, command: str
         "## Versions\n\n" + table(("package", "version"), versions()),
         "## Summary\n\n" + summary,
         *sections,
+        *recorded_sections(),
     ]
     return "\n\n".join(parts) + "\n"
 

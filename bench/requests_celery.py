@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -30,6 +31,17 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@dataclass
+class WorkerProcess:
+    """What the worker process itself used while it ran the tasks (from /proc)."""
+
+    cpu_seconds_per_task: float  # user + system, from its first result to its last
+    peak_rss_mb: float  # VmHWM
+
+
+LAST_WORKER: list[WorkerProcess] = []  # the last measure()'s worker, for the monthly bill
 
 
 def measure(tasks: int) -> tuple[Usage, RequestCounter]:
@@ -110,13 +122,23 @@ def _run_worker(endpoint: str, counter: RequestCounter, tasks: int) -> None:
         text=True,
     )
     deadline = time.monotonic() + WORKER_TIMEOUT
+    first: tuple[int, float] | None = None
     try:
-        while counter.total[("dynamodb", "PutItem")] < tasks:
+        while (stored := counter.total[("dynamodb", "PutItem")]) < tasks:
             if worker.poll() is not None:
                 raise RuntimeError(f"the Celery worker exited:\n{worker.stderr.read()}")
             if time.monotonic() > deadline:
                 raise TimeoutError("the Celery worker did not finish in time")
-            time.sleep(0.2)
+            if first is None and stored:
+                first = (stored, _cpu_seconds(worker.pid))
+            time.sleep(0.05)
+        if first is not None and tasks > first[0]:
+            LAST_WORKER[:] = [
+                WorkerProcess(
+                    (_cpu_seconds(worker.pid) - first[1]) / (tasks - first[0]),
+                    _peak_rss_mb(worker.pid),
+                )
+            ]
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
@@ -124,3 +146,16 @@ def _run_worker(endpoint: str, counter: RequestCounter, tasks: int) -> None:
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux: /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0

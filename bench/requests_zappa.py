@@ -13,16 +13,16 @@ progress", UpdateItem "complete"). Results are read back once with
 
 import json
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
-from bench.counting import RequestCounter, counting
+from bench.counting import RequestCounter, counting, timed_invocation
 from bench.pricing import Usage, item_bytes
 
 REGION = "us-east-1"
@@ -50,11 +50,13 @@ def measure(tasks: int) -> tuple[Usage, RequestCounter]:
                 responses = [noop() for _ in range(tasks)]
             with counter.during("task (Zappa's handler, route_lambda_task)"):
                 for payload in payloads:
-                    calls, started = counter.calls, time.perf_counter()
-                    LambdaHandler.run_function(
-                        zappa_async.route_lambda_task, json.loads(payload), None
+                    run = partial(
+                        LambdaHandler.run_function,
+                        zappa_async.route_lambda_task,
+                        json.loads(payload),
+                        None,
                     )
-                    usage.add_invocation(time.perf_counter() - started, counter.calls - calls)
+                    timed_invocation(counter, usage.add_invocation, run)
             with counter.during("read results"):
                 statuses = {
                     zappa_async.get_async_response(r.response_id)["status"] for r in responses

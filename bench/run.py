@@ -1,17 +1,18 @@
 """Running the benchmarks in order and turning their results into the report's summary
 and sections. Kept apart from __main__ so the smoke test can call it with tiny sizes."""
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from bench import (
     artifact_size,
-    chaos,
+    at_scale,
     cold_start,
     cost,
+    flow_control,
     local_stack,
     overhead,
+    snapstart,
     tasks_db,
     throughput,
 )
@@ -21,37 +22,54 @@ Say = Callable[[str], None]
 
 def run_all(sizes: Any, say: Say, *, only_in_process: bool = False) -> tuple[str, list[str]]:
     """Every benchmark (or, for the smoke test, only the in-process ones)."""
-    say(f"1/6 requests per task ({sizes.cost_tasks} tasks: ours, Zappa, Celery)")
+    say(f"1/8 requests per task ({sizes.cost_tasks} tasks: ours two ways, Zappa, Celery)")
     costs = cost.measure(
         sizes.cost_tasks, sizes.cost_runs, 0 if only_in_process else sizes.celery_runs
     )
-    say(f"2/6 worker overhead ({sizes.overhead_runs} runs of {sizes.overhead_tasks} tasks)")
+    say(f"2/8 worker overhead ({sizes.overhead_runs} runs of {sizes.overhead_tasks} tasks)")
     worker = overhead.measure(sizes.overhead_tasks, sizes.overhead_runs)
-    sections = [cost.render(costs, sizes.cost_tasks), overhead.render(worker, sizes.overhead_tasks)]
-    summary = [_cost_line(costs), _overhead_line(worker)]
+    say("3/8 at scale: item weights, logs, periodic jobs, enqueue latency (issues 12-14)")
+    scale = at_scale.measure(sizes, costs, say, only_in_process=only_in_process)
+    sections = [
+        cost.render(costs, sizes.cost_tasks, at_scale.cost_appendix(scale)),
+        overhead.render(worker, sizes.overhead_tasks),
+    ]
+    say(f"4/8 flow control ({sizes.flow_tasks} tasks per option, saturated limits)")
+    flow = flow_control.measure(sizes.flow_tasks)
+    summary = [
+        _cost_line(costs),
+        *at_scale.summary(scale),
+        _overhead_line(worker),
+        flow_control.summary_line(*flow),
+    ]
+    in_process = [*at_scale.sections(scale), flow_control.render(*flow, sizes.flow_tasks)]
     if only_in_process:
-        return "\n".join(summary), sections
-    say(f"3/6 cold start ({sizes.cold_runs} runs of each variant)")
+        return "\n".join(summary), sections + in_process
+    say(f"5/8 cold start ({sizes.cold_runs} runs of each variant)")
     cold = cold_start.measure(sizes.cold_runs)
-    say("4/6 artifact size")
+    say("6/8 artifact size")
     sizes_found = artifact_size.measure()
     say(
-        f"5/6 throughput ({sizes.bursts} bursts of {sizes.burst_tasks}: "
+        f"7/8 throughput ({sizes.bursts} bursts of {sizes.burst_tasks}: "
         "local stack, then django-tasks-db)"
     )
     ours = local_stack.measure(sizes.burst_tasks, sizes.bursts)
     database = tasks_db.measure(sizes.burst_tasks, sizes.bursts)
+    say(f"8/8 SnapStart ({sizes.cold_runs} runs of each function, with and without)")
+    snapshots = snapstart.measure(sizes.cold_runs)
     sections += [
         cold_start.render(cold),
         artifact_size.render(sizes_found),
         throughput.render(ours, database, local_stack.__doc__.strip(), tasks_db.__doc__.strip()),
+        *in_process,
+        snapstart.render(snapshots),
     ]
-    summary += [_cold_line(cold), _size_line(sizes_found), _throughput_line(ours, database)]
-    say(f"6/6 chaos ({sizes.chaos_seeds} seeds of {sizes.chaos_tasks:,} tasks)")
-    started = time.monotonic()
-    worlds = chaos.measure(sizes.chaos_tasks, tuple(range(1, sizes.chaos_seeds + 1)), say)
-    sections.append(chaos.render(worlds, time.monotonic() - started, jobs=1))
-    summary.append(chaos.summary_line(worlds))
+    summary += [
+        _cold_line(cold),
+        _size_line(sizes_found),
+        _throughput_line(ours, database),
+        _snapstart_line(snapshots),
+    ]
     return "\n".join(summary), sections
 
 
@@ -96,4 +114,14 @@ def _throughput_line(ours: throughput.Throughput, database: throughput.Throughpu
         f"- **Throughput**: local stack {ours.tasks_per_second.median:.1f} tasks/s, "
         f"django-tasks-db {database.tasks_per_second.median:.1f} tasks/s "
         f"(p95 latency {ours.p95.median:.1f} s vs {database.p95.median:.1f} s)."
+    )
+
+
+def _snapstart_line(result: snapstart.SnapStartResult) -> str:
+    saved = ", ".join(
+        f"{name} {snapstart.saved_ms(result, name):.0f} ms" for name in snapstart.FUNCTIONS
+    )
+    return (
+        "- **SnapStart**: a restored environment skips the init and warm-up a cold one "
+        f"pays before its first task: {saved} (median, before Lambda's own restore)."
     )

@@ -5,8 +5,9 @@ no <style> block, no style attribute, no event handler attribute (tests/web/test
 reads every template's output for them, and the browser test listens for violations).
 So an injected <script> or inline handler would not run, even if escaping ever failed.
 Progress bars get their width from progress.js (a style set through the DOM is not an
-inline style). Forms post to this site, except the upload form, which posts to S3:
-that one page adds S3's origin to form-action (`allow_form_action`).
+inline style). Forms post to this site, except the upload form, which posts to S3, and
+the script that sends several files to S3 at once: that one page adds S3's origin to
+form-action and connect-src (`allow_uploads_to`).
 """
 
 from urllib.parse import urlsplit
@@ -40,12 +41,14 @@ def origin(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
-def allow_form_action(response: HttpResponse, url: str) -> HttpResponse:
-    """Let this response's forms post to `url`'s origin too (as Django's csp_override
-    decorator does, but for an origin known only when the view runs)."""
+def allow_uploads_to(response: HttpResponse, url: str) -> HttpResponse:
+    """Let this response's forms, and its scripts' requests, go to `url`'s origin too (as
+    Django's csp_override decorator does, but for an origin known only when the view
+    runs)."""
     target = origin(url)
     if target:
         config = {**settings.SECURE_CSP}
-        config["form-action"] = [*config.get("form-action", [CSP.SELF]), target]
+        for directive in ("form-action", "connect-src"):
+            config[directive] = [*config.get(directive, [CSP.SELF]), target]
         response._csp_config = config  # type: ignore[attr-defined]
     return response

@@ -12,6 +12,7 @@ from django_app.csp import policy as csp_policy
 from django_app.database.config import default_database
 from django_app.env import env_bool, env_int, env_list, env_str, secret_key
 from django_app.hosts import allowed_hosts
+from sqs_tasks.infra.task_queues import queue_names
 from sqs_tasks.limits import Rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -131,6 +132,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# The app speaks English only: the Lambda packages ship these languages' translations and
+# no others (stack/allowlist.py).
+LANGUAGES = [("en", "English")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -154,6 +158,7 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 REPORTS_MAX_UPLOAD_BYTES = env_int("REPORTS_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 REPORTS_UPLOAD_FORM_EXPIRY = env_int("REPORTS_UPLOAD_FORM_EXPIRY", 3600)  # seconds
 REPORTS_MAX_IN_FLIGHT = env_int("REPORTS_MAX_IN_FLIGHT", 2)  # per user (jobs.in_flight)
+REPORTS_MAX_FILES = env_int("REPORTS_MAX_FILES", 10)  # files one report may combine
 RATES_API_URL = env_str("RATES_API_URL", "https://api.frankfurter.dev/v1/latest")
 RATES_API_TIMEOUT = env_int("RATES_API_TIMEOUT", 10)  # seconds per HTTP call
 RATES_API_CALLS_PER_MINUTE = env_int("RATES_API_CALLS_PER_MINUTE", 30)  # all workers
@@ -168,10 +173,13 @@ RATE_LIMIT_TABLE = env_str("RATE_LIMIT_TABLE", f"{RESOURCE_PREFIX}-rate-limits")
 # message may only name a task declared there.
 SQS_TASKS_MODULES = env_list("SQS_TASKS_MODULES")
 TASKS_METRICS_NAMESPACE = env_str("POWERTOOLS_METRICS_NAMESPACE", RESOURCE_PREFIX)
+# The task queues are declared once, in template.yaml (README, "Adding a queue"): deployed,
+# the functions and the web package carry their names in TASK_QUEUES; in a checkout they
+# are read from the template itself.
 TASKS = {
     "default": {
         "BACKEND": "sqs_tasks.backends.sqs.SQSBackend",
-        "QUEUES": ["default", "heavy"],
+        "QUEUES": env_list("TASK_QUEUES") or queue_names(BASE_DIR / "template.yaml"),
         "OPTIONS": {
             # SQS queue name = prefix + Django queue name, as template.yaml names them.
             "QUEUE_NAME_PREFIX": env_str("TASKS_QUEUE_NAME_PREFIX", f"{RESOURCE_PREFIX}-"),

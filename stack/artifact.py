@@ -1,8 +1,9 @@
 """The Lambda code artifact: what goes in it, and writing it out.
 
 One artifact serves every function in template.yaml: the project's runtime packages plus
-`pip install -r requirements.txt` (boto3 is left to the runtime), with bytecode Lambda uses
-as it is (stack.bytecode). `make build-<LogicalId>` (what `sam build` runs) builds it with
+`pip install -r requirements.txt` (boto3 is left to the runtime), cut down to what the
+allow-list names (stack.allowlist), with bytecode Lambda uses as it is (stack.bytecode).
+`make build-<LogicalId>` (what `sam build` runs) builds it with
 `python -m stack.artifact build/lambda`.
 """
 
@@ -14,7 +15,7 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from stack import dependencies
+from stack import allowlist, dependencies
 from stack.bytecode import LAMBDA_PYTHON, cache_path, check_interpreter, compile_source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +67,6 @@ def install_requirements(dest: Path, requirements: Path = ROOT / "requirements.t
         check=True,
     )
     remove_runtime_provided(dest, requirements)
-    prune(dest)
 
 
 def remove_runtime_provided(dest: Path, requirements: Path) -> list[str]:
@@ -79,13 +79,19 @@ def remove_runtime_provided(dest: Path, requirements: Path) -> list[str]:
     return removed
 
 
-def prune(dest: Path) -> None:
-    """Drop what installed packages carry but Lambda never reads."""
-    # Console scripts (django-admin ...) cannot run there.
-    _remove(dest / "bin")
-    # Translation sources: Django reads the compiled .mo files beside them (~11 MB).
-    for source in dest.rglob("*.po"):
-        source.unlink()
+def prune(dest: Path, keep: Iterable[str] = allowlist.KEEP) -> list[str]:
+    """Delete every file the allow-list does not name (stack.allowlist), then the folders
+    left empty; returns what went, relative to dest."""
+    removed = []
+    for path in sorted(p for p in dest.rglob("*") if p.is_file() or p.is_symlink()):
+        relative = path.relative_to(dest).as_posix()
+        if not allowlist.allowed(relative, keep):
+            path.unlink()
+            removed.append(relative)
+    for folder in sorted((p for p in dest.rglob("*") if p.is_dir()), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    return removed
 
 
 def _remove(path: Path) -> None:
@@ -130,6 +136,7 @@ def build(dest: Path, *, with_requirements: bool = True) -> None:
     copy_sources(dest)
     if with_requirements:
         install_requirements(dest)
+    prune(dest)
     compile_bytecode(dest)
 
 

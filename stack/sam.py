@@ -3,6 +3,8 @@
 Used by the infrastructure tests (moto in-process) and by the local stack (an embedded moto
 server): both get the same queues, table, bucket and functions that AWS would.
 
+- `load_template` expands the AWS::LanguageExtensions transform (the task queue loop) for
+  the deploy's parameters, as CloudFormation does first.
 - `package_code` zips each function's local CodeUri, uploads it, and points CodeUri at the
   object, as `sam package` does (samtranslator refuses local paths).
 - `translate` runs the SAM transform locally, as CloudFormation would on `sam deploy`
@@ -25,6 +27,8 @@ import boto3
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
+from sqs_tasks.infra.cfn import parameter_values
+from stack import emulator
 from stack.artifact import copy_sources, zip_tree
 from stack.template import ROOT, TEMPLATE, Template, load_template, resources_of_type
 
@@ -102,15 +106,21 @@ def deploy(
     region = session.region_name
     if not region:
         raise ValueError("The boto3 session needs a region (AWS_DEFAULT_REGION).")
+    emulator.install()
     s3 = session.client("s3", endpoint_url=endpoint_url)
     _ensure_bucket(s3, artifact_bucket, region)
-    packaged = package_code(load_template(template_path), s3=s3, bucket=artifact_bucket)
+    expanded = load_template(template_path, parameters)
+    packaged = package_code(expanded, s3=s3, bucket=artifact_bucket)
+    translated = translate(packaged, region=region, parameters=parameters)
     cloudformation = session.client("cloudformation", endpoint_url=endpoint_url)
     name = stack_name(parameters)
+    # Every value given, defaults included: moto splits a CommaDelimitedList only when it
+    # is passed, and `!Join [",", !Ref TaskQueues]` needs the list.
+    values = parameter_values(translated, parameters)
     cloudformation.create_stack(
         StackName=name,
-        TemplateBody=json.dumps(translate(packaged, region=region, parameters=parameters)),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        TemplateBody=json.dumps(translated),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
     )
     cloudformation.get_waiter("stack_create_complete").wait(

@@ -1,15 +1,17 @@
 """Reading template.yaml the way SAM CLI does, and finding things in it.
 
 The short-form intrinsics (!Ref, !GetAtt, !Sub ...) become their long forms ({"Ref": ...}),
-which is what samtranslator, moto's CloudFormation and the tests all expect.
+which is what samtranslator, moto's CloudFormation and the tests all expect. `load_template`
+also runs the AWS::LanguageExtensions transform (sqs_tasks.infra.cfn), as CloudFormation
+does before anything else: the task queue loop becomes one set of resources per queue.
+`read_template` is the file as written, loop and all.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-from samtranslator.yaml_helper import intrinsics_multi_constructor
+from sqs_tasks.infra.cfn import expand, parse_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -17,20 +19,15 @@ TEMPLATE = ROOT / "template.yaml"
 Template = dict[str, Any]
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader plus CloudFormation's tags, without touching yaml.SafeLoader itself."""
-
-
-_CfnLoader.add_multi_constructor("!", intrinsics_multi_constructor)
-
-
-def load_template(path: Path = TEMPLATE) -> Template:
+def read_template(path: Path = TEMPLATE) -> Template:
+    """The template as written."""
     return parse_yaml(path.read_text(encoding="utf-8"))
 
 
-def parse_yaml(text: str) -> Any:
-    """YAML in CloudFormation's dialect (short-form intrinsics become long-form dicts)."""
-    return yaml.load(text, Loader=_CfnLoader)
+def load_template(path: Path = TEMPLATE, parameters: Mapping[str, str] | None = None) -> Template:
+    """The template as CloudFormation works on it: language extensions expanded for these
+    parameter values (the defaults where none is given)."""
+    return expand(read_template(path), parameters)
 
 
 def resources_of_type(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:

@@ -11,6 +11,9 @@ from contextlib import contextmanager
 from django.utils.module_loading import import_string
 
 GENERIC_FAILURE = "Something went wrong on our side. You can retry; if it keeps failing, tell us."
+# A failure the task declared expected (sqs_tasks.exceptions.ExpectedFailure) whose own
+# message is not for users: a retry would fail the same way, so none is offered.
+EXPECTED_FAILURE = "This task cannot be done with what it was given; trying again would not help."
 
 # Failures the task system itself records, in words a user understands.
 SYSTEM_FAILURES = {
@@ -39,18 +42,20 @@ class TransientError(UserFacingError):
         self.retry_after = retry_after
 
 
-def user_message(exception_class_path: str, message: str) -> str:
-    """The sentence a page shows for a recorded failure."""
+def user_message(exception_class_path: str, message: str, *, expected: bool = False) -> str:
+    """The sentence a page shows for a recorded failure (`expected`: one the task declared
+    expected, which is never retried)."""
+    fallback = EXPECTED_FAILURE if expected else GENERIC_FAILURE
     if exception_class_path in SYSTEM_FAILURES:
         return SYSTEM_FAILURES[exception_class_path]
     if exception_class_path.startswith(_OWN_CODE):
         try:
             kind = import_string(exception_class_path)
         except ImportError:
-            return GENERIC_FAILURE
+            return fallback
         if isinstance(kind, type) and issubclass(kind, UserFacingError):
             return message
-    return GENERIC_FAILURE
+    return fallback
 
 
 @contextmanager

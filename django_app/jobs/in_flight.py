@@ -7,8 +7,13 @@ before each start and retry, and refuses past it with a sentence for the page.
 
 In flight is counted in this app's own table, never in the task result store: a Job is
 in flight until the worker's `task_finished` signal marks it finished (or a page has
-stored its final status). A worker that dies takes no signal with it, so a job older
-than the limit's horizon stops counting, and nobody is locked out for good.
+stored its final status). A workflow sends no such signal, and a worker that dies takes
+its signal with it: so before refusing, the jobs still counted are looked at once more
+(their status read, and stored if final), and a job older than the limit's horizon stops
+counting, so nobody is locked out for good.
+
+Kinds of work declared with the same setting share one limit: a report over one file (a
+task) and one over several (a workflow) are both "reports being built".
 """
 
 import logging
@@ -18,11 +23,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.tasks import Task, TaskResult, TaskResultStatus
+from django.db.models import QuerySet
+from django.tasks import TaskResult, TaskResultStatus
 from django.utils import timezone
 
 from django_app.jobs.errors import UserFacingError
 from django_app.jobs.models import Job
+from django_app.jobs.status import status_of
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +50,9 @@ class TooManyInFlight(UserFacingError):
 _LIMITS: dict[str, InFlightLimit] = {}
 
 
-def limit(task: Task, setting: str, horizon: timedelta, what: str) -> None:
-    """Declare how many of `task` one user may have in flight (see InFlightLimit)."""
+def limit(task: Any, setting: str, horizon: timedelta, what: str) -> None:
+    """Declare how many of `task` (a task, or a workflow of jobs.services: anything with
+    a `module_path`) one user may have in flight (see InFlightLimit)."""
     _LIMITS[task.module_path] = InFlightLimit(setting, horizon, what)
 
 
@@ -58,21 +66,30 @@ def check(owner: Any, task_path: str) -> None:
     get_user_model().objects.select_for_update().filter(pk=owner.pk).exists()
     allowed: int = getattr(settings, declared.setting)
     if count(owner, task_path) >= allowed:
-        raise TooManyInFlight(
-            f"You have {allowed} {declared.what} already. "
-            "Start another one when one of them has finished."
-        )
+        for job in _counted(owner, task_path):
+            status_of(job)  # stores the status once final: then it no longer counts
+        if count(owner, task_path) >= allowed:
+            raise TooManyInFlight(
+                f"You have {allowed} {declared.what} already. "
+                "Start another one when one of them has finished."
+            )
 
 
 def count(owner: Any, task_path: str) -> int:
-    since = timezone.now() - _LIMITS[task_path].horizon
+    """How many jobs under `task_path`'s limit `owner` has in flight."""
+    return _counted(owner, task_path).count()
+
+
+def _counted(owner: Any, task_path: str) -> QuerySet[Job]:
+    declared = _LIMITS[task_path]
+    sharing = [path for path, other in _LIMITS.items() if other.setting == declared.setting]
     return Job.objects.filter(
         owner=owner,
-        task_path=task_path,
-        created_at__gte=since,
+        task_path__in=sharing,
+        created_at__gte=timezone.now() - declared.horizon,
         finished_at__isnull=True,
         final_status__isnull=True,
-    ).count()
+    )
 
 
 def record_finished(sender: type, task_result: TaskResult, **kwargs: Any) -> None:

@@ -4,6 +4,9 @@ Pages read tasks only through this link, so "each user sees only their own tasks
 one queryset filter. It keeps the call's arguments, so a failed task can be enqueued
 again long after the result store has forgotten it, and it can point at what the task
 works on (a report), so that page finds the latest attempt at it.
+
+A job follows one task, or one workflow of tasks (sqs_tasks.workflows): then `task_id` is
+the workflow's id and `task_path` names the app's function that starts it (services.py).
 """
 
 from typing import Any
@@ -17,11 +20,16 @@ from django_app.ownership import OwnedQuerySet
 
 
 class Job(models.Model):
+    TASK, WORKFLOW = "task", "workflow"
+
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs"
     )
     task_id = models.CharField(max_length=64, unique=True)
     task_path = models.CharField(max_length=255)
+    kind = models.CharField(
+        max_length=10, choices=[(TASK, "task"), (WORKFLOW, "workflow")], default=TASK
+    )
     label = models.CharField(max_length=200)
     args = models.JSONField(default=list, blank=True)
     kwargs = models.JSONField(default=dict, blank=True)
@@ -48,6 +56,10 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.task_id})"
+
+    @property
+    def is_workflow(self) -> bool:
+        return self.kind == self.WORKFLOW
 
     @property
     def subject_url(self) -> str:

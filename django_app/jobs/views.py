@@ -68,8 +68,12 @@ def job_status(request: HttpRequest, task_id: str) -> JsonResponse:
 def job_retry(request: HttpRequest, task_id: str) -> HttpResponse:
     job = get_object_or_404(Job.objects.owned_by(request.user), task_id=task_id)
     back = safe_next(request, "jobs:list")
-    if status_of(job).status != TaskResultStatus.FAILED:
+    status = status_of(job)
+    if status.status != TaskResultStatus.FAILED:
         messages.error(request, "Only a task that failed can be retried.")
+        return redirect(back)
+    if not status.can_retry:
+        messages.error(request, f"Trying again would fail the same way: {status.error}")
         return redirect(back)
     try:
         again = services.retry(job)

@@ -13,4 +13,5 @@ class UploadAdmin(admin.ModelAdmin):
 @admin.register(Report)
 class ReportAdmin(admin.ModelAdmin):
     list_display = ["upload", "owner", "created_at", "finished_at", "emailed_at"]
-    raw_id_fields = ["owner", "upload"]
+    raw_id_fields = ["owner", "upload", "files"]
+    readonly_fields = ["workflow_id"]

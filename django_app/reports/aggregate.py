@@ -10,6 +10,11 @@ add and print in a few dozen characters (at most MAX_INTEGER_DIGITS before the p
 rounded to MAX_PLACES after it; `9e999999` is text, not a number with a million digits),
 and all arithmetic runs in one local decimal context, whatever the thread's context says.
 The grouped table is capped in groups and in cells, so the report written from it is too.
+
+Summaries of several files merge (`merge`) into the summary of all their rows, with the
+same caps: what a workflow does when each file is read by a step of its own. Sums, counts,
+extremes and groups merge exactly; a column is numeric only if it is in every file; the
+distinct values counted stay capped at MAX_DISTINCT, the first file's first.
 """
 
 import re
@@ -88,7 +93,8 @@ class ColumnStats:
             self.more_distinct = True
         number = parse_number(value) if self.all_numbers else None
         if number is None:
-            self.all_numbers = False
+            if self.all_numbers:  # a text column has no numeric stats
+                self.all_numbers, self.total, self.minimum, self.maximum = False, ZERO, None, None
             return None
         self.total = NUMBERS.add(self.total, number)
         self.minimum = number if self.minimum is None else min(self.minimum, number)
@@ -109,6 +115,34 @@ class ColumnStats:
 
     def top(self) -> list[tuple[str, int]]:
         return self.counts.most_common(TOP_VALUES)
+
+    def merged(self, other: "ColumnStats") -> "ColumnStats":
+        """This column's stats over its rows and `other`'s (the same column elsewhere)."""
+        counts = Counter(self.counts)
+        more_distinct = self.more_distinct or other.more_distinct
+        for value, count in other.counts.items():
+            if value in counts or len(counts) < MAX_DISTINCT:
+                counts[value] += count
+            else:
+                more_distinct = True
+        merged = ColumnStats(
+            self.name,
+            filled=self.filled + other.filled,
+            missing=self.missing + other.missing,
+            counts=counts,
+            more_distinct=more_distinct,
+        )
+        if self.all_numbers and other.all_numbers:
+            merged.total = NUMBERS.add(self.total, other.total)
+            merged.minimum = _extreme(min, self.minimum, other.minimum)
+            merged.maximum = _extreme(max, self.maximum, other.maximum)
+        else:
+            merged.all_numbers = False
+        return merged
+
+
+def _extreme(pick: Any, a: Decimal | None, b: Decimal | None) -> Decimal | None:
+    return a if b is None else b if a is None else pick(a, b)
 
 
 @dataclass(slots=True)
@@ -177,20 +211,9 @@ class Aggregator:
                     f"A value in \u201c{name}\u201d is {len(value):,} characters long; values "
                     f"grouped by may have at most {MAX_KEY_CHARS}."
                 )
-        grouping = ", ".join(self.group_by)
-        if len(self._groups) >= MAX_GROUPS:
-            raise CsvError(
-                f"Grouping by {grouping} makes more than {MAX_GROUPS:,} "
-                "groups. Pick fewer columns, or columns with fewer distinct values."
-            )
         # Columns still numeric now are at least those that will be at the end.
         numeric = sum(1 for stats in self.stats if stats.all_numbers)
-        if (len(self._groups) + 1) * numeric > MAX_GROUP_CELLS:
-            raise CsvError(
-                f"Grouping by {grouping} makes a table of more than {MAX_GROUP_CELLS:,} sums "
-                f"({len(self._groups):,} groups of {numeric} numeric columns). Pick fewer "
-                "grouping columns, or a file with fewer numeric columns."
-            )
+        check_table(self.group_by, len(self._groups) + 1, numeric)
 
     def summary(self) -> Summary:
         numeric = [(i, stats.name) for i, stats in enumerate(self.stats) if stats.numeric]
@@ -199,6 +222,67 @@ class Aggregator:
             for key, (count, sums) in sorted(self._groups.items())
         ]
         return Summary(self.rows, self.stats, self.group_by, groups)
+
+
+def check_table(group_by: list[str], groups: int, numeric: int) -> None:
+    """Refuse a grouped table of `groups` groups by `numeric` numeric columns that would be
+    too large to report."""
+    grouping = ", ".join(group_by)
+    if groups > MAX_GROUPS:
+        raise CsvError(
+            f"Grouping by {grouping} makes more than {MAX_GROUPS:,} "
+            "groups. Pick fewer columns, or columns with fewer distinct values."
+        )
+    if groups * numeric > MAX_GROUP_CELLS:
+        raise CsvError(
+            f"Grouping by {grouping} makes a table of more than {MAX_GROUP_CELLS:,} sums "
+            f"({groups:,} groups of {numeric} numeric columns). Pick fewer "
+            "grouping columns, or a file with fewer numeric columns."
+        )
+
+
+def merge(summaries: list[Summary]) -> Summary:
+    """One summary of all the rows `summaries` summarise, as if they were one file: the
+    columns in the first's order (each summary must have the same columns and grouping),
+    the groups in key order, within the same caps as a single file."""
+    first, *others = summaries
+    names = [column.name for column in first.columns]
+    for other in others:
+        if sorted(column.name for column in other.columns) != sorted(names):
+            raise CsvError("The files do not all have the same columns.")
+        if other.group_by != first.group_by:
+            raise ValueError("summaries grouped differently cannot be merged")
+    columns = {column.name: column for column in first.columns}
+    groups = {group.key: group for group in first.groups}
+    for other in others:
+        for column in other.columns:
+            columns[column.name] = columns[column.name].merged(column)
+        for group in other.groups:
+            mine = groups.get(group.key)
+            groups[group.key] = group if mine is None else _merged_group(mine, group)
+    merged_columns = [columns[name] for name in names]
+    numeric = [column.name for column in merged_columns if column.numeric]
+    check_table(first.group_by, len(groups), len(numeric))
+    return Summary(
+        rows=sum(summary.rows for summary in summaries),
+        columns=merged_columns,
+        group_by=list(first.group_by),
+        groups=[
+            Group(key, group.rows, {name: group.sums.get(name, ZERO) for name in numeric})
+            for key, group in sorted(groups.items())
+        ],
+    )
+
+
+def _merged_group(a: Group, b: Group) -> Group:
+    """A group's rows and sums over two files. A sum one file lacks is zero: that file's
+    column was empty (a column with any text is not numeric, and is dropped)."""
+    names = a.sums.keys() | b.sums.keys()
+    return Group(
+        a.key,
+        a.rows + b.rows,
+        {name: NUMBERS.add(a.sums.get(name, ZERO), b.sums.get(name, ZERO)) for name in names},
+    )
 
 
 def plain(number: Decimal | None, places: int | None = None) -> str:

@@ -3,6 +3,10 @@
 Both are owned rows (see django_app.ownership). A report names its S3 objects with a
 random token, so its keys cannot be guessed from its id; the database row keeps only
 the keys and the headline numbers, and the report itself lives in S3.
+
+A report reads one upload (built by the `build_report` task) or several at once (built by
+a workflow, reports/workflows.py, whose id the row keeps): `upload` is its file, or the
+first of its `files`.
 """
 
 import uuid
@@ -44,6 +48,9 @@ class Report(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports"
     )
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="reports")
+    # A report over several files: all of them, `upload` (the first) included; else none.
+    files = models.ManyToManyField(Upload, blank=True, related_name="combined_reports")
+    workflow_id = models.CharField(max_length=64, blank=True)  # the newest building it
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     group_by = models.JSONField(default=list, blank=True)
     summary = models.JSONField(null=True, blank=True)  # Summary.headline(), once built
@@ -59,10 +66,29 @@ class Report(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"Report on {self.upload.filename}"
+        return f"Report on {self.title}"
 
     def get_absolute_url(self) -> str:
         return reverse("reports:detail", args=[self.pk])
+
+    @property
+    def sources(self) -> list[Upload]:
+        """The files it reads, in order (prefetch `files` for a list of reports)."""
+        return sorted(self.files.all(), key=lambda upload: upload.pk) or [self.upload]
+
+    @property
+    def title(self) -> str:
+        """What it is a report on: its file's name, or its files'."""
+        names = [upload.filename for upload in self.sources]
+        if len(names) == 1:
+            return names[0]
+        if len(names) <= 3:
+            return f"{', '.join(names[:-1])} and {names[-1]}"
+        return f"{names[0]} and {len(names) - 1} more files"
+
+    @property
+    def source_keys(self) -> list[str]:
+        return [upload.key for upload in self.sources]
 
     @property
     def is_ready(self) -> bool:

@@ -83,7 +83,7 @@ def _bounded(text: str, kind: str) -> bytes:
 def document_context(report: Report, summary: Summary) -> dict[str, Any]:
     numeric = summary.numeric_columns
     return {
-        "title": f"Report on {report.upload.filename}",
+        "title": str(report),
         "generated_at": timezone.now(),
         "rows": summary.rows,
         "group_by": summary.group_by,

@@ -50,15 +50,21 @@ def bucket() -> str:
     return api.bucket_name()
 
 
-def upload_form(owner_id: int, redirect_url: str) -> UploadForm:
-    """A presigned POST for one new key. S3 redirects the browser to `redirect_url`
-    (with ?bucket=&key=&etag=) once the file is stored."""
+def upload_form(owner_id: int, redirect_url: str | None) -> UploadForm:
+    """A presigned POST for one new key. With `redirect_url`, S3 redirects the browser
+    there (with ?bucket=&key=&etag=) once the file is stored: the form posted as a page.
+    Without, S3 answers 204: a script posts it, one of several files sent at once."""
     key = f"uploads/{owner_id}/{uuid.uuid4().hex}/{UPLOAD_NAME}"
     max_bytes = settings.REPORTS_MAX_UPLOAD_BYTES
-    fields = {"Content-Type": CSV_TYPE, "success_action_redirect": redirect_url}
+    done = (
+        {"success_action_redirect": redirect_url}
+        if redirect_url
+        else {"success_action_status": "204"}
+    )
+    fields = {"Content-Type": CSV_TYPE, **done}
     conditions: list[Any] = [
         {"Content-Type": CSV_TYPE},
-        {"success_action_redirect": redirect_url},
+        done,
         ["content-length-range", 1, max_bytes],
         # The original file name, which the page's script fills in (percent-encoded).
         ["starts-with", "$x-amz-meta-filename", ""],
@@ -139,6 +145,11 @@ def open_upload(key: str) -> tuple[BinaryIO, int]:
 
 def report_key(owner_id: int, token: uuid.UUID, name: str) -> str:
     return f"reports/{owner_id}/{token.hex}/{name}"
+
+
+def read_report_file(key: str) -> bytes:
+    """A file a report's build wrote (a summary one step hands the next)."""
+    return aws.client("s3").get_object(Bucket=bucket(), Key=key)["Body"].read()
 
 
 def save_report_file(key: str, body: bytes, content_type: str) -> None:

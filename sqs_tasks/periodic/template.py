@@ -6,7 +6,7 @@ convention; a legacy `Schedule` (EventBridge rule, always UTC) is read too, sinc
 handler accepts its Scheduled Event. What cannot be read as a literal is reported, not
 guessed at: a check that cannot see a value cannot vouch for it.
 
-Reading YAML needs PyYAML and samtranslator, which are development tools: this module is
+Reading YAML needs PyYAML, a development tool: this module is
 for `manage.py periodic_tasks` and the tests, never for a Lambda function.
 """
 
@@ -34,10 +34,11 @@ class DeclaredSchedule:
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    """The template with short-form intrinsics (!Sub ...) in their long form."""
-    from samtranslator.yaml_helper import yaml_parse
+    """The template as CloudFormation deploys it: short-form intrinsics (!Sub ...) in their
+    long form, its language extensions (the task queue loop) expanded."""
+    from sqs_tasks.infra.cfn import load_expanded
 
-    return yaml_parse(path.read_text(encoding="utf-8"))
+    return load_expanded(path)
 
 
 def scheduler_functions(template: dict[str, Any]) -> list[str]:

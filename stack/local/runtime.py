@@ -33,10 +33,11 @@ class InvocationError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class FunctionSpec:
-    name: str  # e.g. WorkerDefaultFunction
+    name: str  # e.g. WorkerFunctiondefault
     handler: str  # e.g. functions/worker.handler
     timeout: float
     environment: dict[str, str]
+    snap_start: bool = False  # initialised, snapshotted and restored before it serves
 
 
 class Environment:
@@ -54,6 +55,7 @@ class Environment:
                 spec.handler,
                 spec.name,
                 f"{spec.timeout}",
+                *(["snap-start"] if spec.snap_start else []),
             ],
             cwd=cwd,
             env={**os.environ, **spec.environment},
@@ -66,7 +68,7 @@ class Environment:
         logs.follow(spec.name, self.process.stderr, tap)
         self._answers: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read_answers, daemon=True).start()
-        self._await(timeout=60)  # the cold start: imports and django.setup()
+        self._await(timeout=60)  # the cold start: imports and django.setup(), any restore
 
     def _read_answers(self) -> None:
         for line in self.process.stdout:

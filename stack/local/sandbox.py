@@ -19,6 +19,7 @@ import sys
 import traceback
 
 from sqs_tasks.lambda_events import LambdaContext
+from stack.local.snapshot import log_line, snapshot_and_restore
 
 
 def load(handler: str):  # noqa: ANN201 - any Lambda handler
@@ -29,10 +30,15 @@ def load(handler: str):  # noqa: ANN201 - any Lambda handler
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     handler_path, function_name, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    snap_start = sys.argv[4:] == ["snap-start"]
     os.environ["AWS_LAMBDA_FUNCTION_NAME"] = function_name  # as Lambda sets it
+    if snap_start:
+        os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     sys.stdout = sys.stderr  # the handler's prints (and EMF lines) become log lines
     handler = load(handler_path)
+    if snap_start:
+        snapshot_and_restore(log_line)
     answers.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         invocation = json.loads(line)

@@ -108,7 +108,8 @@ class LocalSystem:
         session.client("ses", endpoint_url=endpoint).verify_email_identity(
             EmailAddress=LOCAL_SENDER
         )
-        functions = topology.functions(session, endpoint, env)
+        snap_start = topology.snap_start_functions(translated, physical)
+        functions = topology.functions(session, endpoint, env, snap_start)
         mappings = topology.queue_mappings(session, endpoint, functions)
         schedules = topology.schedules(translated, physical, functions)
 

@@ -6,6 +6,7 @@ template.yaml every time.
 """
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +43,10 @@ class Schedule:
 
 
 def functions(
-    session: Any, endpoint_url: str, overrides: dict[str, str]
+    session: Any, endpoint_url: str, overrides: dict[str, str], snap_start: Collection[str] = ()
 ) -> dict[str, FunctionSpec]:
-    """Function name -> spec, with the local environment laid over the function's own."""
+    """Function ARN -> spec, with the local environment laid over the function's own;
+    those named in snap_start start from a (simulated) SnapStart snapshot."""
     client = session.client("lambda", endpoint_url=endpoint_url)
     specs = {}
     for page in client.get_paginator("list_functions").paginate():
@@ -54,8 +56,25 @@ def functions(
                 handler=config["Handler"],
                 timeout=float(config.get("Timeout", 3)),
                 environment={**config.get("Environment", {}).get("Variables", {}), **overrides},
+                snap_start=config["FunctionName"] in snap_start,
             )
     return specs
+
+
+def snap_start_functions(translated: Template, physical_ids: dict[str, str]) -> set[str]:
+    """The names of the functions whose published versions SnapStart snapshots (moto's
+    Lambda does not keep the setting, so it is read from the template)."""
+    return {
+        physical_ids[logical_id]
+        for logical_id, function in resources_of_type(translated, "AWS::Lambda::Function").items()
+        if (function["Properties"].get("SnapStart") or {}).get("ApplyOn") == "PublishedVersions"
+    }
+
+
+def unqualified(function_arn: str) -> str:
+    """A function's ARN without the version or alias a mapping invokes (SnapStart: live)."""
+    parts = function_arn.split(":")
+    return ":".join(parts[:7])
 
 
 def queue_mappings(
@@ -72,7 +91,7 @@ def queue_mappings(
             _, _, _, _, account, name = arn.split(":")
             mappings.append(
                 QueueMapping(
-                    function=specs[mapping["FunctionArn"]],
+                    function=specs[unqualified(mapping["FunctionArn"])],
                     queue_arn=arn,
                     queue_url=sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)[
                         "QueueUrl"
@@ -98,7 +117,7 @@ def schedules(
     for logical_id, resource in resources_of_type(translated, "AWS::Scheduler::Schedule").items():
         properties = resource["Properties"]
         target = properties["Target"]
-        function_logical_id = target["Arn"]["Fn::GetAtt"][0]
+        function_logical_id = _invoked_function(translated, target["Arn"])
         found.append(
             Schedule(
                 name=_schedule_name(logical_id, properties),
@@ -110,6 +129,15 @@ def schedules(
             )
         )
     return found
+
+
+def _invoked_function(translated: Template, arn: dict[str, Any]) -> str:
+    """The logical id of the function a target invokes: `!GetAtt F.Arn`, or an alias of it
+    (`!Ref FAliaslive`, what SAM targets when the function publishes versions)."""
+    if "Fn::GetAtt" in arn:
+        return arn["Fn::GetAtt"][0]
+    alias = translated["Resources"][arn["Ref"]]
+    return alias["Properties"]["FunctionName"]["Ref"]
 
 
 def _schedule_name(logical_id: str, properties: dict[str, Any]) -> str:

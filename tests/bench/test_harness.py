@@ -1,12 +1,15 @@
 """A smoke run of the benchmark harness at tiny sizes: it runs and reports, in seconds.
 No timing is asserted (benchmarks are not tests); request counts are exact, so they are."""
 
+import boto3
 import pytest
 
-from bench import stats
+from bench import bill, enqueue_latency, stats
 from bench.__main__ import QUICK
-from bench.counting import RequestCounter
+from bench.counting import RequestCounter, counting
+from bench.items import IndexShape, ItemWatch
 from bench.pricing import Usage, item_bytes
+from bench.requests_celery import WorkerProcess
 from bench.run import run_all
 
 
@@ -39,10 +42,72 @@ def test_item_size_follows_dynamodb_rules():
     assert usage.wru == 8  # 1.5 KB is two WRU per write, table and index alike
 
 
+INDEX = IndexShape("failed", ("failed_key", "finished_at"), ("queue",))
+
+
+def test_item_watch_counts_units_and_index_writes_from_the_items(aws):
+    """A write outside the index costs the index nothing; entering, changing a projected
+    attribute and leaving it cost one index write each; units follow the larger state."""
+    session = boto3.session.Session(region_name="us-east-1")
+    watch = ItemWatch(session.client("dynamodb"), "app-test-tasks", "id", (INDEX,))
+    with counting(watchers=[watch]):
+        db = session.client("dynamodb")
+        key = {"id": {"S": "t1"}}
+        db.put_item(TableName="app-test-tasks", Item={**key, "queue": {"S": "default"}})
+        db.update_item(
+            TableName="app-test-tasks",
+            Key=key,
+            UpdateExpression="SET failed_key = :k, finished_at = :f",
+            ExpressionAttributeValues={":k": {"S": "default#01"}, ":f": {"S": "2026"}},
+        )
+        db.update_item(
+            TableName="app-test-tasks",
+            Key=key,
+            UpdateExpression="SET #q = :q",
+            ExpressionAttributeNames={"#q": "queue"},
+            ExpressionAttributeValues={":q": {"S": "heavy"}},
+        )
+        db.update_item(
+            TableName="app-test-tasks",
+            Key=key,
+            UpdateExpression="SET big = :b REMOVE failed_key",
+            ExpressionAttributeValues={":b": {"S": "x" * 1500}},
+        )
+        with pytest.raises(db.exceptions.ConditionalCheckFailedException):
+            db.put_item(
+                TableName="app-test-tasks", Item=key, ConditionExpression="attribute_not_exists(id)"
+            )
+    cost = watch.cost
+    assert (cost.writes, cost.refused) == (4, 1)
+    assert cost.index_writes["failed"] == 3  # in, projected change, out
+    assert cost.table_units == 1 + 1 + 1 + 2 + 2  # the last write and the refusal: 1.5 KB
+
+
+def test_free_tiers_and_the_celery_fleet():
+    quantities = bill.Quantities(sqs_requests=1_500_000, alarms=12, dashboards=1)
+    assert bill.dollars(quantities) == pytest.approx(0.6 + 1.2 + 3.0)
+    assert bill.dollars(quantities, free_tier=True) == pytest.approx(0.2 + 0.2)
+    worker = WorkerProcess(cpu_seconds_per_task=0.01, peak_rss_mb=100)
+    assert bill.celery_fleet(10_000, worker).instances == 1
+    big = bill.celery_fleet(100_000_000, worker)  # 38.6 tasks/s on average
+    assert big.processes > 1 and big.instance.startswith("t4g.")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_enqueue_latency_counts_what_each_path_does():
+    result = enqueue_latency.run(samples=2, warmup=1)
+    held = result["figures"]["connection held"]
+    assert held["before"]["aws_calls"] == {"dynamodb:PutItem": 1, "sqs:SendMessage": 1}
+    assert held["after"]["aws_calls"] == {"dynamodb:PutItem": 1, "sqs:SendMessageBatch": 1}
+    assert held["before"]["statements"] == 0 and held["after"]["statements"] >= 2
+    assert len(held["after"]["samples"]) == 2
+
+
 @pytest.mark.django_db(transaction=True)
 def test_in_process_benchmarks_run_and_render():
     summary, sections = run_all(QUICK, say=lambda _: None, only_in_process=True)
     assert "Cost per million" in summary and "Worker overhead" in summary
+    assert "Monthly bill" in summary and "Partition heat" in summary
     requests, tasks = sections[0], QUICK.cost_tasks
     # Our worker claims and finishes each task with one conditional write each.
     assert f"| worker (functions.worker.handler) | dynamodb:UpdateItem | {2 * tasks} |" in requests
@@ -50,4 +115,25 @@ def test_in_process_benchmarks_run_and_render():
         f"| zappa | enqueue (lambda:Invoke per task) | lambda:Invoke | {QUICK.cost_tasks} |"
         in requests
     )
+    # A no-op task that succeeds writes three small items and no index entry.
+    assert requests.count("| 3.00 (0 index) |") == 2
     assert "## 2. Worker overhead" in sections[1]
+    titles = [section.split("\n", 1)[0] for section in sections]
+    for number in (6, 8, 9, 10, 12):
+        assert any(title.startswith(f"## {number}.") for title in titles)
+
+
+def test_snapstart_saving_is_what_a_cold_start_pays_that_a_restore_does_not():
+    from bench import snapstart
+    from bench.stats import Summary
+
+    def phases(init, restore, first_use):
+        one = Summary.of  # a single run's figures
+        return snapstart.Phases(one([init]), one([restore]) if restore else None, one([first_use]))
+
+    result = snapstart.SnapStartResult(
+        cold={"worker": phases(1.0, None, 0.5), "scheduler": phases(0.8, None, 0.4)},
+        restored={"worker": phases(2.0, 0.01, 0.09), "scheduler": phases(1.0, 0.01, 0.09)},
+    )
+    assert round(snapstart.saved_ms(result, "worker")) == 1400  # 1.5 s - 0.1 s
+    assert "## 11. SnapStart" in snapstart.render(result)

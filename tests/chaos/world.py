@@ -115,6 +115,10 @@ def topology(stage: str = STAGE) -> list[WorkerSpec]:
         if isinstance(value, dict) and "Fn::FindInMap" in value:
             name, _, key = value["Fn::FindInMap"]
             return mappings[name][stage][key]
+        if isinstance(value, dict) and "Fn::If" in value:  # the one condition: IsProd
+            condition, if_true, if_false = value["Fn::If"]
+            assert condition == "IsProd", condition
+            return resolved(if_true if stage == "prod" else if_false)
         return value
 
     def suffix(queue_name: Any) -> str:  # {"Fn::Sub": "${AppName}-${Stage}-default"}

@@ -54,8 +54,13 @@ class Watcher(threading.Thread):
 
 def maximum_concurrency(queue: str = "default", stage: str = "dev") -> int:
     """The queue's ScalingConfig.MaximumConcurrency in template.yaml, for the stage."""
-    mapping = load_template(settings.BASE_DIR / "template.yaml")["Mappings"]["StageConfig"]
-    return mapping[stage][f"{queue.capitalize()}Concurrency"]
+    worker = load_template(settings.BASE_DIR / "template.yaml")["Resources"][
+        f"WorkerFunction{queue}"
+    ]
+    scaling = worker["Properties"]["Events"]["Queue"]["Properties"]["ScalingConfig"]
+    condition, prod, dev = scaling["MaximumConcurrency"]["Fn::If"]
+    assert condition == "IsProd"
+    return prod if stage == "prod" else dev
 
 
 def test_each_task_gets_a_fresh_connection_closed_when_it_ends(aws, postgres):

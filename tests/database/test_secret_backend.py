@@ -7,8 +7,9 @@ import uuid
 import pytest
 from django.db import connection
 
-from django_app.database import config, secret
+from django_app.database import config
 from django_app.database.secret_postgresql.base import DatabaseWrapper
+from sqs_tasks import aws, secrets
 from tests.database.conftest import server_connection
 
 
@@ -57,10 +58,14 @@ def whoami(database):
 
 
 @pytest.fixture
-def reads(monkeypatch):
-    seen = []
-    original = secret._read
-    monkeypatch.setattr(secret, "_read", lambda arn: seen.append(arn) or original(arn))
+def reads():
+    """The secrets read from Secrets Manager, in order (each a GetSecretValue)."""
+    seen: list[str] = []
+    secrets.forget()
+    aws.events("secretsmanager").register(
+        "provide-client-params.*.GetSecretValue",
+        lambda params, **kw: seen.append(params["SecretId"]),
+    )
     return seen
 
 

@@ -29,10 +29,18 @@ def expand(rows: list[list]) -> list[list]:
     return full
 
 
-def dashboard_body(template) -> tuple[dict, dict]:
-    (dashboard,) = resources_of_type(template, "AWS::CloudWatch::Dashboard").values()
-    body, variables = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
-    return body, variables
+def dashboards(template) -> dict[str, tuple[str, dict]]:
+    """Logical id -> (body, variables) of every dashboard."""
+    return {
+        logical_id: tuple(dashboard["Properties"]["DashboardBody"]["Fn::Sub"])
+        for logical_id, dashboard in resources_of_type(
+            template, "AWS::CloudWatch::Dashboard"
+        ).items()
+    }
+
+
+def widgets(body: str) -> list[dict]:
+    return json.loads(re.sub(r"\$\{[^}]+\}", "X", body))["widgets"]
 
 
 def test_saved_queries_cover_what_operators_ask(template):
@@ -93,27 +101,67 @@ def test_queries_read_fields_the_worker_really_logs(template, aws, caplog):
         assert fields <= logged, fields - logged
 
 
-def test_dashboard_reads_the_metrics_the_workers_emit(template):
-    body, variables = dashboard_body(template)
+def test_the_overview_searches_every_queue_for_the_metrics_the_workers_emit(template):
+    """A SEARCH over the stage's namespace and its one dimension finds every queue's
+    metrics, including a queue added after the dashboard was written."""
+    body, variables = dashboards(template)["TasksDashboard"]
     assert variables["Namespace"] == {"Fn::Sub": "${AppName}-${Stage}"}
-    resources = set(template["Resources"])
-    for name in re.findall(r"\$\{(\w+)(?:\.\w+)?\}", body):
-        assert name in resources | {"Namespace", "AWS"}, name
-    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "X", body))["widgets"]
-    custom = [
-        row
-        for widget in widgets
-        for row in expand(widget["properties"]["metrics"])
-        if row[0] == "X"  # the Namespace variable
+    expressions = [
+        row[0]["expression"]
+        for widget in widgets(body)
+        for row in widget["properties"]["metrics"]
+        if isinstance(row[0], dict)
     ]
-    assert {row[1] for row in custom} == EMITTED | OUTBOX
-    tasks = [row for row in custom if row[1] in EMITTED]
-    assert {row[3] for row in tasks} == set(settings.TASKS["default"]["QUEUES"])
-    assert {row[3] for row in custom if row[1] in OUTBOX} == {metrics.OUTBOX}
-    assert all(row[2] == "queue" for row in custom)  # the one dimension sqs_tasks.metrics sets
-    titles = " ".join(w["properties"]["title"] for w in widgets)
-    for topic in ("dead-letter", "oldest message", "errors and throttles", "p50", "outbox"):
-        assert topic in titles
+    # The namespace (the X the variable became) is quoted: it holds a hyphen.
+    searched = [
+        re.fullmatch(r"""SEARCH\('\{"X",(\w+)\} MetricName="(\w+)"', '\w+', 300\)""", e)
+        for e in expressions
+    ]
+    assert all(searched), expressions
+    searched = [match.groups() for match in searched]
+    assert {dimension for dimension, _ in searched} == {"queue"}  # what sqs_tasks.metrics sets
+    assert {metric for _, metric in searched} == EMITTED
+    titles = " ".join(w["properties"]["title"] for w in widgets(body))
+    assert "by queue" in titles and "schedules dead-letter" in titles and "outbox" in titles
+    outbox = [
+        row
+        for widget in widgets(body)
+        for row in expand(widget["properties"]["metrics"])
+        if row and row[0] == "X"  # the Namespace variable, outside a SEARCH
+    ]
+    assert {row[1] for row in outbox} == OUTBOX
+    assert all(row[2:4] == ["queue", metrics.OUTBOX] for row in outbox)
+
+
+def test_each_queue_has_a_page_of_its_metrics_dead_letters_backlog_and_worker(template):
+    queues = settings.TASKS["default"]["QUEUES"]
+    pages = {
+        logical_id: page
+        for logical_id, page in dashboards(template).items()
+        if logical_id != "TasksDashboard"
+    }
+    assert set(pages) == {f"Dashboard{queue}" for queue in queues}
+    resources = set(template["Resources"])
+    for queue in queues:
+        body, variables = pages[f"Dashboard{queue}"]
+        assert variables["QueueName"] == {"Fn::GetAtt": [f"Queue{queue}", "QueueName"]}
+        assert variables["DeadLetterQueueName"] == {
+            "Fn::GetAtt": [f"DeadLetterQueue{queue}", "QueueName"]
+        }
+        assert variables["FunctionName"] == {"Ref": f"WorkerFunction{queue}"}
+        for name in re.findall(r"\$\{(\w+)(?:\.\w+)?\}", body):
+            assert name in resources | set(variables) | {"AWS"}, name
+        custom = [
+            row
+            for widget in widgets(body)
+            for row in expand(widget["properties"]["metrics"])
+            if row[0] == "X"  # the Namespace variable
+        ]
+        assert {row[1] for row in custom} == EMITTED
+        assert all(row[2:4] == ["queue", queue] for row in custom)  # the loop filled it in
+        titles = " ".join(w["properties"]["title"] for w in widgets(body))
+        for topic in ("dead-letter", "oldest message", "errors and throttles", "p50"):
+            assert topic in titles
 
 
 def test_template_namespace_matches_the_functions_environment(template):

@@ -42,21 +42,33 @@ def test_zip_tree_is_reproducible(tmp_path):
     assert (tmp_path / "one.zip").read_bytes() == (tmp_path / "two.zip").read_bytes()
 
 
-def test_prune_drops_scripts_and_translation_sources(tmp_path):
-    (tmp_path / "bin").mkdir()
-    (tmp_path / "bin" / "django-admin").write_text("")
-    locale = tmp_path / "django" / "conf" / "locale" / "fr" / "LC_MESSAGES"
-    locale.mkdir(parents=True)
-    (locale / "django.po").write_text("")
-    (locale / "django.mo").write_text("")
-    artifact.prune(tmp_path)
-    assert tree_files(tmp_path) == ["django/conf/locale/fr/LC_MESSAGES/django.mo"]
+def test_prune_keeps_what_the_allow_list_names_only(tmp_path):
+    files = {
+        "bin/django-admin": False,  # console scripts cannot run on Lambda
+        "django/conf/locale/fr/LC_MESSAGES/django.mo": False,  # not a language we offer
+        "django/conf/locale/fr/LC_MESSAGES/django.po": False,
+        "django/conf/locale/en/LC_MESSAGES/django.mo": True,
+        "django/contrib/gis/__init__.py": False,  # not an installed app
+        "django/contrib/admin/static/admin/css/base.css": False,  # served collected
+        "django/contrib/admin/templates/admin/base.html": True,
+        "django-6.1.3.dist-info/METADATA": True,
+        "django-6.1.3.dist-info/RECORD": False,
+        "sqs_tasks/tests/test_x.py": False,
+        "somepackage/__init__.py": False,  # nobody decided it should ship
+    }
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    removed = artifact.prune(tmp_path)
+    assert sorted(tree_files(tmp_path)) == sorted(n for n, kept in files.items() if kept)
+    assert sorted(removed) == sorted(n for n, kept in files.items() if not kept)
+    assert not (tmp_path / "django/contrib/gis").exists(), "emptied folders go too"
 
 
 def test_sam_build_finds_a_make_target_for_every_function(template, tmp_path):
     """`sam build` runs `make build-<LogicalId>` for BuildMethod makefile (checked dry)."""
     for logical_id, function in resources_of_type(template, "AWS::Serverless::Function").items():
-        assert function["Metadata"] == {"BuildMethod": "makefile"}, logical_id
+        assert function["Metadata"]["BuildMethod"] == "makefile", logical_id
         process = subprocess.run(
             ["make", "--dry-run", f"build-{logical_id}", f"ARTIFACTS_DIR={tmp_path}"],
             cwd=ROOT,

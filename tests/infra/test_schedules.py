@@ -87,7 +87,8 @@ def test_the_documented_example_becomes_a_scheduler_schedule_that_invokes_the_sc
     existing = resources_of_type(translated, "AWS::Scheduler::Schedule")
     (schedule,) = [s for logical_id, s in schedules.items() if logical_id not in existing]
     target = schedule["Properties"]["Target"]
-    assert target["Arn"] == {"Fn::GetAtt": ["SchedulerFunction", "Arn"]}
+    # The alias AutoPublishAlias makes: SnapStart restores published versions only.
+    assert target["Arn"] == {"Ref": "SchedulerFunctionAliaslive"}
     assert target["RoleArn"] == INVOKE_ROLE
     assert target["DeadLetterConfig"] == {"Arn": SCHEDULES_DLQ}
     assert target["RetryPolicy"]["MaximumRetryAttempts"] == 3

@@ -42,6 +42,15 @@ def target(reference: dict) -> str:
     return reference["Fn::GetAtt"][0]
 
 
+def function_behind(translated: Template, reference: dict) -> str:
+    """The function a mapping or schedule invokes, through its alias when it names one."""
+    logical_id = target(reference)
+    resource = translated["Resources"][logical_id]
+    if resource["Type"] == "AWS::Lambda::Alias":
+        return target(resource["Properties"]["FunctionName"])
+    return logical_id
+
+
 def sqs_mappings(translated: Template) -> dict[str, dict]:
     """Event source mappings whose source is one of the template's queues."""
     queues = resources_of_type(translated, SQS_QUEUE)
@@ -92,7 +101,9 @@ def test_queue_visibility_covers_six_function_timeouts_plus_the_batching_window(
     functions = resources_of_type(translated, LAMBDA_FUNCTION)
     queues = resources_of_type(translated, SQS_QUEUE)
     for logical_id, mapping in sqs_mappings(translated).items():
-        timeout = functions[target(mapping["FunctionName"])]["Properties"]["Timeout"]
+        timeout = functions[function_behind(translated, mapping["FunctionName"])]["Properties"][
+            "Timeout"
+        ]
         window = mapping.get("MaximumBatchingWindowInSeconds", 0)
         visibility = queues[target(mapping["EventSourceArn"])]["Properties"]["VisibilityTimeout"]
         assert visibility >= 6 * timeout + window, logical_id
@@ -106,9 +117,9 @@ def test_every_mapping_caps_its_concurrency_and_batch(translated):
 
 def _mapping_concurrency(translated: Template, mapping: dict) -> int:
     concurrency = mapping["ScalingConfig"]["MaximumConcurrency"]
-    if isinstance(concurrency, dict):  # Fn::FindInMap [StageConfig, !Ref Stage, key]
-        table, _, key = concurrency["Fn::FindInMap"]
-        return min(stage[key] for stage in translated["Mappings"][table].values())
+    if isinstance(concurrency, dict):  # Fn::If [IsProd, prod, dev]
+        _, prod, dev = concurrency["Fn::If"]
+        return min(prod, dev)
     return concurrency
 
 
@@ -168,15 +179,15 @@ def test_the_default_task_time_limit_fits_in_every_worker(translated):
     options = settings.TASKS["default"]["OPTIONS"]
     functions = resources_of_type(translated, LAMBDA_FUNCTION)
     for logical_id, mapping in sqs_mappings(translated).items():
-        timeout = functions[target(mapping["FunctionName"])]["Properties"]["Timeout"]
-        assert options["TIMEOUT"] + 5 < timeout, logical_id
+        function = functions[function_behind(translated, mapping["FunctionName"])]
+        assert options["TIMEOUT"] + 5 < function["Properties"]["Timeout"], logical_id
 
 
 def test_heavy_worker_has_more_memory_and_time_than_default(template):
     functions = resources_of_type(template, "AWS::Serverless::Function")
     default, heavy = (
-        functions["WorkerDefaultFunction"]["Properties"],
-        functions["WorkerHeavyFunction"]["Properties"],
+        functions["WorkerFunctiondefault"]["Properties"],
+        functions["WorkerFunctionheavy"]["Properties"],
     )
     default_memory = default.get("MemorySize", template["Globals"]["Function"]["MemorySize"])
     assert heavy["MemorySize"] > default_memory
@@ -289,12 +300,15 @@ def test_payload_bucket_expires_payloads_and_results_but_keeps_uploads(translate
     }
 
 
-def test_every_function_logs_to_its_own_group_with_retention(translated):
+def test_every_function_logs_to_a_group_with_retention_the_workers_to_one(translated):
+    """The workers share one group (Lambda names each stream after its function), so the
+    saved queries cover a queue added later; the scheduler has its own."""
     groups = resources_of_type(translated, "AWS::Logs::LogGroup")
     for logical_id, function in resources_of_type(translated, LAMBDA_FUNCTION).items():
         group = groups[target(function["Properties"]["LoggingConfig"]["LogGroup"])]
         name = function["Properties"]["FunctionName"]["Fn::Sub"]
-        assert group["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/{name}"}
+        expected = "${AppName}-${Stage}-workers" if "-worker-" in name else name
+        assert group["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/{expected}"}
         assert "RetentionInDays" in group["Properties"], logical_id
 
 
@@ -314,5 +328,59 @@ def test_alarms_watch_every_dead_letter_queue_backlog_and_worker(translated):
         else:
             assert ("ApproximateNumberOfMessagesVisible", logical_id) in watched
     for logical_id, mapping in sqs_mappings(translated).items():
-        worker = target(mapping["FunctionName"])
+        worker = function_behind(translated, mapping["FunctionName"])
         assert {("Errors", worker), ("Throttles", worker)} <= watched, logical_id
+
+
+def role_grants(translated: Template) -> dict[str, set[tuple[str, str]]]:
+    """Role logical id -> (action, resource logical id) for every Allow on a resource of
+    this template, from its inline policies, the policy resources attached to it and its
+    customer-managed policies."""
+    resources = translated["Resources"]
+    grants: dict[str, set[tuple[str, str]]] = {
+        logical_id: set() for logical_id in resources_of_type(translated, "AWS::IAM::Role")
+    }
+
+    def add(role: str, document: dict) -> None:
+        for statement in statements(document):
+            if statement["Effect"] != "Allow":
+                continue
+            for resource in as_list(statement["Resource"]):
+                if isinstance(resource, dict) and ("Ref" in resource or "Fn::GetAtt" in resource):
+                    for action in as_list(statement["Action"]):
+                        grants[role].add((action, target(resource)))
+
+    for logical_id, role in resources_of_type(translated, "AWS::IAM::Role").items():
+        for inline in role["Properties"].get("Policies", []):
+            add(logical_id, inline["PolicyDocument"])
+        for node in walk(role["Properties"].get("ManagedPolicyArns", [])):
+            if isinstance(node, dict) and "Ref" in node and node["Ref"] in resources:
+                add(logical_id, resources[node["Ref"]]["Properties"]["PolicyDocument"])
+    for policy in resources_of_type(translated, "AWS::IAM::Policy").values():
+        for role in policy["Properties"]["Roles"]:
+            add(target(role), policy["Properties"]["PolicyDocument"])
+    return grants
+
+
+def test_each_queue_takes_messages_from_exactly_the_roles_that_send(translated):
+    """Web, scheduler and every worker may send to every task queue (tasks enqueue
+    tasks); only a queue's own worker receives from it and writes its dead-letter queue,
+    which every worker may read to reconcile (sqs_tasks/operations/reconcile.py)."""
+    grants = role_grants(translated)
+    queues = settings.TASKS["default"]["QUEUES"]
+    task_queues = {f"Queue{queue}" for queue in queues}
+    dead_letter_queues = {f"DeadLetterQueue{queue}" for queue in queues}
+    workers = {f"WorkerRole{queue}": queue for queue in queues}
+    assert set(workers) <= set(grants)
+    for role, granted in grants.items():
+        sends = {resource for action, resource in granted if action == "sqs:SendMessage"}
+        receives = {resource for action, resource in granted if action == "sqs:ReceiveMessage"}
+        if role in workers:
+            queue = workers[role]
+            assert sends == task_queues | {f"DeadLetterQueue{queue}"}, role
+            assert receives == {f"Queue{queue}"} | dead_letter_queues, role
+        elif role in ("WebRole", "SchedulerRole"):
+            assert sends - {"SchedulesDeadLetterQueue"} == task_queues, role
+            assert not receives, role
+        else:
+            assert not (sends | receives) & (task_queues | dead_letter_queues), role

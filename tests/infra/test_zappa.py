@@ -11,19 +11,26 @@ import sys
 import zipfile
 from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
 
-from stack import dependencies, web_package
-from stack.artifact import SOURCES
+from sqs_tasks.infra.task_queues import task_queues
+from stack import allowlist, dependencies, web_package
 from stack.template import ROOT
 
 from .bytecode import bytecode_problems
+from .conftest import FAKE_AWS_ENV
+from .test_lean_packages import run_probe
 
 SETTINGS = json.loads((ROOT / "zappa_settings.json").read_text())
 STAGES = ("dev", "prod")
-# What Zappa adds to the package beside the project and site-packages.
-ZAPPA_FILES = {"handler.py", "django_zappa_app.py", "zappa_settings.py", "package_info.json"}
 PACKAGE_LIMIT = 25 * 1024 * 1024
+LOCAL_SECRETS = {
+    "var/local/secret-key": "local-secret-key-that-must-not-ship",
+    "var/local/outbox/00001.eml": "Subject: a caught email\n\nlocal only",
+    ".env": "DJANGO_SECRET_KEY=from-a-dotenv-file",
+}
 # Left out of the temp copy the package is built from, as a fresh clone would be.
 NOT_IN_A_CLONE = shutil.ignore_patterns(
     ".venv", ".git", "build", "staticfiles", "__pycache__", "*.zip", "db.sqlite3", ".*_cache"
@@ -137,6 +144,10 @@ def web_zip(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("zappa")
     project, output = work / "project", work / "web-dev.zip"
     shutil.copytree(ROOT, project, ignore=NOT_IN_A_CLONE)
+    # What `make run` leaves in the project folder (issues 15 and 19): none of it may ship.
+    for path, secret in LOCAL_SECRETS.items():
+        (project / path).parent.mkdir(parents=True, exist_ok=True)
+        (project / path).write_text(secret)
     env = {
         **os.environ,
         "VIRTUAL_ENV": sys.prefix,
@@ -166,21 +177,47 @@ def test_web_package_is_small(web_zip):
 
 
 @pytest.mark.slow
-def test_web_package_holds_what_runs_and_nothing_else(web_zip):
+def test_web_package_holds_what_the_allow_list_names_and_nothing_else(web_zip):
     names = zipfile.ZipFile(web_zip).namelist()
-    top_level = {name.split("/")[0] for name in names}
-    runtime = runtime_files()
-    allowed = (
-        {path.parts[0] for path in runtime}
-        | set(SOURCES)
-        | ZAPPA_FILES
-        | {"staticfiles", "__init__.py", "__pycache__"}
-    )
-    assert top_level <= allowed, f"add to exclude in zappa_settings.json: {top_level - allowed}"
-    missing = {str(path) for path in runtime} - set(names)
+    sources = [name for name in names if "__pycache__" not in name]
+    assert [n for n in sources if not allowlist.allowed(n, allowlist.WEB_KEEP)] == []
+    kept = {
+        str(path) for path in runtime_files() if allowlist.allowed(str(path), allowlist.WEB_KEEP)
+    }
+    missing = kept - set(names)
     assert not missing, sorted(missing)[:10]
     assert "staticfiles/staticfiles.json" in names, "collectstatic ran (whitenoise's manifest)"
-    assert "functions/worker.py" in names
+    assert "functions/worker.py" in names and "handler.py" in names
+
+
+@pytest.mark.slow
+def test_web_package_ships_no_local_secret_or_dotenv(web_zip):
+    """After `make run` the project folder holds the local secret key and caught emails
+    (var/local), and maybe a .env: the allow-list names none of them."""
+    with zipfile.ZipFile(web_zip) as archive:
+        names = archive.namelist()
+        contents = b"".join(archive.read(name) for name in names if not name.endswith(".pyc"))
+    assert not [n for n in names if n.startswith(("var/", ".env")) or "/.env" in n]
+    for secret in LOCAL_SECRETS.values():
+        assert secret.encode() not in contents
+
+
+@pytest.mark.slow
+def test_web_package_leaves_out_translations_tests_and_deploy_tooling(web_zip):
+    names = zipfile.ZipFile(web_zip).namelist()
+    assert "django/conf/locale/en/formats.py" in names
+    assert not [n for n in names if "/locale/fr/" in n or "/tests/" in n or n.endswith(".pyi")]
+    assert not [n for n in names if n.startswith(("zappa/cli", "zappa/core", "django/contrib/gis"))]
+
+
+@pytest.mark.slow
+def test_web_package_knows_the_task_queues_the_template_declares(web_zip, template):
+    with zipfile.ZipFile(web_zip) as archive:
+        module = ast.parse(archive.read("zappa_settings.py"))
+    namespace: dict = {}
+    exec(compile(module, "zappa_settings.py", "exec"), namespace)  # the handler imports it
+    declared = [queue.name for queue in task_queues(template)]
+    assert namespace["ENVIRONMENT_VARIABLES"]["TASK_QUEUES"] == ",".join(declared)
 
 
 @pytest.mark.slow
@@ -203,3 +240,56 @@ def test_web_package_settings_carry_the_stage_environment_and_no_secret(web_zip)
     assert variables["DJANGO_SECRET_ID"] == "app/dev/django-secret-key"
     assert "DJANGO_SECRET_KEY" not in variables
     assert values["API_STAGE"] == "dev"
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_stage_snapshots_and_api_gateway_invokes_the_alias_not_latest(name, monkeypatch):
+    """Zappa issue #1463: with SnapStart, API Gateway must invoke a published version.
+    Zappa 0.63 keeps an alias on the version it published and points API Gateway at it:
+    checked with Zappa's own settings loader and API Gateway template, offline."""
+    from zappa.cli import ZappaCLI
+    from zappa.core import SNAPSTART_LAMBDA_ALIAS
+
+    for variable, value in FAKE_AWS_ENV.items():
+        monkeypatch.setenv(variable, value)
+    settings = stage(name)
+    assert settings["snap_start"] == "PublishedVersions"
+    assert "provisioned_concurrency" not in settings  # SnapStart excludes it
+    assert settings["num_retained_versions"] >= 2  # Zappa's alias keeps the previous one
+    # Set before Zappa's handler module is imported, so it builds the app in the init.
+    assert settings["aws_environment_variables"]["INSTANTIATE_LAMBDA_HANDLER_ON_IMPORT"]
+    assert settings["keep_warm"] is False  # it would ping $LATEST, which nobody invokes
+    cli = ZappaCLI()
+    cli.api_stage = name
+    function = f"arn:aws:lambda:us-east-1:123456789012:function:app-{name}"
+    with mock_aws():  # Zappa looks its role up in IAM
+        iam = boto3.client("iam")
+        iam.create_role(RoleName=settings["role_name"], AssumeRolePolicyDocument="{}")
+        cli.load_settings(str(ROOT / "zappa_settings.json"))
+        assert cli.apigateway_lambda_qualifier == SNAPSTART_LAMBDA_ALIAS
+        template = cli.zappa.create_stack_template(
+            lambda_arn=function,
+            lambda_name=f"app-{name}",
+            api_key_required=False,
+            iam_authorization=False,
+            authorizer=None,
+            lambda_qualifier=cli.apigateway_lambda_qualifier,
+        )
+    uris = {
+        json.dumps(method["Properties"]["Integration"]["Uri"])
+        for method in json.loads(template.to_json())["Resources"].values()
+        if method["Type"] == "AWS::ApiGateway::Method"
+    }
+    assert uris and all(f"{function}:{SNAPSTART_LAMBDA_ALIAS}/invocations" in u for u in uris)
+
+
+@pytest.mark.slow
+def test_the_web_stage_runs_everything_from_its_package(web_zip, tmp_path):
+    """Pages (through Zappa's handler too), tasks, a schedule and email, run from the
+    unpacked zip: nothing the code needs was left out (tests/infra/lean_probe.py)."""
+    tree = tmp_path / "task"  # as Lambda unpacks it into /var/task
+    with zipfile.ZipFile(web_zip) as archive:
+        archive.extractall(tree)
+    found = run_probe(tree, tmp_path)
+    assert found["escaped"] == []
+    assert {"handler.py", "staticfiles/staticfiles.json"} <= set(found["used"])

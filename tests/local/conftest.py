@@ -51,7 +51,13 @@ class RunningSystem:
     whole process group, as a terminal does. With no RATES_API_URL it runs its own
     stand-in for the exchange-rate API, as `make run` does."""
 
-    def __init__(self, root: Path, run: int = 1, ports: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        run: int = 1,
+        ports: tuple[int, int] | None = None,
+        task_modules: tuple[str, ...] = (),
+    ) -> None:
         self.root = root
         self.aws_port, self.web_port = ports or (free_port(), free_port())
         self.log_path = root / f"stack-{run}.log"
@@ -61,8 +67,9 @@ class RunningSystem:
             for k, v in os.environ.items()
             if not k.startswith(("AWS_", "DJANGO_", "APP_", "DATABASE_", "RATES_API_"))
         }
-        # The tests' own tasks, which workers may run beside the app's.
-        env["SQS_TASKS_MODULES"] = "tests.sample_tasks"
+        # The tests' own tasks (and the caller's: the benchmarks'), which workers may run
+        # beside the app's.
+        env["SQS_TASKS_MODULES"] = ",".join(("tests.sample_tasks", *task_modules))
         self.process = subprocess.Popen(
             [
                 sys.executable,

@@ -2,7 +2,9 @@
 local system, as a user would go: sign up, upload a CSV straight to S3, watch the report's
 progress bar reach done, open the report, and find the email in the local outbox. Then
 (issue 19) restart the system as a user would, and find the logins kept and the report's
-files, which the emulator does not keep, said to be gone rather than offered.
+files, which the emulator does not keep, said to be gone rather than offered. And (issue
+16) upload several files at once, watch the one progress bar of the workflow that builds
+their report reach done, and read the numbers of all their rows in it.
 
 Where Chromium or Playwright is missing the test is skipped, saying which and how to get
 it; .ci/run installs Chromium so that CI always runs it.
@@ -26,7 +28,7 @@ import pytest
 from tests.local.test_local_system import task_state
 
 try:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 except ImportError:  # requirements-dev.txt pins it; a bare environment may lack it
     sync_playwright = None
 
@@ -134,6 +136,46 @@ def email_to(outbox: Path, address: str, subject: str, timeout: float = 60):
     raise AssertionError(f"no email to {address} about {subject!r} in {outbox}")
 
 
+def sign_up(page: "Page", username: str, address: str, password: str) -> None:
+    page.goto("/accounts/signup/")
+    page.fill("#id_username", username)
+    page.fill("#id_email", address)
+    page.fill("#id_password1", password)
+    page.fill("#id_password2", password)
+    page.click("#signup-submit")
+    expect(page.locator("#upload-form")).to_be_visible()
+    expect(page.locator("#logout")).to_contain_text(username)
+
+
+def wait_for_report(page: "Page") -> None:
+    """Until the report's page shows it built (progress.js reloads it when the build has
+    finished), or its build failed, which ends the wait at once; then that it was built."""
+    page.wait_for_selector(
+        '#report[data-report-ready="true"], [data-job][data-state="FAILED"]',
+        timeout=BUILD_TIMEOUT_MS,
+    )
+    job = page.locator("[data-job]")
+    assert job.get_attribute("data-state") != "FAILED", job.inner_text()
+    expect(page.locator("#report")).to_have_attribute("data-report-ready", "true")
+    expect(job).to_have_attribute("data-state", "SUCCESSFUL")
+    # In words that read one way, with no progress message left over from the build.
+    expect(job.locator('[data-field="status"]')).to_have_text("done")
+    expect(job.locator('[data-field="message"]')).to_have_text("")
+    expect(job.locator('[data-field="bar"]')).to_have_attribute("aria-valuenow", "100")
+
+
+def new_user(browser: "Browser", system) -> "BrowserContext":
+    """A browser context for one user, recording the progress bars' states."""
+    user = browser.new_context(base_url=system.url, viewport={"width": 1100, "height": 800})
+    user.set_default_timeout(30_000)
+    user.add_init_script(RECORD_PROGRESS)
+    return user
+
+
+def progress_log(page: "Page") -> list[dict]:
+    return page.evaluate("JSON.parse(sessionStorage.getItem('progress-log') || '[]')")
+
+
 @contextmanager
 def explained(page: "Page", system, tmp_path: Path) -> Iterator[None]:
     """On failure, keep a screenshot of the page and show the local system's log."""
@@ -147,15 +189,8 @@ def explained(page: "Page", system, tmp_path: Path) -> Iterator[None]:
         ) from error
 
 
-def check_progress(log: list[dict], system, task_id: str) -> bool:
-    """The bar started unfinished, moved to done in place, never failed or went back.
-
-    And it showed the task running whenever it must have: a poll sent after the task
-    started and answered before it finished read it RUNNING. progress.js sends each poll
-    but the first a second after rendering the one before, so a poll rendered live after
-    another rendered live since the start, and before the finish, is one. Timing decides
-    whether there was one, so this part asserts only what the clocks prove (the browser's
-    and the worker's are this machine's). Returns whether the page showed it running."""
+def check_bar(log: list[dict]) -> None:
+    """The bar started unfinished, moved to done in place, never failed or went back."""
     first, live = log[0], [entry for entry in log if entry["source"] == "live"]
     assert first["source"] == "page" and first["state"] in {"READY", "RUNNING"}, log
     assert first["percent"] < 100, log
@@ -167,6 +202,16 @@ def check_progress(log: list[dict], system, task_id: str) -> bool:
     percents = [entry["percent"] for entry in log]
     assert percents == sorted(percents), log
 
+
+def check_progress(log: list[dict], system, task_id: str) -> bool:
+    """check_bar, and the bar showed the task running whenever it must have: a poll sent
+    after the task started and answered before it finished read it RUNNING. progress.js
+    sends each poll but the first a second after rendering the one before, so a poll
+    rendered live after another rendered live since the start, and before the finish, is
+    one. Timing decides whether there was one, so this part asserts only what the clocks
+    prove (the browser's and the worker's are this machine's). Returns whether the page
+    showed it running."""
+    check_bar(log)
     result = task_state(system, task_id)["result"]
     started, finished = (
         datetime.fromisoformat(result[name]).timestamp() * 1000
@@ -189,9 +234,7 @@ def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
     sales = tmp_path / "sales.csv"
     expected = write_sales(sales, ROWS)
 
-    user = browser.new_context(base_url=local_system.url, viewport={"width": 1100, "height": 800})
-    user.set_default_timeout(30_000)
-    user.add_init_script(RECORD_PROGRESS)
+    user = new_user(browser, local_system)
     page = user.new_page()
     # Chromium reports each Content-Security-Policy violation on the console: the pages
     # must satisfy their policy (no inline script or style), so none may appear.
@@ -204,14 +247,7 @@ def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
     page.on("console", watch_policy)
     with explained(page, local_system, tmp_path):
         # 1. Sign up: the account is created and signed in, on the reports page.
-        page.goto("/accounts/signup/")
-        page.fill("#id_username", username)
-        page.fill("#id_email", address)
-        page.fill("#id_password1", password)
-        page.fill("#id_password2", password)
-        page.click("#signup-submit")
-        expect(page.locator("#upload-form")).to_be_visible()
-        expect(page.locator("#logout")).to_contain_text(username)
+        sign_up(page, username, address, password)
 
         # 1b. Confirm the address: reports are emailed only to confirmed ones. The link
         # opens a page whose button confirms (a mail scanner's visit confirms nothing).
@@ -248,26 +284,10 @@ def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
         page.click("#build-report")
         page.wait_for_url(re.compile(r"/reports/\d+/$"))
         task_id = page.locator("[data-job]").get_attribute("id").removeprefix("job-")
-        # progress.js reloads the page when the task has finished: the report shows,
-        # or (if the build failed) the error does, which ends the wait at once.
-        page.wait_for_selector(
-            '#report[data-report-ready="true"], [data-job][data-state="FAILED"]',
-            timeout=BUILD_TIMEOUT_MS,
-        )
-        job = page.locator("[data-job]")
-        assert job.get_attribute("data-state") != "FAILED", job.inner_text()
-        expect(page.locator("#report")).to_have_attribute("data-report-ready", "true")
-        expect(job).to_have_attribute("data-state", "SUCCESSFUL")
-        # In words that read one way, with no progress message left over from the build.
-        expect(job.locator('[data-field="status"]')).to_have_text("done")
-        expect(job.locator('[data-field="message"]')).to_have_text("")
-        expect(page.locator('[data-job] [data-field="bar"]')).to_have_attribute(
-            "aria-valuenow", "100"
-        )
+        wait_for_report(page)
         expect(page.locator("#summary-rows")).to_have_text(str(ROWS))
         built = time.monotonic()
-        log = page.evaluate("JSON.parse(sessionStorage.getItem('progress-log') || '[]')")
-        seen_running = check_progress(log, local_system, task_id)
+        seen_running = check_progress(progress_log(page), local_system, task_id)
 
         # 4. Open the report: a new tab, served by S3 (through a presigned link).
         with user.expect_page() as opened:
@@ -351,3 +371,96 @@ def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
     )
     user.close()
     staff.close()
+
+
+# Rows per file: a few seconds of reading each, the files read in parallel; each its own
+# size, so that numbers from one file counted twice, or one left out, cannot add up.
+SEVERAL = {"jan": 30_000, "feb": 40_000, "mar": 50_001}
+
+
+def test_upload_several_files_at_once_and_watch_one_bar_build_their_report(
+    browser, local_system, tmp_path
+):
+    """Issue 16: one report over several files, built by a workflow (a step per file, in
+    parallel, then the merge, the rendering and the email), followed by one progress bar,
+    with the numbers of all the files' rows."""
+    username = f"several-{secrets.token_hex(4)}"
+    files = [tmp_path / f"{month}.csv" for month in SEVERAL]
+    expected = {region: {"rows": 0, "units": 0, "amount": Decimal(0)} for region in REGIONS}
+    for file, rows in zip(files, SEVERAL.values(), strict=True):
+        for region, numbers in write_sales(file, rows).items():
+            for name, value in numbers.items():
+                expected[region][name] += value
+    user = new_user(browser, local_system)
+    page = user.new_page()
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    with explained(page, local_system, tmp_path):
+        sign_up(page, username, f"{username}@example.com", f"Pass-{secrets.token_urlsafe(12)}")
+
+        # An empty file among them is refused on the page, before anything is sent.
+        chosen = [
+            {"name": name, "mimeType": "text/csv", "buffer": body}
+            for name, body in (("jan.csv", files[0].read_bytes()), ("empty.csv", b""))
+        ]
+        page.set_input_files("#upload-file", files=chosen)
+        page.click("#upload-submit")
+        expect(page.locator("#upload-error")).to_have_text(
+            re.compile("^empty.csv: That file is empty")
+        )
+        # Three at once: the page's script posts each to S3 (the emulator), then the app
+        # checks what S3 stored and offers the columns the files share.
+        sent: list[str] = []
+        page.on(
+            "request",
+            lambda request: (
+                sent.append(request.url)
+                if request.method == "POST" and request.url.startswith(local_system.endpoint)
+                else None
+            ),
+        )
+        page.set_input_files("#upload-file", files)
+        page.click("#upload-submit")
+        page.wait_for_url(re.compile(r"/reports/new/\?upload="))
+        assert len(sent) == len(files), sent
+        expect(page.locator("#combine-files tbody td:first-child")).to_have_text(
+            [f"{month}.csv" for month in SEVERAL]
+        )
+
+        # Build it grouped by region, and watch the one bar reach done.
+        page.check("#group-by input[value=region]")
+        page.click("#build-report")
+        page.wait_for_url(re.compile(r"/reports/\d+/$"))
+        expect(page.locator("h1")).to_have_text("Report on jan.csv, feb.csv and mar.csv")
+        expect(page.locator("[data-job]")).to_have_count(1)  # one bar for the whole workflow
+        wait_for_report(page)
+        log = progress_log(page)
+        check_bar(log)
+        rows = sum(SEVERAL.values())
+        expect(page.locator("#summary-rows")).to_have_text(str(rows))
+        units = sum(region["units"] for region in expected.values())
+        expect(page.locator('#report-summary [data-total="units"]')).to_have_text(str(units))
+
+        # The report itself: the numbers of all the files' rows, region by region.
+        with user.expect_page() as opened:
+            page.click("#open-report")
+        document = opened.value
+        document.wait_for_load_state()
+        expect(document.locator("#total-rows")).to_have_text(str(rows))
+        groups = document.locator("#groups tbody tr")
+        expect(groups).to_have_count(len(REGIONS))
+        for region in REGIONS:
+            cells = groups.filter(has_text=region).locator("td")
+            assert cells.nth(1).inner_text() == str(expected[region]["rows"]), region
+            assert Decimal(cells.nth(3).inner_text()) == expected[region]["amount"], region
+        document.screenshot(path=tmp_path / "combined-report.png", full_page=True)
+        page.screenshot(path=tmp_path / "combined-report-page.png", full_page=True)
+    assert violations == [], violations
+    shown = sorted({entry["percent"] for entry in log})
+    print(f"browser test (several files): the bar showed {shown} percent; shots in {tmp_path}")
+    user.close()

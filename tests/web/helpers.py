@@ -1,13 +1,15 @@
 """Shared steps of the web tests: put a CSV where the browser would, go through the
 app's pages, run what was enqueued."""
 
+import uuid
 from urllib.parse import quote
 
 import boto3
+from django.tasks import default_task_backend
 from django.urls import reverse
 
 from django_app.reports.models import Report, Upload
-from sqs_tasks.testing import drain_queue
+from sqs_tasks.testing import deliver, drain_queue, receive_batch
 
 BUCKET = "app-test-payloads"
 
@@ -64,3 +66,36 @@ def build(client, user, text=SALES, group_by=(), filename="sales.csv"):
 
 def s3_text(key):
     return s3().get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+
+
+def upload_several(client, user, files):
+    """Store several files as the page's script does (each with a form of its own), then
+    post their keys to the app; its response. `files`: [(filename, text), ...]."""
+    keys = [put_csv(user, text, filename, key_id=uuid.uuid4().hex) for filename, text in files]
+    return client.post(reverse("reports:uploaded-several"), {"key": keys})
+
+
+def start_combined(client, user, files, group_by=()):
+    """Upload several files, then start one report over them: the Report."""
+    response = upload_several(client, user, files)
+    assert response.status_code == 302, response.content
+    response = client.post(response["Location"], {"group_by": list(group_by)})
+    assert response.status_code == 302, response.content
+    return Report.objects.filter(owner=user).latest("id")
+
+
+def run_tasks(*, twice=False, queues=("heavy", "default")):
+    """Run what was enqueued on the report's queues, and what that enqueues, until they
+    are empty. `twice`: every batch is delivered twice, as SQS may (at least once)."""
+    for _ in range(50):
+        ran = 0
+        for name in queues:
+            url = default_task_backend.queue_url(name)
+            while messages := receive_batch(url):
+                copies = [dict(m, Attributes=dict(m["Attributes"])) for m in messages]
+                for batch in (messages, copies) if twice else (messages,):
+                    deliver(url, batch)
+                ran += len(messages)
+        if not ran:
+            return
+    raise AssertionError("the queues never emptied")

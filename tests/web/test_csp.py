@@ -10,7 +10,15 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from django_app.jobs.models import Job
-from tests.web.helpers import BUCKET, build, start_report, upload
+from tests.web.helpers import (
+    BUCKET,
+    SALES,
+    build,
+    start_combined,
+    start_report,
+    upload,
+    upload_several,
+)
 from tests.web.test_outbox import outbox  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.usefixtures("web_aws")
@@ -56,10 +64,15 @@ def pages_of(client, user, staff_client):
     """Every page of the app, in each of its states, and the admin's main pages."""
     report = build(client, user, group_by=["region"])
     waiting = start_report(client, upload(client, user))
+    several = [("a.csv", SALES), ("b.csv", SALES)]
+    combine_url = upload_several(client, user, several)["Location"]
+    combined = start_combined(client, user, several)
     job = Job.objects.filter(owner=user).first()
     yield from [
         client.get(reverse("reports:index")),
         client.get(report.upload.get_absolute_url()),
+        client.get(combine_url),
+        client.get(combined.get_absolute_url()),
         client.get(report.get_absolute_url()),
         client.get(waiting.get_absolute_url()),
         client.get(reverse("jobs:list")),
@@ -94,6 +107,8 @@ def test_every_page_satisfies_its_policy(alice_client, alice, staff, client):
 def test_the_upload_page_may_post_to_s3_and_no_other_page_may(alice_client):
     upload_page = alice_client.get(reverse("reports:index"))["Content-Security-Policy"]
     assert f"form-action 'self' https://{BUCKET}.s3.amazonaws.com" in upload_page
+    # Several files at once: the page's script posts each to S3 itself.
+    assert f"connect-src 'self' https://{BUCKET}.s3.amazonaws.com" in upload_page
     tasks_page = alice_client.get(reverse("jobs:list"))["Content-Security-Policy"]
     assert "form-action 'self';" in tasks_page + ";" and "s3" not in tasks_page
     assert "frame-ancestors 'none'" in tasks_page and "object-src 'none'" in tasks_page

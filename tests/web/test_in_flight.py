@@ -11,6 +11,7 @@ from django.utils import timezone
 from django_app.jobs import in_flight
 from django_app.jobs.models import Job
 from django_app.rates.tasks import refresh_rates
+from django_app.reports.aggregate import Aggregator
 from django_app.reports.models import Report
 from django_app.reports.tasks import build_report
 from sqs_tasks.testing import drain_queue
@@ -80,12 +81,14 @@ def test_a_job_whose_worker_was_lost_stops_counting_after_the_horizon(alice_clie
     start_report(alice_client, data)
 
 
-def test_a_retry_counts_against_the_limit(alice_client, alice, settings):
-    broken = upload(alice_client, alice, text=BROKEN)
-    failed = start_report(alice_client, broken)
-    drain_queue("heavy")
+def test_a_retry_counts_against_the_limit(alice_client, alice, settings, monkeypatch):
+    data = upload(alice_client, alice)
+    with monkeypatch.context() as patch:  # a bug, not the file: worth another try
+        patch.setattr(Aggregator, "add", lambda self, row: {}[row[0]])
+        failed = start_report(alice_client, data)
+        drain_queue("heavy")
     settings.REPORTS_MAX_IN_FLIGHT = 1
-    start_report(alice_client, broken)  # in flight: not run yet
+    start_report(alice_client, data)  # in flight: not run yet
 
     job = Job.objects.get(subject_id=failed.pk, task_path=build_report.module_path)
     response = alice_client.post(reverse("jobs:retry", args=[job.task_id]), follow=True)

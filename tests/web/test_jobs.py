@@ -1,6 +1,7 @@
 """The task pages: the list, the JSON status the progress bar polls, and retry."""
 
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from django.tasks import TaskResultStatus, default_task_backend
@@ -9,11 +10,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from django_app.jobs import services
-from django_app.jobs.errors import GENERIC_FAILURE, user_message
+from django_app.jobs.errors import EXPECTED_FAILURE, GENERIC_FAILURE, user_message
 from django_app.jobs.models import Job
 from django_app.jobs.status import JobStatus, status_of
+from django_app.rates import fetch
 from django_app.reports.aggregate import Aggregator
 from django_app.reports.tasks import build_report
+from sqs_tasks import api
 from sqs_tasks.testing import drain_queue
 from tests import sample_tasks
 from tests.helpers import count
@@ -56,6 +59,10 @@ def test_status_endpoint_while_ready_running_and_done(alice_client, alice):
         "error": "",
         "error_class": "",
         "next_attempt_at": None,
+        "expected_failure": False,
+        "can_retry": False,
+        "waiting_reason": "",
+        "waiting_until": None,
         "finished": False,
         "percent": 0,
         "subject_url": "",
@@ -293,3 +300,53 @@ def test_a_failed_attempt_that_will_be_retried_says_so(alice_client, alice, fake
         "",
         2,
     )
+
+
+def test_a_failure_the_task_declared_expected_offers_no_retry(alice_client, alice):
+    """A malformed file fails the same way every time: no page offers to try again, and
+    a retry posted anyway is refused with the reason."""
+    report = build(alice_client, alice, text="a,b\n" + "1,2\n" * 7 + "3\n")
+    job = Job.objects.get(subject_id=report.pk, task_path=build_report.module_path)
+    data = status_json(alice_client, job).json()
+    assert (data["status"], data["expected_failure"], data["can_retry"]) == ("FAILED", True, False)
+    listed = alice_client.get(reverse("jobs:list")).content.decode()
+    assert f'data-task-id="{job.task_id}"' in listed and f'data-retry="{job.task_id}"' not in listed
+    assert "will retry" not in listed and "You can retry" not in listed
+
+    response = alice_client.post(reverse("jobs:retry", args=[job.task_id]), follow=True)
+    assert (
+        "Trying again would fail the same way: Line 9 has 1 values, but the header has 2 columns."
+        in unescape(response.content.decode())
+    )
+    assert not Job.objects.filter(retry_of=job).exists()
+
+
+def test_an_expected_failure_whose_message_is_not_for_users_still_says_no_retry():
+    assert user_message("sqs_tasks.exceptions.ExpectedFailure", "x", expected=True) == (
+        EXPECTED_FAILURE
+    )
+    assert "retry" in GENERIC_FAILURE and "again would not help" in EXPECTED_FAILURE
+    failed = JobStatus(status="FAILED", error="No.", expected_failure=True)
+    assert (failed.status_label, failed.can_retry) == ("failed", False)
+    assert JobStatus(status="FAILED", error="No.").can_retry  # not expected: worth a retry
+    assert not JobStatus(status="READY", expected_failure=True).expected_failure  # stale
+
+
+def test_a_refresh_held_back_by_its_limit_waits_for_its_turn(alice_client, alice, fake_api):
+    api.pause_limit(fetch.LIMIT, 60)  # as a 429's Retry-After does, for every worker
+    alice_client.post(reverse("rates:index"), {"base": "EUR"})
+    job = Job.objects.get(owner=alice)
+    drain_queue("default", max_batches=1)
+
+    data = status_json(alice_client, job).json()
+    assert (data["status"], data["status_label"], data["attempts"]) == (
+        "READY",
+        "waiting for its turn",
+        0,  # waiting spends no attempt
+    )
+    assert data["note"].startswith("Held back by its rate limit")
+    assert "(exchange-api); it starts in about" in data["note"]
+    assert data["error"] == "" and data["finished"] is False
+    page = unescape(alice_client.get(reverse("rates:index")).content.decode())
+    assert ">waiting for its turn</span>" in page and "Held back by its rate limit" in page
+    assert fake_api.paths == []  # the API was not called

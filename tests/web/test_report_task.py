@@ -172,9 +172,11 @@ def test_a_malformed_file_fails_once_with_a_clear_error_on_the_page(alice_client
     (shown,) = re.findall(r'<p class="error" data-field="error">(.*?)</p>', page)
     assert unescape(shown) == message
     assert "Traceback" not in page and "CsvError" not in page
-    assert 'id="retry-report"' in page
+    # The same file would fail the same way: no retry is offered, a corrected file is.
+    assert 'id="retry-report"' not in page and 'id="upload-corrected"' in page
     status = alice_client.get(reverse("jobs:status", args=[job.task_id])).json()
     assert status["status"] == "FAILED" and status["error"] == message
+    assert (status["expected_failure"], status["can_retry"]) == (True, False)
     assert not report.is_ready
 
 
