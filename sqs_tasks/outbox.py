@@ -334,8 +334,14 @@ def deliver(
     if not envelopes:
         return {}
 
-    def create(envelope: Envelope) -> TaskItem | None:
-        return backend.results.create(new_item(backend, envelope))
+    def create(envelope: Envelope) -> TaskItem | Exception | None:
+        """The item as it was (None: created now), or why it could not be written: one
+        row's failure holds back that row only, not the batch."""
+        try:
+            return backend.results.create(new_item(backend, envelope))
+        except Exception as error:
+            logger.warning("could not write a task's item; its row stays", exc_info=True)
+            return error
 
     if len(envelopes) == 1:  # a web request's one task: no thread to start
         existing = [create(envelopes[0])]
@@ -344,19 +350,27 @@ def deliver(
             # Each thread runs in a copy of this context, so aws.prompt() holds there too.
             context = contextvars.copy_context()
             existing = list(pool.map(lambda e: context.copy().run(create, e), envelopes))
+    unwritten = {
+        envelope.task_id: f"the item write failed: {item}"
+        for envelope, item in zip(envelopes, existing, strict=True)
+        if isinstance(item, Exception)
+    }
     # A task whose item has finished was sent before (by a relay that died before its
     # delete): sending it again would only be deleted unrun.
     to_send = [
         envelope
         for envelope, item in zip(envelopes, existing, strict=True)
         if item is None
-        or not (item.finished or (from_outbox and item.enqueued_at != envelope.enqueued_at))
+        or (
+            isinstance(item, TaskItem)
+            and not (item.finished or (from_outbox and item.enqueued_at != envelope.enqueued_at))
+        )
     ]
     refused = _send_messages(backend, to_send)
     went = Counter(envelope.queue_name for envelope in to_send if envelope.task_id not in refused)
     for queue_name, count in went.items():
         metrics.record_enqueued(queue_name, count)
-    return refused
+    return unwritten | refused
 
 
 def _send_messages(backend: "SQSBackend", envelopes: list[Envelope]) -> dict[str, str]:

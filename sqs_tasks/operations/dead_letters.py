@@ -5,6 +5,7 @@ it is not seen twice; what the caller does not take is made visible again at the
 """
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from sqs_tasks.backends.sqs import SQSBackend
 from sqs_tasks.codec import SIGNATURE_ATTRIBUTE
 from sqs_tasks.envelope import Envelope
 from sqs_tasks.exceptions import InvalidSignature, MalformedEnvelope
+
+logger = logging.getLogger("sqs_tasks.dead_letters")
 
 # What SQS answers for a receipt handle whose message was deleted during the scan.
 GONE = {"ReceiptHandleIsInvalid", "MessageNotInflight", "InvalidParameterValue"}
@@ -160,8 +163,10 @@ def scan(
 
 
 def release(dlq_url: str, receipt_handle: str) -> None:
-    """Make a held message visible again; one already deleted is simply gone."""
-    from botocore.exceptions import ClientError
+    """Make a held message visible again; one already deleted is simply gone. One SQS will
+    not release now (throttled, unreachable) comes back by itself when its hold ends: that
+    is logged, not raised, or a scan that did its work would end as a failure."""
+    from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         aws.client("sqs").change_message_visibility(
@@ -169,7 +174,9 @@ def release(dlq_url: str, receipt_handle: str) -> None:
         )
     except ClientError as error:
         if error.response["Error"]["Code"] not in GONE:
-            raise
+            logger.warning("a held dead letter returns when its hold ends", exc_info=True)
+    except BotoCoreError:
+        logger.warning("a held dead letter returns when its hold ends", exc_info=True)
 
 
 def envelope_of(backend: SQSBackend, letter: DeadLetter) -> Envelope | None:

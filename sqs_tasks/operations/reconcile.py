@@ -58,21 +58,30 @@ class ReconcileReport:
 def reconcile(
     backend: SQSBackend, *, budget_seconds: float = 60, max_letters: int = MAX_LETTERS
 ) -> ReconcileReport:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     report = ReconcileReport()
     deadline = time.monotonic() + budget_seconds
     reconciler = _Reconciler(backend)
-    with scan(backend, Selection(), hold_seconds=HOLD_SECONDS) as letters:
-        for letter in letters:
-            if report.seen >= max_letters or time.monotonic() > deadline:
-                report.actions["stopped early"] += 1
-                break
-            report.seen += 1
-            try:
-                action = reconciler.settle(letter)
-            except Exception:  # one bad letter must not stop the sweep
-                logger.exception("could not reconcile a dead letter")
-                action = "error"
-            report.actions[action] += 1
+    try:
+        with scan(backend, Selection(), hold_seconds=HOLD_SECONDS) as letters:
+            for letter in letters:
+                if report.seen >= max_letters or time.monotonic() > deadline:
+                    report.actions["stopped early"] += 1
+                    break
+                report.seen += 1
+                try:
+                    action = reconciler.settle(letter)
+                except Exception:  # one bad letter must not stop the sweep
+                    logger.exception("could not reconcile a dead letter")
+                    action = "error"
+                report.actions[action] += 1
+    except (BotoCoreError, ClientError):
+        # SQS would not list a dead-letter queue now: what was read is settled, the rest
+        # waits for the next run. Raising would fail this run for good (max_attempts=1),
+        # and leave a dead letter of its own for a throttled request.
+        logger.warning("could not read the dead-letter queues; stopping early", exc_info=True)
+        report.actions["stopped early"] += 1
     if report.actions:
         logger.info("reconciled dead letters", extra=report.as_dict())
     return report

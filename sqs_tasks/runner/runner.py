@@ -24,6 +24,7 @@ from django.tasks import Task, TaskResult, TaskResultStatus
 from django.utils import timezone
 
 from sqs_tasks import sensitive
+from sqs_tasks.claim_check import PayloadTooLongLived
 from sqs_tasks.envelope import Envelope
 from sqs_tasks.errors import ErrorRecord
 from sqs_tasks.exceptions import (
@@ -200,9 +201,13 @@ class TaskRunner:
         now = timezone.now()
         result, task_id = attempt.task_result, attempt.task_id
         if error is None and value is not None:
+            # S3 refusing a large value (throttled, unreachable) raises on, as DynamoDB
+            # refusing the write of a success does: this attempt's outcome is not recorded,
+            # and the task runs again once its lease ends (at-least-once), rather than
+            # failing for good a task whose body succeeded.
             try:
                 stored = self._stored_return_value(task_id, value)
-            except Exception as storing:  # the body ran: fail once, never run it again
+            except PayloadTooLongLived as storing:  # it never will be: fail once, not again
                 error = UnstorableResult(f"the return value could not be stored: {storing}")
             else:
                 written = self.results.record_success(

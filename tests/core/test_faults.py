@@ -10,6 +10,8 @@ from unittest import mock
 
 import boto3
 import pytest
+import time_machine
+from botocore.exceptions import ClientError
 from django.tasks import TaskResultStatus, default_task_backend, task
 from django.tasks.exceptions import InvalidTask
 from django.tasks.signals import task_finished
@@ -17,6 +19,7 @@ from django.utils import timezone
 
 from functions.worker import handler
 from sqs_tasks import aws as aws_clients
+from sqs_tasks.claim_check import PayloadStore
 from sqs_tasks.exceptions import InvalidTaskArguments
 from sqs_tasks.lambda_events import LambdaContext
 from sqs_tasks.operations.reconcile import reconcile
@@ -460,6 +463,66 @@ def test_large_arguments_that_would_outlive_every_tier_are_refused_at_enqueue():
     later = timezone.now() + timedelta(days=400)
     with pytest.raises(InvalidTaskArguments, match="pass a reference"):
         sample_tasks.heavy_echo.using(run_after=later).enqueue("z" * 20_000)
+
+
+# -- 10. a sweep of the dead-letter queues survives AWS refusing a call -------------------
+
+
+def refused(operation):
+    error = {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}
+    return ClientError(error, operation)
+
+
+def test_a_refused_release_of_a_held_letter_does_not_fail_the_reconciler():
+    """Found by the chaos test: the sweep holds each letter it reads and releases them all
+    at the end; one release refused (throttled) raised out of reconcile-tasks, which then
+    failed for good (max_attempts=1) and left a dead letter of its own, for nothing."""
+    result = sample_tasks.fails_with_value_error.enqueue()
+    drain_queue("default")
+    assert item(result.id).dead_letter.sent
+    with mock.patch.object(
+        aws_clients.client("sqs"),
+        "change_message_visibility",
+        side_effect=refused("ChangeMessageVisibility"),
+    ):
+        report = reconcile(default_task_backend)
+    assert report.actions["kept: the task's dead letter"] == 1
+    # The letter is still there: it comes back when its hold ends.
+    dlq_url = default_task_backend.queue_url("default") + "-dlq"
+    assert count(dlq_url, "ApproximateNumberOfMessagesNotVisible") == 1
+
+
+def test_a_refused_read_of_a_dead_letter_queue_ends_the_sweep_early_without_failing_it():
+    sample_tasks.fails_with_value_error.enqueue()
+    drain_queue("default")
+    with mock.patch.object(
+        aws_clients.client("sqs"), "receive_message", side_effect=refused("ReceiveMessage")
+    ):
+        report = reconcile(default_task_backend)
+    assert report.seen == 0 and report.actions["stopped early"] == 1
+
+
+# -- 11. a result S3 refuses to take is not an unstorable result ------------------------
+
+
+def test_a_refused_result_upload_is_a_lost_attempt_not_a_failure():
+    """Found by the chaos test. A return value too big for the item goes to S3; S3 refusing
+    that put (SlowDown, after botocore's retries) failed the task for good with
+    UnstorableResult, and a dead letter, though its body had succeeded and the value is
+    storable. Like DynamoDB refusing the write of a success, it is an attempt whose outcome
+    was not recorded: the task runs again when the attempt's lease ends, and succeeds."""
+    result = sample_tasks.returns_big.enqueue(20_000)
+    slow_down = ClientError({"Error": {"Code": "SlowDown", "Message": "slow"}}, "PutObject")
+    with mock.patch.object(PayloadStore, "put_result", side_effect=slow_down):
+        report = drain_queue("default")
+    assert len(report.returned) == 1  # the message stays: nothing is decided yet
+    assert item(result.id).status == TaskResultStatus.RUNNING
+    with time_machine.travel(time.time() + 1200 + 60, tick=True):  # the lease and visibility end
+        drain_queue("default")
+        done = item(result.id)
+    assert done.status == TaskResultStatus.SUCCESSFUL and done.attempts == 2
+    assert done.errors[-1].exception_class_path == "sqs_tasks.exceptions.WorkerLost"
+    assert count(default_task_backend.queue_url("default") + "-dlq") == 0
 
 
 def test_a_record_aws_refuses_comes_back_in_seconds(visibility):
