@@ -45,6 +45,7 @@ def test_outputs_give_the_web_stage_everything_it_needs(deployed):
         "WebRoleArn": f"arn:aws:iam::123456789012:role/{PREFIX}-web",
         "DjangoSecretName": "app/dev/django-secret-key",
         "AlarmTopicArn": f"arn:aws:sns:us-east-1:123456789012:{PREFIX}-alarms",
+        "OperatorRoleArn": f"arn:aws:iam::123456789012:role/{PREFIX}-operator",
     }
 
 

@@ -203,8 +203,19 @@ def test_every_function_gets_the_environment_it_needs(translated):
         assert variables["TASKS_BUCKET"] == {"Ref": "TasksBucket"}
         secret = variables["DJANGO_SECRET_KEY"]["Fn::Sub"]
         assert secret == "{{resolve:secretsmanager:${DjangoSecretKey}:SecretString}}"
+        # The stack's own database's (Database=aurora), the one given, or none.
         assert variables["DATABASE_SECRET_ARN"] == {
-            "Fn::If": ["HasDatabaseSecret", {"Ref": "DatabaseSecretArn"}, {"Ref": "AWS::NoValue"}]
+            "Fn::If": [
+                "CreateDatabase",
+                {"Fn::GetAtt": ["DatabaseCluster", "MasterUserSecret.SecretArn"]},
+                {
+                    "Fn::If": [
+                        "HasDatabaseSecretArn",
+                        {"Ref": "DatabaseSecretArn"},
+                        {"Ref": "AWS::NoValue"},
+                    ]
+                },
+            ]
         }
 
 
@@ -382,5 +393,8 @@ def test_each_queue_takes_messages_from_exactly_the_roles_that_send(translated):
         elif role in ("WebRole", "SchedulerRole"):
             assert sends - {"SchedulesDeadLetterQueue"} == task_queues, role
             assert not receives, role
+        elif role == "OperatorRole":  # the runbook: redrive, purge, enqueue by hand
+            assert sends == task_queues, role
+            assert receives == dead_letter_queues, role
         else:
             assert not (sends | receives) & (task_queues | dead_letter_queues), role

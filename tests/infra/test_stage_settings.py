@@ -1,0 +1,114 @@
+"""stack.stage_settings: AppName chosen once, in samconfig.toml, and every field derived from
+it written for both tools; the web stage wired to its stack's network and database."""
+
+import json
+import tomllib
+
+import pytest
+
+from stack import stage_settings
+from stack.stage_settings import SAMCONFIG, ZAPPA_SETTINGS, StageNames
+from stack.template import walk
+
+from .test_zappa import stage as zappa_stage
+
+SAMCONFIG_TEXT = SAMCONFIG.read_text()
+ZAPPA = json.loads(ZAPPA_SETTINGS.read_text())
+
+
+def test_the_committed_files_are_what_their_app_name_derives():
+    """Nothing derived was edited by hand: rendering changes nothing."""
+    app = stage_settings.app_name(SAMCONFIG_TEXT)
+    assert stage_settings.render_samconfig(SAMCONFIG_TEXT, app) == SAMCONFIG_TEXT
+    assert stage_settings.render_zappa(ZAPPA, app) == ZAPPA
+    assert json.dumps(ZAPPA, indent=4) + "\n" == ZAPPA_SETTINGS.read_text()
+
+
+def test_a_new_app_name_reaches_every_name_of_both_tools():
+    samconfig = tomllib.loads(stage_settings.render_samconfig(SAMCONFIG_TEXT, "shop"))
+    zappa = stage_settings.render_zappa(ZAPPA, "shop")
+    for env, stage in stage_settings.CONFIG_ENVS.items():
+        deploy = samconfig[env]["deploy"]["parameters"]
+        assert deploy["stack_name"] == f"shop-{stage}-infra"
+        assert deploy["s3_prefix"] == f"shop-{stage}"
+        assert deploy["parameter_overrides"] == f"AppName=shop Stage={stage}"
+    assert zappa["dev"]["project_name"] == "shop" and "project_name" not in zappa["prod"]
+    for stage in ("dev", "prod"):
+        settings = {**zappa["dev"], **zappa[stage]} if stage != "dev" else zappa["dev"]
+        assert settings["role_name"] == f"shop-{stage}-web"
+        assert settings["s3_bucket"] == f"shop-{stage}-deployments"
+        assert settings["tags"] == {"app": "shop", "stage": stage}
+        variables = settings["environment_variables"]
+        assert variables["APP_NAME"] == "shop" and variables["APP_STAGE"] == stage
+        assert variables["DJANGO_SECRET_ID"] == f"shop/{stage}/django-secret-key"
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == f"shop-{stage}"
+    # Nothing else changed: the old name is gone, every other setting kept.
+    values = [v for v in walk(zappa) if isinstance(v, str)]
+    assert not [v for v in values if v == "app" or v.startswith(("app-", "app/"))]
+    assert zappa["dev"]["exclude"] == ZAPPA["dev"]["exclude"]
+
+
+def test_samconfig_keeps_its_comments_and_other_overrides():
+    text = SAMCONFIG_TEXT.replace("AppName=app Stage=dev", "AppName=app Stage=dev Database=aurora")
+    rendered = stage_settings.render_samconfig(text, "shop")
+    assert "AppName=shop Stage=dev Database=aurora" in rendered
+    comments = [line for line in text.splitlines() if line.startswith("#")]
+    assert comments and comments == [row for row in rendered.splitlines() if row.startswith("#")]
+
+
+@pytest.mark.parametrize("bad", ["App", "a", "1app", "app_name", "x" * 31])
+def test_a_name_cloudformation_would_refuse_is_refused_first(bad, capsys):
+    with pytest.raises(ValueError, match="lower-case"):
+        stage_settings.validate_app_name(bad)
+    assert stage_settings.main(["--app-name", bad]) == 2
+    assert "AppName" in capsys.readouterr().err
+
+
+def test_samconfig_without_an_app_name_is_a_clear_error():
+    text = SAMCONFIG_TEXT.replace("AppName=app ", "")
+    with pytest.raises(ValueError, match="names no AppName"):
+        stage_settings.app_name(text)
+
+
+def test_shell_lines_name_the_stage_for_teardown_and_the_runbook(capsys):
+    assert stage_settings.main(["--shell", "prod"]) == 0
+    app = stage_settings.app_name(SAMCONFIG_TEXT)
+    assert capsys.readouterr().out.split() == [
+        "export",
+        f"APP_NAME={app}",
+        "APP_STAGE=prod",
+        f"STACK={app}-prod-infra",
+        f"DJANGO_SECRET_ID={app}/prod/django-secret-key",
+    ]
+
+
+def test_wiring_to_a_stack_without_a_database_removes_what_an_earlier_one_set():
+    wired = stage_settings.wire_stack(
+        ZAPPA,
+        "dev",
+        {
+            "FunctionsSubnetIds": "subnet-a,subnet-b",
+            "FunctionsSecurityGroupIds": "sg-1",
+            "DatabaseSecretArn": "arn:secret",
+            "DatabaseHost": "db.example",
+            "DatabaseName": "app",
+        },
+    )
+    assert wired["dev"]["vpc_config"] == {
+        "SubnetIds": ["subnet-a", "subnet-b"],
+        "SecurityGroupIds": ["sg-1"],
+    }
+    unwired = stage_settings.wire_stack(wired, "dev", {"TasksTableName": "app-dev-tasks"})
+    assert unwired == ZAPPA
+    assert "vpc_config" not in zappa_stage("prod")
+
+
+def test_stage_names_match_the_templates(template):
+    names = StageNames("shop", "dev")
+    resources = template["Resources"]
+    assert resources["WebRole"]["Properties"]["RoleName"] == {"Fn::Sub": "${AppName}-${Stage}-web"}
+    assert names.zappa_fields()["role_name"] == "shop-dev-web"
+    assert resources["DjangoSecretKey"]["Properties"]["Name"] == {
+        "Fn::Sub": "${AppName}/${Stage}/django-secret-key"
+    }
+    assert names.secret_id == "shop/dev/django-secret-key"
