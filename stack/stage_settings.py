@@ -7,6 +7,7 @@ samconfig.toml's `parameter_overrides`; this writes every field derived from it:
 
     python -m stack.stage_settings --app-name shop   # choose it (make app-name APP=shop)
     python -m stack.stage_settings                   # re-derive after editing samconfig.toml
+    python -m stack.stage_settings --set Database=aurora --set EmailSender=me@example.com
     python -m stack.stage_settings --from-stack dev  # and the dev stack's network and database
     python -m stack.stage_settings --shell dev       # `export` lines (teardown, the runbook)
     python -m stack.stage_settings --deploy-policy   # the deployer's policies, for this AppName
@@ -132,6 +133,30 @@ def render_samconfig(text: str, app: str) -> str:
     return text
 
 
+def set_overrides(text: str, overrides: Mapping[str, str]) -> str:
+    """samconfig.toml with these template parameters set in every config env's
+    parameter_overrides (added, or replaced where set already)."""
+    for key in overrides:
+        if key in {"AppName", "Stage"}:
+            raise ValueError(f"{key} is not set this way (--app-name; Stage is per config env)")
+        if key not in read_template()["Parameters"]:
+            raise ValueError(f"template.yaml has no parameter {key!r}")
+        if re.search(r"[\s\"']", overrides[key]):
+            raise ValueError(f"{key}: no spaces or quotes in a value here (edit samconfig.toml)")
+    for env in CONFIG_ENVS:
+        name = f"{env}.deploy.parameters"
+        section = _section(text, name)
+        match = re.search(r'^parameter_overrides = "(.*)"$', section, re.M)
+        if not match:
+            raise ValueError(f"samconfig.toml: [{name}] has no parameter_overrides")
+        pairs = dict(item.split("=", 1) for item in match.group(1).split())
+        pairs.update(overrides)
+        line = 'parameter_overrides = "{}"'.format(" ".join(f"{k}={v}" for k, v in pairs.items()))
+        updated = section.replace(match.group(0), line, 1)
+        text = text.replace(f"[{name}]\n{section}", f"[{name}]\n{updated}", 1)
+    return text
+
+
 def render_zappa(settings: dict[str, Any], app: str) -> dict[str, Any]:
     """zappa_settings.json with every AppName-derived field of every stage for app."""
     rendered = json.loads(json.dumps(settings))
@@ -195,6 +220,13 @@ def write_deploy_policies(app: str, folder: Path = DEPLOY_POLICY_DIR) -> list[st
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack.stage_settings", description=__doc__)
     parser.add_argument("--app-name", help="choose AppName (written to samconfig.toml)")
+    parser.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="a template parameter for sam deploy (samconfig.toml, every stage)",
+    )
     parser.add_argument("--from-stack", metavar="STAGE", help="wire STAGE to its deployed stack")
     parser.add_argument("--shell", metavar="STAGE", help="print `export` lines for STAGE")
     parser.add_argument(
@@ -204,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         samconfig = SAMCONFIG.read_text()
         app = validate_app_name(args.app_name or app_name(samconfig))
+        malformed = [item for item in args.set if "=" not in item.strip("=")]
+        if malformed:
+            raise ValueError(f"--set takes KEY=VALUE, not {malformed}")
+        samconfig = set_overrides(samconfig, dict(item.split("=", 1) for item in args.set))
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2

@@ -112,3 +112,27 @@ def test_stage_names_match_the_templates(template):
         "Fn::Sub": "${AppName}/${Stage}/django-secret-key"
     }
     assert names.secret_id == "shop/dev/django-secret-key"
+
+
+def test_set_adds_or_replaces_a_parameter_in_every_stage():
+    text = stage_settings.set_overrides(SAMCONFIG_TEXT, {"Database": "aurora"})
+    text = stage_settings.set_overrides(text, {"Database": "none", "EmailSender": "a@b.example"})
+    samconfig = tomllib.loads(text)
+    for env, stage in stage_settings.CONFIG_ENVS.items():
+        overrides = samconfig[env]["deploy"]["parameters"]["parameter_overrides"]
+        app = stage_settings.app_name(SAMCONFIG_TEXT)
+        assert overrides == f"AppName={app} Stage={stage} Database=none EmailSender=a@b.example"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"AppName": "x"}, "--app-name"),
+        ({"Stage": "prod"}, "per config env"),
+        ({"DataBase": "aurora"}, "no parameter 'DataBase'"),
+        ({"OperatorEmails": "a@b.example, c@d.example"}, "no spaces"),
+    ],
+)
+def test_set_refuses_what_sam_deploy_would_not_take(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        stage_settings.set_overrides(SAMCONFIG_TEXT, overrides)

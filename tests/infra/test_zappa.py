@@ -16,7 +16,8 @@ import pytest
 from moto import mock_aws
 
 from sqs_tasks.infra.task_queues import task_queues
-from stack import allowlist, dependencies, web_package
+from stack import allowlist, dependencies, stage_settings, web_package
+from stack.stage_settings import SAMCONFIG
 from stack.template import ROOT
 
 from .bytecode import bytecode_problems
@@ -52,7 +53,8 @@ def stage(name: str) -> dict:
 def test_stage_uses_the_template_resources_of_the_same_name(name, template):
     settings = stage(name)
     prefix = f"{settings['project_name']}-{name}"
-    assert template["Parameters"]["AppName"]["Default"] == settings["project_name"]
+    # AppName is chosen in samconfig.toml (stack/stage_settings.py writes it here).
+    assert stage_settings.app_name(SAMCONFIG.read_text()) == settings["project_name"]
     assert name in template["Parameters"]["Stage"]["AllowedValues"]
     resources = template["Resources"]
     assert resources["WebRole"]["Properties"]["RoleName"] == {"Fn::Sub": "${AppName}-${Stage}-web"}
