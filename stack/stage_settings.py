@@ -15,6 +15,7 @@ samconfig.toml's `parameter_overrides`; this writes every field derived from it:
 `--from-stack` reads the deployed stack's outputs (FunctionsSubnetIds, DatabaseSecretArn ...)
 into the stage's `vpc_config` and `environment_variables`, so the web function joins the
 database's VPC with the same secret as the workers; with no database those fields go away.
+Once `zappa deploy` has made the stage's API, it also sets PUBLIC_BASE_URL to its URL.
 It runs once after `sam deploy`, never when packaging: `zappa package` stays offline.
 Edits are textual in samconfig.toml (its comments stay) and whole-file in
 zappa_settings.json (JSON has none).
@@ -42,6 +43,7 @@ APP_PLACEHOLDER = "APPNAME"
 DEPLOY_POLICY_DIR = ROOT / "build" / "deploy-policy"
 # samconfig.toml's config envs and the stage each deploys.
 CONFIG_ENVS = {"default": "dev", "prod": "prod"}
+EXECUTE_API = re.compile(r"^https://[a-z0-9]+\.execute-api\.")
 DATABASE_VARIABLES = {
     "DatabaseSecretArn": "DATABASE_SECRET_ARN",
     "DatabaseHost": "DATABASE_HOST",
@@ -166,21 +168,34 @@ def render_zappa(settings: dict[str, Any], app: str) -> dict[str, Any]:
             config["project_name"] = app
         config.update(names.zappa_fields())
         config.setdefault("environment_variables", {}).update(names.zappa_variables())
+        # Each stage its own: a stage that extends another would inherit its subnets.
+        config.setdefault("vpc_config", {})
     return rendered
 
 
-def wire_stack(settings: dict[str, Any], stage: str, outputs: Mapping[str, str]) -> dict[str, Any]:
+def wire_stack(
+    settings: dict[str, Any],
+    stage: str,
+    outputs: Mapping[str, str],
+    api_url: str | None = None,
+) -> dict[str, Any]:
     """The stage's vpc_config and database variables from its stack's outputs; without a
-    VPC or a database in the stack, none of them."""
+    VPC or a database in the stack, none of them. api_url, once Zappa has made the API,
+    becomes PUBLIC_BASE_URL (ALLOWED_HOSTS follows it), unless that names a domain of
+    your own already."""
     rendered = json.loads(json.dumps(settings))
     config = rendered[stage]
+    if api_url:
+        current = config.setdefault("environment_variables", {}).get("PUBLIC_BASE_URL", "")
+        if not current or EXECUTE_API.search(current):
+            config["environment_variables"]["PUBLIC_BASE_URL"] = api_url
     if "FunctionsSubnetIds" in outputs:
         config["vpc_config"] = {
             "SubnetIds": outputs["FunctionsSubnetIds"].split(","),
             "SecurityGroupIds": outputs["FunctionsSecurityGroupIds"].split(","),
         }
     else:
-        config.pop("vpc_config", None)
+        config["vpc_config"] = {}
     variables = config.setdefault("environment_variables", {})
     for output, variable in DATABASE_VARIABLES.items():
         if output in outputs:
@@ -195,6 +210,25 @@ def stack_outputs(stack_name: str) -> dict[str, str]:
 
     stack = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+
+def zappa_api_url(names: StageNames) -> str | None:
+    """The stage's API Gateway URL, once `zappa deploy` has made it: Zappa's own stack,
+    named after the web function, holds the REST API as its resource `Api`."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    cloudformation = boto3.client("cloudformation")
+    try:
+        resource = cloudformation.describe_stack_resource(
+            StackName=names.prefix, LogicalResourceId="Api"
+        )["StackResourceDetail"]
+    except ClientError:  # no web stage deployed yet
+        return None
+    region = cloudformation.meta.region_name
+    return (
+        f"https://{resource['PhysicalResourceId']}.execute-api.{region}.amazonaws.com/{names.stage}"
+    )
 
 
 def deploy_policies(app: str) -> dict[str, dict[str, Any]]:
@@ -252,8 +286,10 @@ def main(argv: list[str] | None = None) -> int:
     SAMCONFIG.write_text(render_samconfig(samconfig, app))
     settings = render_zappa(json.loads(ZAPPA_SETTINGS.read_text()), app)
     if args.from_stack:
-        outputs = stack_outputs(StageNames(app, args.from_stack).stack)
-        settings = wire_stack(settings, args.from_stack, outputs)
+        names = StageNames(app, args.from_stack)
+        settings = wire_stack(
+            settings, args.from_stack, stack_outputs(names.stack), zappa_api_url(names)
+        )
     ZAPPA_SETTINGS.write_text(json.dumps(settings, indent=4) + "\n")
     print(f"AppName {app}: samconfig.toml and zappa_settings.json written", file=sys.stderr)
     return 0

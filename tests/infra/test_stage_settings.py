@@ -4,13 +4,13 @@ it written for both tools; the web stage wired to its stack's network and databa
 import json
 import tomllib
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from stack import stage_settings
 from stack.stage_settings import SAMCONFIG, ZAPPA_SETTINGS, StageNames
 from stack.template import walk
-
-from .test_zappa import stage as zappa_stage
 
 SAMCONFIG_TEXT = SAMCONFIG.read_text()
 ZAPPA = json.loads(ZAPPA_SETTINGS.read_text())
@@ -100,7 +100,11 @@ def test_wiring_to_a_stack_without_a_database_removes_what_an_earlier_one_set():
     }
     unwired = stage_settings.wire_stack(wired, "dev", {"TasksTableName": "app-dev-tasks"})
     assert unwired == ZAPPA
-    assert "vpc_config" not in zappa_stage("prod")
+    # prod extends dev, but never inherits its network.
+    wired_dev = stage_settings.wire_stack(
+        ZAPPA, "dev", {"FunctionsSubnetIds": "subnet-a", "FunctionsSecurityGroupIds": "sg-1"}
+    )
+    assert {**wired_dev["dev"], **wired_dev["prod"]}["vpc_config"] == {}
 
 
 def test_stage_names_match_the_templates(template):
@@ -136,3 +140,36 @@ def test_set_adds_or_replaces_a_parameter_in_every_stage():
 def test_set_refuses_what_sam_deploy_would_not_take(overrides, message):
     with pytest.raises(ValueError, match=message):
         stage_settings.set_overrides(SAMCONFIG_TEXT, overrides)
+
+
+API = "https://abc123.execute-api.eu-west-1.amazonaws.com/dev"
+
+
+def test_the_apis_url_becomes_the_public_base_url_unless_a_domain_of_your_own_is_set():
+    wired = stage_settings.wire_stack(ZAPPA, "dev", {}, API)
+    assert wired["dev"]["environment_variables"]["PUBLIC_BASE_URL"] == API
+    again = stage_settings.wire_stack(wired, "dev", {}, API.replace("abc123", "def456"))
+    assert "def456" in again["dev"]["environment_variables"]["PUBLIC_BASE_URL"]
+    own = json.loads(json.dumps(ZAPPA))
+    own["dev"]["environment_variables"]["PUBLIC_BASE_URL"] = "https://shop.example.com"
+    kept = stage_settings.wire_stack(own, "dev", {}, API)
+    assert kept["dev"]["environment_variables"]["PUBLIC_BASE_URL"] == "https://shop.example.com"
+    assert stage_settings.wire_stack(ZAPPA, "dev", {}, None) == ZAPPA
+
+
+def test_the_api_url_is_read_from_zappas_stack_and_none_before_it_exists(fake_aws_env):
+    names = StageNames("shop", "dev")
+    with mock_aws():
+        assert stage_settings.zappa_api_url(names) is None
+        template = {
+            "Resources": {
+                "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "shop-dev"}}
+            }
+        }
+        boto3.client("cloudformation").create_stack(
+            StackName="shop-dev", TemplateBody=json.dumps(template)
+        )
+        (api,) = boto3.client("apigateway").get_rest_apis()["items"]
+        assert stage_settings.zappa_api_url(names) == (
+            f"https://{api['id']}.execute-api.us-east-1.amazonaws.com/dev"
+        )
