@@ -15,6 +15,7 @@ from moto import mock_aws
 from stack import sam
 
 from .conftest import REGION
+from .test_vpc import network
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
 
@@ -55,7 +56,7 @@ def deploy(session: boto3.session.Session, parameters: dict[str, str]) -> Stack:
 @pytest.fixture(scope="module")
 def stacks(fake_aws_env) -> Iterator[dict[str, Stack]]:
     """Without a database; with one and a NAT gateway (the defaults for Database=aurora);
-    with one and no internet at all."""
+    with one and no internet at all; with one in a VPC of your own."""
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
         yield {
@@ -63,6 +64,9 @@ def stacks(fake_aws_env) -> Iterator[dict[str, Stack]]:
             "aurora": deploy(session, {"AppName": "app", "Database": "aurora"}),
             "closed": deploy(
                 session, {"AppName": "closed", "Database": "aurora", "NatGateway": "none"}
+            ),
+            "own-vpc": deploy(
+                session, {"AppName": "own", "Database": "aurora", **network(session)}
             ),
         }
 
@@ -77,7 +81,11 @@ def cluster(stack: Stack) -> dict:
 def test_without_the_option_the_stack_makes_no_database_and_no_network(stacks):
     stack = stacks["none"]
     clusters = stack.client("rds").describe_db_clusters()["DBClusters"]
-    assert sorted(c["DBClusterIdentifier"] for c in clusters) == ["app-dev", "closed-dev"]
+    assert sorted(c["DBClusterIdentifier"] for c in clusters) == [
+        "app-dev",
+        "closed-dev",
+        "own-dev",
+    ]
     assert stack.vpcs == []
     assert not {"DatabaseSecretArn", "DatabaseHost", "FunctionsSubnetIds"} & set(stack.outputs)
     for name, config in stack.functions().items():
@@ -251,3 +259,21 @@ def test_the_database_keeps_a_snapshot_when_the_stack_goes(template):
 def test_cloudformation_refuses_two_databases(translated):
     (assertion,) = translated["Rules"]["OneDatabase"]["Assertions"]
     assert assertion["Assert"] == {"Fn::Equals": [{"Ref": "DatabaseSecretArn"}, ""]}
+
+
+def test_in_a_vpc_of_your_own_the_database_joins_your_subnets_and_makes_no_network(stacks):
+    stack = stacks["own-vpc"]
+    assert stack.vpcs == []
+    ec2 = stack.client("ec2")
+    given = sorted(stack.outputs["FunctionsSubnetIds"].split(","))
+    (vpc_id,) = {s["VpcId"] for s in ec2.describe_subnets(SubnetIds=given)["Subnets"]}
+    assert [n for n in ec2.describe_nat_gateways()["NatGateways"] if n["VpcId"] == vpc_id] == []
+    group = stack.client("rds").describe_db_subnet_groups(
+        DBSubnetGroupName=cluster(stack)["DBSubnetGroup"]
+    )["DBSubnetGroups"][0]
+    assert sorted(s["SubnetIdentifier"] for s in group["Subnets"]) == given
+    own_group, database_admits = stack.outputs["FunctionsSecurityGroupIds"].split(",")
+    for name, config in stack.functions().items():
+        assert sorted(config["VpcConfig"]["SubnetIds"]) == given, name
+        assert config["VpcConfig"]["SecurityGroupIds"] == [own_group, database_admits], name
+        assert config["Environment"]["Variables"]["DATABASE_HOST"] == cluster(stack)["Endpoint"]
