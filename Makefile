@@ -121,6 +121,18 @@ build-WorkerFunction%: build/lambda.stamp
 build-SchedulerFunction: build/lambda.stamp
 	$(copy-artifact)
 
+# AppName, chosen once (samconfig.toml) and written into every name both tools use:
+#   make app-name APP=shop
+# The web stage wired to its deployed stack's network and database (after `sam deploy`):
+#   make stage-settings STAGE=dev
+.PHONY: app-name stage-settings
+app-name: $(STAMP)
+	@test -n "$(APP)" || { echo "make app-name APP=<your app name>"; exit 2; }
+	$(BIN)/python -m stack.stage_settings --app-name $(APP)
+
+stage-settings: $(STAMP)
+	$(BIN)/python -m stack.stage_settings --from-stack $(STAGE)
+
 # The web stage's package, as `zappa deploy|update $(STAGE)` would upload it. Zappa packages
 # the virtualenv VIRTUAL_ENV names (without it, pyenv's): always this project's.
 .PHONY: web-package test-infra

@@ -36,8 +36,10 @@ SERVERLESS_FUNCTION = "AWS::Serverless::Function"
 
 
 def stack_name(parameters: Mapping[str, str]) -> str:
-    """The stack is named like its resources: ${AppName}-${Stage}."""
-    return f"{parameters.get('AppName', 'app')}-{parameters.get('Stage', 'dev')}"
+    """${AppName}-${Stage}-infra: not ${AppName}-${Stage}, which Zappa gives the stack of the
+    web stage's API Gateway (named after its function); `zappa deploy` would update, and
+    `zappa undeploy` delete, a stack of this name."""
+    return f"{parameters.get('AppName', 'app')}-{parameters.get('Stage', 'dev')}-infra"
 
 
 def package_code(template: Template, *, s3: Any, bucket: str, root: Path = ROOT) -> Template:

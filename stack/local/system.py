@@ -32,7 +32,7 @@ from stack.local.rates_api import local_rates_api
 from stack.local.runtime import FunctionRuntime
 from stack.local.schedules import ScheduleClock
 from stack.local.web import manage, serve
-from stack.sam import deploy
+from stack.sam import deploy, stack_name
 from stack.template import ROOT
 
 
@@ -92,7 +92,7 @@ class LocalSystem:
         outputs = deploy(session, parameters=PARAMETERS, endpoint_url=endpoint)
         logs.emit("aws", f"template.yaml deployed: {len(outputs)} outputs")
         cloudformation = session.client("cloudformation", endpoint_url=endpoint)
-        stack = f"{PARAMETERS['AppName']}-{PARAMETERS['Stage']}"
+        stack = stack_name(PARAMETERS)
         translated = cloudformation.get_template(StackName=stack)["TemplateBody"]
         if isinstance(translated, str):
             translated = json.loads(translated)

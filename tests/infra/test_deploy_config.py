@@ -15,7 +15,9 @@ ZAPPA = json.loads((ROOT / "zappa_settings.json").read_text())
 def test_each_sam_config_env_deploys_one_stage_like_zappa_names_it(config_env, stage):
     app = ZAPPA["dev"]["project_name"]
     deploy = SAMCONFIG[config_env]["deploy"]["parameters"]
-    assert deploy["stack_name"] == f"{app}-{stage}"
+    # Not {app}-{stage}: Zappa names its API Gateway stack after the web function.
+    assert deploy["stack_name"] == f"{app}-{stage}-infra"
+    assert deploy["s3_prefix"] == f"{app}-{stage}"
     assert deploy["parameter_overrides"] == f"AppName={app} Stage={stage}"
     assert set(deploy["capabilities"].split()) == {"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"}
     assert deploy["resolve_s3"] is True

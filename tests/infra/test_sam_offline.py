@@ -64,9 +64,11 @@ def test_translated_template_has_no_sam_resources_left(translated):
     assert "Transform" not in translated
 
 
-def test_stack_is_named_after_app_and_stage():
-    assert sam.stack_name({}) == "app-dev"
-    assert sam.stack_name({"AppName": "shop", "Stage": "prod"}) == "shop-prod"
+def test_stack_is_named_after_app_and_stage_but_not_like_zappas():
+    """Zappa's stack for the web stage's API Gateway is named after its function,
+    ${project_name}-${stage}: `zappa deploy` would update a stack of that name."""
+    assert sam.stack_name({}) == "app-dev-infra"
+    assert sam.stack_name({"AppName": "shop", "Stage": "prod"}) == "shop-prod-infra"
 
 
 def test_prod_stage_with_vpc_and_database_deploys_beside_dev(fake_aws_env):

@@ -54,6 +54,7 @@ def test_outputs_give_the_web_stage_everything_it_needs(deployed):
         "DjangoSecretName": "app/dev/django-secret-key",
         "TasksSigningSecretName": "app/dev/tasks-signing-keys",
         "AlarmTopicArn": f"arn:aws:sns:us-east-1:123456789012:{PREFIX}-alarms",
+        "OperatorRoleArn": f"arn:aws:iam::123456789012:role/{PREFIX}-operator",
     }
 
 

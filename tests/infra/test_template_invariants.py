@@ -44,6 +44,8 @@ SECRETS_READ = {
     "WebRole": {"DjangoSecretKey", "TasksSigningSecret"},
     # Settings need Django's key; the scheduler's relay signs what it enqueues.
     "SchedulerRole": {"DjangoSecretKey", "TasksSigningSecret"},
+    # The runbook's commands verify and sign messages (tasks_redrive).
+    "OperatorRole": {"DjangoSecretKey", "TasksSigningSecret"},
 }
 
 
@@ -216,8 +218,19 @@ def test_every_function_gets_the_environment_it_needs(translated):
         assert variables["TASKS_BUCKET"] == {"Ref": "TasksBucket"}
         assert variables["DJANGO_SECRET_ID"] == {"Ref": "DjangoSecretKey"}
         assert variables["TASKS_SIGNING_SECRET_ID"] == {"Ref": "TasksSigningSecret"}
+        # The stack's own database's (Database=aurora), the one given, or none.
         assert variables["DATABASE_SECRET_ARN"] == {
-            "Fn::If": ["HasDatabaseSecret", {"Ref": "DatabaseSecretArn"}, {"Ref": "AWS::NoValue"}]
+            "Fn::If": [
+                "CreateDatabase",
+                {"Fn::GetAtt": ["DatabaseCluster", "MasterUserSecret.SecretArn"]},
+                {
+                    "Fn::If": [
+                        "HasDatabaseSecretArn",
+                        {"Ref": "DatabaseSecretArn"},
+                        {"Ref": "AWS::NoValue"},
+                    ]
+                },
+            ]
         }
 
         # Tasks send emails with links into the web app (reports/notify.py,
@@ -415,6 +428,9 @@ def test_each_queue_takes_messages_from_exactly_the_roles_that_send(translated):
         elif role in ("WebRole", "SchedulerRole"):
             assert sends - {"SchedulesDeadLetterQueue"} == task_queues, role
             assert not receives, role
+        elif role == "OperatorRole":  # the runbook: redrive, purge, enqueue by hand
+            assert sends == task_queues, role
+            assert receives == dead_letter_queues, role
         else:
             assert not (sends | receives) & (task_queues | dead_letter_queues), role
 
@@ -498,7 +514,7 @@ def test_each_role_touches_only_the_prefixes_of_the_tasks_bucket_it_uses(transla
     grants = s3_grants(translated, "TasksBucket")
     workers = {role for role in grants if role.startswith("WorkerRole")}
     assert workers == {f"WorkerRole{logical(queue)}" for queue in sqs_task_queues()}
-    assert set(grants) == workers | {"WebRole", "SchedulerRole"}
+    assert set(grants) == workers | {"WebRole", "SchedulerRole", "OperatorRole"}
     for role, granted in grants.items():
         assert "*" not in {what for _, what in granted}, role
         readers_of_sensitive = "sensitive/*" in objects(granted, "s3:GetObject")
@@ -508,6 +524,12 @@ def test_each_role_touches_only_the_prefixes_of_the_tasks_bucket_it_uses(transla
     assert objects(web, "s3:PutObject") == {"uploads/*", "payloads/*", "sensitive/*"}
     assert not objects(web, "s3:DeleteObject")
     assert grants["SchedulerRole"] == {("s3:PutObject", "payloads/*")}
+    # The runbook's commands read large arguments and results, and a redrive's fresh copy.
+    assert grants["OperatorRole"] == {
+        (action, what)
+        for action in ("s3:GetObject", "s3:PutObject")
+        for what in ("payloads/*", "results/*")
+    }
     for role in workers:
         assert objects(grants[role], "s3:PutObject") == {
             "payloads/*",
@@ -527,7 +549,9 @@ def test_backups_have_a_versioned_bucket_that_only_the_backup_tasks_worker_write
     assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
     grants = s3_grants(translated, "BackupsBucket")
     writer = f"WorkerRole{back_up_database.queue_name}"
-    assert set(grants) == {writer}, "nobody else may plant or read a backup"
+    assert set(grants) == {writer, "OperatorRole"}, "nobody else may plant or read a backup"
+    # The operator restores (restore_backup): reads, never writes.
+    assert grants["OperatorRole"] == {("s3:GetObject", "backups/*"), ("s3:ListBucket", "")}
     assert grants[writer] == {
         ("s3:PutObject", "backups/*"),
         ("s3:AbortMultipartUpload", "backups/*"),
@@ -592,9 +616,10 @@ def test_only_the_roles_that_must_send_may_send_to_a_queue_and_only_over_tls(tra
             patterns = {name.removeprefix(role_arn) for name in names}
             assert patterns == {"${AppName}-${Stage}-worker-*", "${AppName}-${Stage}-operator*"}
             for role in senders - by_attribute:
-                assert fnmatch.fnmatchcase(
-                    role_name(translated, role), "${AppName}-${Stage}-worker-*"
-                )
+                assert any(
+                    fnmatch.fnmatchcase(role_name(translated, role), pattern)
+                    for pattern in patterns
+                ), role
     # The other queues (the schedules' DLQ) have none: only AWS services send there.
     assert set(policies) == {
         f"{kind}{queue}" for kind in ("Queue", "DeadLetterQueue") for queue in queues

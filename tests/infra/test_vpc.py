@@ -121,7 +121,12 @@ def test_without_a_vpc_nothing_about_one_is_created(stacks):
 
 
 def test_every_network_resource_depends_on_a_vpc(template):
-    assert {"Condition": "UseVpc"} in template["Conditions"]["CreateVpcEndpoints"]["Fn::And"]
+    """Given (SubnetIds) or made by the stack for its database (test_database.py)."""
+    conditions = template["Conditions"]
+    assert {"Condition": "UseVpc"} in conditions["CreateVpcEndpoints"]["Fn::And"]
+    assert {"Condition": "CreateVpcEndpoints"} in conditions["CreateInterfaceEndpoints"]["Fn::And"]
+    assert {"Condition": "CreateVpc"} in conditions["CreateNatGateway"]["Fn::And"]
+    assert {"Condition": "CreateDatabase"} in conditions["CreateVpc"]["Fn::And"]
     network_resources = {
         logical_id: resource
         for logical_id, resource in template["Resources"].items()
@@ -129,7 +134,14 @@ def test_every_network_resource_depends_on_a_vpc(template):
     }
     assert network_resources
     for logical_id, resource in network_resources.items():
-        assert resource.get("Condition") in {"UseVpc", "CreateVpcEndpoints"}, logical_id
+        assert resource.get("Condition") in {
+            "UseVpc",
+            "CreateVpcEndpoints",
+            "CreateInterfaceEndpoints",
+            "CreateVpc",
+            "CreateNatGateway",
+            "CreateDatabase",
+        }, logical_id
 
 
 def test_in_a_vpc_the_functions_join_it_with_their_own_group_and_the_databases(stacks):

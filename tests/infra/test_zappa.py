@@ -16,7 +16,8 @@ import pytest
 from moto import mock_aws
 
 from sqs_tasks.infra.task_queues import task_queues
-from stack import allowlist, dependencies, web_package
+from stack import allowlist, dependencies, stage_settings, web_package
+from stack.stage_settings import SAMCONFIG
 from stack.template import ROOT
 
 from .bytecode import bytecode_problems
@@ -37,6 +38,22 @@ NOT_IN_A_CLONE = shutil.ignore_patterns(
 )
 
 
+ZAPPA = str(Path(sys.prefix) / "bin" / "zappa")
+
+
+def offline_zappa_env() -> dict[str, str]:
+    """`zappa package` with no network: this virtualenv, a region, and nowhere to connect."""
+    return {
+        **os.environ,
+        "VIRTUAL_ENV": sys.prefix,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        # Zappa checks PyPI for a newer Zappa; a closed local port answers at once.
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    }
+
+
 def stage(name: str) -> dict:
     """A stage's settings as Zappa reads them (extends resolved)."""
     settings = SETTINGS[name]
@@ -52,7 +69,8 @@ def stage(name: str) -> dict:
 def test_stage_uses_the_template_resources_of_the_same_name(name, template):
     settings = stage(name)
     prefix = f"{settings['project_name']}-{name}"
-    assert template["Parameters"]["AppName"]["Default"] == settings["project_name"]
+    # AppName is chosen in samconfig.toml (stack/stage_settings.py writes it here).
+    assert stage_settings.app_name(SAMCONFIG.read_text()) == settings["project_name"]
     assert name in template["Parameters"]["Stage"]["AllowedValues"]
     resources = template["Resources"]
     assert resources["WebRole"]["Properties"]["RoleName"] == {"Fn::Sub": "${AppName}-${Stage}-web"}
@@ -157,19 +175,10 @@ def web_zip(tmp_path_factory) -> Path:
     for path, secret in LOCAL_SECRETS.items():
         (project / path).parent.mkdir(parents=True, exist_ok=True)
         (project / path).write_text(secret)
-    env = {
-        **os.environ,
-        "VIRTUAL_ENV": sys.prefix,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        # Zappa checks PyPI for a newer Zappa; a closed local port answers at once.
-        "HTTPS_PROXY": "http://127.0.0.1:9",
-        "HTTP_PROXY": "http://127.0.0.1:9",
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-    }
     process = subprocess.run(
-        [str(Path(sys.prefix) / "bin" / "zappa"), "package", "dev", "--output", str(output)],
+        [ZAPPA, "package", "dev", "--output", str(output)],
         cwd=project,
-        env=env,
+        env=offline_zappa_env(),
         capture_output=True,
         text=True,
         timeout=240,
