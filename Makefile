@@ -27,7 +27,18 @@ $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
 	@touch $@
 	@echo "Installed."
 
-install: $(STAMP)
+# checkov (tests/infra/test_checkov.py) in a virtualenv of its own: it pins boto3 exactly,
+# to a version the project's cannot share.
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): $(BIN)/python requirements-checkov.txt
+	@echo "Installing checkov into $(CHECKOV_VENV)"
+	@$(PYTHON_312) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
+	@touch $@
+
+install: $(STAMP) $(CHECKOV_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -42,7 +53,7 @@ PG_TESTS := tests/core tests/ops tests/web tests/maintenance tests/periodic test
 # build run on one worker in turn (tests/conftest.py).
 PYTEST := $(BIN)/pytest -n auto --dist loadgroup
 
-test: lint
+test: lint $(CHECKOV_STAMP)
 	$(PYTEST)
 	@url="$${TEST_POSTGRES_URL:-$$(.ci/postgres running)}"; \
 	if [ -z "$$url" ]; then \
