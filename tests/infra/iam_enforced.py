@@ -11,7 +11,8 @@ would make it refuse what AWS allows, or allow too much, and are closed here:
   attaches the first as the stack resolved them (moto's own resolver, so `!If` and `!Ref`
   follow the stack's conditions) and stores the second as JSON.
 - moto names a batch call's action after its operation (`sqs:SendMessageBatch`); AWS
-  authorises it with the single call's action (`sqs:SendMessage`). `BATCH_ACTIONS`. And it
+  authorises it with the single call's action (`sqs:SendMessage`): `BATCH_ACTIONS`; and a
+  DynamoDB transaction item by item, with each item's action: `TRANSACT_ACTIONS`. And it
   prefixes CloudWatch's actions `monitoring:`, its signing name, not `cloudwatch:`.
 - moto checks DynamoDB, Secrets Manager and SES requests, and SQS's GetQueueUrl, against
   the resource "*", which no resource-scoped statement matches: `_resources_of` names the
@@ -43,6 +44,16 @@ BATCH_ACTIONS = {
     "sqs:SendMessageBatch": "sqs:SendMessage",
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+
+
+# A transaction's item kinds, and the action AWS checks for each.
+TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+    "Get": "GetItem",
 }
 
 
@@ -216,13 +227,29 @@ def judged_like_aws() -> Iterator[None]:
     def check_action_permitted(request: IAMRequestBase, resource: str) -> None:
         service, _, operation = request._action.partition(":")
         action = f"{SERVICE_PREFIXES.get(service, service)}:{operation}"
-        request._action = BATCH_ACTIONS.get(action, action)
-        for each in _resources_of(request) if resource == "*" else [resource]:
+        for checked, each in _authorisations(request, action, resource):
+            request._action = checked
             original(request, each)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(IAMRequestBase, "check_action_permitted", check_action_permitted)
         yield
+
+
+def _authorisations(request: IAMRequestBase, action: str, resource: str) -> list[tuple[str, str]]:
+    """The (action, resource) pairs AWS checks for a request: a DynamoDB transaction is
+    authorised item by item, with each item's own action (TransactWriteItems is no IAM
+    action), a batch by its single form."""
+    if action in ("dynamodb:TransactWriteItems", "dynamodb:TransactGetItems"):
+        region = request._region
+        pairs = []
+        for item in json.loads(request._body)["TransactItems"]:
+            ((kind, detail),) = item.items()
+            table = f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{detail['TableName']}"
+            pairs.append((f"dynamodb:{TRANSACT_ACTIONS[kind]}", table))
+        return pairs
+    action = BATCH_ACTIONS.get(action, action)
+    return [(action, each) for each in (_resources_of(request) if resource == "*" else [resource])]
 
 
 def _resources_of(request: IAMRequestBase) -> list[str]:

@@ -13,6 +13,8 @@ make moto refuse what AWS allows):
 - the web role enqueues on every task queue (outbox row, result item, SendMessage);
 - each queue's worker role runs a batch from its queue (receive, claim, record, delete) and
   dead-letters a task that fails for good into that queue's DLQ;
+- a workflow enqueued by the web runs and joins on the workers (DynamoDB transactions and
+  batch reads), and the web reads its status;
 - the scheduler role enqueues every periodic task the template schedules, and each
   queue's worker role then runs each of them to success (every maintenance job: the
   backup's S3 writes, queue health's metrics, the digest's mail through SES, ...);
@@ -231,6 +233,25 @@ def test_each_worker_role_dead_letters_into_its_queues_dlq(stack, as_role):
         assert messages_in(session, roles.queues[name].dead_letter_url) == 1, name
 
 
+def test_a_workflow_runs_across_the_roles(stack, as_role):
+    """Enqueued by the web, run and joined by the workers (transactions, batch reads),
+    followed by the web (get_workflow reads its steps in batches)."""
+    from sqs_tasks.workflows import get_workflow, group
+    from tests import workflow_tasks
+
+    _, _, roles = stack
+    with acting_as(as_role("web")):
+        steps = [workflow_tasks.add.step(n, n) for n in range(3)]
+        workflow = group(steps).then(workflow_tasks.total.step(plus=1)).enqueue()
+    for _ in range(5):  # the group, then the join's step
+        for name in roles.queues:
+            with acting_as(as_role(f"worker-{name}")):
+                deliver_all(roles.queues[name].url)
+    with acting_as(as_role("web")):
+        done = get_workflow(workflow.id)
+    assert (done.status, done.return_value) == (TaskResultStatus.SUCCESSFUL, 7)
+
+
 def fire(as_role, roles: StackRoles, names, tick: datetime) -> dict[str, TaskResult]:
     """Each schedule fired as the scheduler, then every queue drained by its own worker."""
     with acting_as(as_role("scheduler")):
@@ -245,6 +266,11 @@ def fire(as_role, roles: StackRoles, names, tick: datetime) -> dict[str, TaskRes
 
 def test_the_scheduler_enqueues_every_schedule_and_the_workers_run_them(stack, as_role):
     _, _, roles = stack
+    # A dead letter in every DLQ, for the jobs that look at them (reconcile, queue health).
+    for name, (_, fails) in sqs_queues().items():
+        fails.enqueue()
+        with acting_as(as_role(f"worker-{name}")):
+            deliver_all(roles.queues[name].url)
     tick = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
     outcomes = fire(as_role, roles, scheduler_inputs(), tick)
     failed = {
