@@ -13,6 +13,7 @@ make moto refuse what AWS allows):
 - the web role enqueues on every task queue (outbox row, result item, SendMessage);
 - each queue's worker role runs a batch from its queue (receive, claim, record, delete) and
   dead-letters a task that fails for good into that queue's DLQ;
+- workers keep tasks under their concurrency and rate limits (the limits table);
 - a workflow enqueued by the web runs and joins on the workers (DynamoDB transactions and
   batch reads), and the web reads its status;
 - the scheduler role enqueues every periodic task the template schedules, and each
@@ -231,6 +232,26 @@ def test_each_worker_role_dead_letters_into_its_queues_dlq(stack, as_role):
         assert outcome == (1, []), name
         assert default_task_backend.get_result(task_id).status == TaskResultStatus.FAILED
         assert messages_in(session, roles.queues[name].dead_letter_url) == 1, name
+
+
+def test_workers_keep_tasks_under_their_limits(stack, as_role):
+    """A concurrency limit's places and a rate's token bucket, in the limits table."""
+    from tests import limit_tasks
+
+    _, _, roles = stack
+    limited = [limit_tasks.one_per_account, limit_tasks.five_a_second]
+    for name, (adds, _) in sqs_queues().items():
+        queue, priority = adds.queue_name, adds.priority
+        ids = [
+            limited[0].using(queue_name=queue, priority=priority).enqueue("acme", name).id,
+            limited[1].using(queue_name=queue, priority=priority).enqueue(name).id,
+        ]
+        with acting_as(as_role(f"worker-{name}")):
+            deliver_all(roles.queues[name].url)
+        results = [default_task_backend.get_result(task_id) for task_id in ids]
+        assert [r.status for r in results] == [TaskResultStatus.SUCCESSFUL] * 2, [
+            r.errors for r in results
+        ]
 
 
 def test_a_workflow_runs_across_the_roles(stack, as_role):
