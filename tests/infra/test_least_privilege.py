@@ -13,6 +13,8 @@ make moto refuse what AWS allows):
 - the web role enqueues on every task queue (outbox row, result item, SendMessage);
 - each queue's worker role runs a batch from its queue (receive, claim, record, delete) and
   dead-letters a task that fails for good into that queue's DLQ;
+- the report path's S3 calls: the web checks and reads an upload and serves the report,
+  the worker that runs the report tasks reads the upload and writes the report;
 - workers keep tasks under their concurrency and rate limits (the limits table);
 - a workflow enqueued by the web runs and joins on the workers (DynamoDB transactions and
   batch reads), and the web reads its status;
@@ -46,6 +48,7 @@ What moto cannot prove, so these tests do not claim it:
 """
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from io import StringIO
@@ -90,6 +93,7 @@ NOWHERE = "elsewhere/planted.txt"
 # Known when tests are collected, for the parameters of one test.
 TEMPLATE_QUEUES = queue_names(TEMPLATE)
 SENDER = "tasks@example.com"
+CSV = b"region,amount\nnorth,1\nsouth,2\n"
 
 
 @pytest.fixture(scope="module")
@@ -252,6 +256,28 @@ def test_workers_keep_tasks_under_their_limits(stack, as_role):
         assert [r.status for r in results] == [TaskResultStatus.SUCCESSFUL] * 2, [
             r.errors for r in results
         ]
+
+
+def test_the_web_reads_uploads_and_the_report_worker_writes_reports(stack, as_role):
+    """The report path's S3 calls (django_app/reports/storage.py), each as its role: the web
+    checks and peeks at an upload and serves the report; the worker that runs the report
+    tasks reads the upload and writes the report."""
+    from django_app.reports import storage, tasks
+
+    session, outputs, _ = stack
+    upload = f"uploads/7/{uuid.uuid4().hex}/{storage.UPLOAD_NAME}"
+    session.client("s3").put_object(Bucket=outputs["TasksBucketName"], Key=upload, Body=CSV)
+    report = storage.report_key(7, uuid.uuid4(), "report.csv")
+    with acting_as(as_role("web")):
+        assert storage.stored_upload(upload).size == len(CSV)
+        assert storage.stored_upload(upload.replace("data", "gone")) is None
+        assert storage.read_start(upload) == CSV
+    with acting_as(as_role(f"worker-{tasks.build_report.queue_name}")):
+        body, size = storage.open_upload(upload)
+        assert (body.read(), size) == (CSV, len(CSV))
+        storage.save_report_file(report, b"total,3\n", "text/csv")
+    with acting_as(as_role("web")):
+        assert storage.read_report_file(report) == b"total,3\n"
 
 
 def test_a_workflow_runs_across_the_roles(stack, as_role):
