@@ -300,12 +300,13 @@ def test_a_workflow_runs_across_the_roles(stack, as_role):
 
 
 def fire(as_role, roles: StackRoles, names, tick: datetime) -> dict[str, TaskResult]:
-    """Each schedule fired as the scheduler, then every queue drained by its own worker."""
+    """Each schedule fired as the scheduler, then the queues of their tasks drained, each by
+    its own worker."""
     with acting_as(as_role("scheduler")):
         answers = {name: handler(delivered_event(name, tick), LambdaContext()) for name in names}
     assert {name: a["status"] for name, a in answers.items()} == dict.fromkeys(names, "enqueued")
     assert not OutboxEntry.objects.exists(), "the scheduler's relay failed"
-    for queue in roles.queues:
+    for queue in sorted({periodic_tasks.get(name).task.queue_name for name in names}):
         with acting_as(as_role(f"worker-{queue}")):
             deliver_all(roles.queues[queue].url)
     return {name: default_task_backend.get_result(a["task_id"]) for name, a in answers.items()}
@@ -326,7 +327,6 @@ def test_the_scheduler_enqueues_every_schedule_and_the_workers_run_them(stack, a
         if result.status != TaskResultStatus.SUCCESSFUL
     }
     assert failed == {}
-    assert {periodic_tasks.get(name).task.queue_name for name in outcomes} <= set(roles.queues)
 
 
 def test_the_digest_mails_the_operators_through_ses(stack, as_role, settings):
