@@ -41,6 +41,10 @@ What moto cannot prove, so these tests do not claim it:
 - Services moto checks against no resource at all, beyond DynamoDB, Secrets Manager and
   SES (iam_enforced.py names those): CloudWatch (GetMetricData takes "*" anyway),
   CloudWatch Logs (the functions' log writes are Lambda's, not the code's calls).
+- S3's answer to a missing key: AWS says 403, not 404, unless the caller may ListBucket;
+  moto says 404 either way, so the ListBucket grants are not proven needed here.
+- The schedule-invoke role (EventBridge Scheduler invoking the scheduler function): moto
+  runs no schedule.
 - What Lambda itself does with a role: the event source mapping's polling and the
   asynchronous invocation's on-failure destination run as the function's role on AWS; here
   the test receives and deletes with the worker's credentials, as the mapping would, but the
