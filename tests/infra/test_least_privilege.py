@@ -15,6 +15,8 @@ make moto refuse what AWS allows):
   dead-letters a task that fails for good into that queue's DLQ;
 - the report path's S3 calls: the web checks and reads an upload and serves the report,
   the worker that runs the report tasks reads the upload and writes the report;
+- large arguments and return values through S3 (claim checks), each write and read as
+  the role that makes it;
 - workers keep tasks under their concurrency and rate limits (the limits table);
 - a workflow enqueued by the web runs and joins on the workers (DynamoDB transactions and
   batch reads), and the web reads its status;
@@ -240,6 +242,26 @@ def test_each_worker_role_dead_letters_into_its_queues_dlq(stack, as_role):
         assert outcome == (1, []), name
         assert default_task_backend.get_result(task_id).status == TaskResultStatus.FAILED
         assert messages_in(session, roles.queues[name].dead_letter_url) == 1, name
+
+
+def test_large_arguments_and_results_go_through_s3_as_each_role(stack, as_role):
+    """Claim checks: the web writes a large argument to S3, the worker reads it and writes a
+    large return value, the web reads that back."""
+    session, outputs, roles = stack
+    big = "x" * 20_000  # over the claim-check threshold and the inline result limit
+    for name, (adds, _) in sqs_queues().items():
+        echo = sample_tasks.heavy_echo.using(queue_name=adds.queue_name, priority=adds.priority)
+        with acting_as(as_role("web")):
+            task_id = echo.enqueue(big).id
+        with acting_as(as_role(f"worker-{name}")):
+            assert deliver_all(roles.queues[name].url) == (1, []), name
+        with acting_as(as_role("web")):
+            result = default_task_backend.get_result(task_id)
+            assert (result.status, result.return_value) == (TaskResultStatus.SUCCESSFUL, big)
+    s3 = session.client("s3")
+    for prefix in ("payloads/", "results/"):
+        listed = s3.list_objects_v2(Bucket=outputs["TasksBucketName"], Prefix=prefix)
+        assert listed["KeyCount"], f"nothing went through {prefix}"
 
 
 def test_workers_keep_tasks_under_their_limits(stack, as_role):
