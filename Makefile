@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PYTHON_312 := $(shell command -v python3.12 2>/dev/null || pyenv which python3.12 2>/dev/null)
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test lint run fire bench chaos clean
+.PHONY: help install test lint run fire bench chaos clean lock
 
 help:
 	@echo "make run    start the whole system locally (web, queues, workers, schedules)"
@@ -22,13 +22,43 @@ $(BIN)/python:
 	@$(PYTHON_312) -m venv $(VENV)
 	@$(BIN)/pip install --quiet --upgrade pip
 
+# requirements-dev.txt locks everything the virtualenv holds, requirements.txt's runtime
+# closure included, each with its hashes: pip refuses a file that does not match.
 $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
 	@echo "Installing requirements-dev.txt into $(VENV) (a minute or two the first time; quick after)"
-	@$(BIN)/pip install --quiet -r requirements-dev.txt
+	@$(BIN)/pip install --quiet --require-hashes -r requirements-dev.txt
 	@touch $@
 	@echo "Installed."
 
-install: $(STAMP)
+# checkov (tests/infra/test_checkov.py) in a virtualenv of its own: it pins boto3 exactly,
+# to a version the project's cannot share.
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): $(BIN)/python requirements-checkov.txt
+	@echo "Installing checkov into $(CHECKOV_VENV)"
+	@$(PYTHON_312) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
+	@touch $@
+
+install: $(STAMP) $(CHECKOV_STAMP)
+
+# The lock files, compiled from what people edit: requirements.in (what runs on Lambda) and
+# requirements-dev.in (tests and tools, requirements.in included). The runtime lock takes the
+# dev lock's versions, so tests run what ships. pip-tools has a virtualenv of its own, so
+# it never lands in the web package. `make lock` keeps every pin it can; to move one:
+# make lock UPGRADE="--upgrade-package django"
+PIP_TOOLS := $(VENV)/pip-tools
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(PIP_TOOLS)/bin/pip-compile --quiet \
+	--generate-hashes --allow-unsafe --strip-extras --no-emit-find-links --no-emit-index-url
+
+$(PIP_TOOLS)/bin/pip-compile: | $(BIN)/python
+	$(PYTHON_312) -m venv $(PIP_TOOLS)
+	$(PIP_TOOLS)/bin/pip install --quiet pip-tools==7.6.2
+
+lock: $(PIP_TOOLS)/bin/pip-compile
+	$(PIP_COMPILE) $(UPGRADE) --output-file requirements-dev.txt requirements-dev.in
+	$(PIP_COMPILE) $(UPGRADE) --constraint requirements-dev.txt --output-file requirements.txt requirements.in
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -43,7 +73,7 @@ PG_TESTS := tests/core tests/ops tests/web tests/maintenance tests/periodic test
 # build run on one worker in turn (tests/conftest.py).
 PYTEST := $(BIN)/pytest -n auto --dist loadgroup
 
-test: lint
+test: lint $(CHECKOV_STAMP)
 	$(PYTEST)
 	@url="$${TEST_POSTGRES_URL:-$$(.ci/postgres running)}"; \
 	if [ -z "$$url" ]; then \

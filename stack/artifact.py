@@ -61,6 +61,8 @@ def install_requirements(dest: Path, requirements: Path = ROOT / "requirements.t
             "--python-version",
             ".".join(map(str, LAMBDA_PYTHON)),
             "--only-binary=:all:",
+            # requirements.txt is a lock: each wheel must match one of its hashes.
+            "--require-hashes",
             "--requirement",
             str(requirements),
         ],

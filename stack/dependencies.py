@@ -23,8 +23,9 @@ def canonical(name: str) -> str:
 
 
 def requirement_names(path: Path) -> list[str]:
-    """The distribution names a requirements file pins (-r includes are not followed)."""
-    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+    """The distribution names a requirements file pins (-r includes are not followed), in
+    either form: `name==1.0  # why`, or a lock's `name==1.0 \\` and its `--hash` lines."""
+    lines = (line.split("#")[0].rstrip(" \\").strip() for line in path.read_text().splitlines())
     return [Requirement(line).name for line in lines if line and not line.startswith("-")]
 
 

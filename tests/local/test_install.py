@@ -7,7 +7,8 @@ from packaging.requirements import Requirement
 
 from tests.local.conftest import ROOT
 
-REQUIREMENT_FILES = ["requirements.txt", "requirements-dev.txt"]
+# What people edit; the lock files pip-compile makes of them ask for no extras.
+REQUIREMENT_FILES = ["requirements.in", "requirements-dev.in"]
 
 
 def pinned(name: str) -> list[Requirement]:
