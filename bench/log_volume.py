@@ -18,7 +18,7 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,7 +105,7 @@ def captured(function_name: str) -> Iterator[io.StringIO]:
     to stdout), with metrics on as inside a Lambda function named `function_name`."""
     buffer = io.StringIO()
     handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
-    streams = [h.setStream(buffer) for h in handlers]
+    streams = [_swap_stream(h, buffer) for h in handlers]
     saved_stdout, sys.stdout = sys.stdout, buffer
     saved_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
     os.environ["AWS_LAMBDA_FUNCTION_NAME"] = function_name
@@ -114,11 +114,19 @@ def captured(function_name: str) -> Iterator[io.StringIO]:
     finally:
         sys.stdout = saved_stdout
         for handler, stream in zip(handlers, streams, strict=True):
-            handler.setStream(stream)
+            _swap_stream(handler, stream)
         if saved_name is None:
             os.environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)
         else:
             os.environ["AWS_LAMBDA_FUNCTION_NAME"] = saved_name
+
+
+def _swap_stream(handler: logging.StreamHandler, stream: Any) -> Any:
+    """Point `handler` at `stream`; returns the one it had. Not setStream, which flushes the
+    old stream first: under pytest it may be a capture a finished test already closed."""
+    with handler.lock or nullcontext():
+        old, handler.stream = handler.stream, stream
+    return old
 
 
 def measure(tasks: int, worker_memory_mb: int = 512, web_memory_mb: int = 1024) -> LogVolume:

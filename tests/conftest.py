@@ -37,3 +37,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for prefix, group in _SHARED.items():
             if path.startswith(prefix):
                 item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(autouse=True)
+def log_streams_left_open():
+    """A test that sets Django up again (importing a Lambda handler does) has its logging
+    handlers write to that test's captured stderr, which pytest closes when the test ends:
+    every later test in the process would then log to a closed file. Point such handlers
+    back at the real stderr."""
+    yield
+    import logging
+    import sys
+
+    for handler in logging.getLogger().handlers:
+        stream = getattr(handler, "stream", None)
+        if isinstance(handler, logging.StreamHandler) and getattr(stream, "closed", False):
+            with handler.lock:
+                handler.stream = sys.__stderr__
