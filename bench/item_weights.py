@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 from bench import inprocess
 from bench.counting import counting
+from bench.failing_tasks import always_fails, fails_once
 from bench.items import WriteCost
 from bench.pricing import Usage
 from bench.report import table
 from bench.requests_ours import process, tasks_table_watch
-from bench.tasks import always_fails, fails_once
 from sqs_tasks import aws, queues
 from sqs_tasks.item import FAILED_SHARDS
 

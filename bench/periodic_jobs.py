@@ -26,9 +26,10 @@ import boto3
 
 from bench import inprocess, log_volume, template_facts
 from bench.counting import RequestCounter, counting, counting_statements, timed_invocation
+from bench.failing_tasks import always_fails
 from bench.pricing import Usage
 from bench.report import table
-from bench.tasks import always_fails, noop
+from bench.tasks import noop
 from sqs_tasks import aws, metrics, queues
 from sqs_tasks.item import failed_key
 from sqs_tasks.lambda_events import LambdaContext
