@@ -160,6 +160,7 @@ def main() -> None:
     section = render(reports, time.monotonic() - started, arguments.jobs)
     RECORDED.mkdir(exist_ok=True)
     (RECORDED / "chaos.md").write_text(section + "\n")
+    (RECORDED / "chaos.summary").write_text(summary_line(reports) + "\n")
     document = replace_section(
         arguments.out.read_text(), HEADING, section, SUMMARY, summary_line(reports)
     )

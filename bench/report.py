@@ -73,6 +73,11 @@ def recorded_sections() -> list[str]:
     return [path.read_text().strip() for path in sorted(RECORDED.glob("*.md"))]
 
 
+def recorded_summary() -> list[str]:
+    """Their lines of the Summary (`<name>.summary`, one line each)."""
+    return [path.read_text().strip() for path in sorted(RECORDED.glob("*.summary"))]
+
+
 def document(summary: str, sections: Sequence[str], elapsed: float, command: str) -> str:
     """The whole report: what it is, how to reproduce it, where it ran, then the figures."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -90,7 +95,7 @@ def document(summary: str, sections: Sequence[str], elapsed: float, command: str
         "`bench/stats.py` summarises repeated runs, `bench/report.py` writes this file).",
         "## Machine\n\n" + table(("", ""), machine()),
         "## Versions\n\n" + table(("package", "version"), versions()),
-        "## Summary\n\n" + summary,
+        "## Summary\n\n" + "\n".join([summary, *recorded_summary()]),
         *sections,
         *recorded_sections(),
     ]

@@ -141,7 +141,7 @@ def render(result: SnapStartResult) -> str:
         )
     return "\n\n".join(
         [
-            "## 11. SnapStart: what moves into the snapshot",
+            "## 14. SnapStart: what moves into the snapshot (issue 18)",
             __doc__.split("\n\n", 1)[0].replace("\n", " ").strip(),
             __doc__.split("\n\n", 1)[1].strip(),
             table(

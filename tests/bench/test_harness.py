@@ -157,4 +157,4 @@ def test_snapstart_saving_is_what_a_cold_start_pays_that_a_restore_does_not():
         restored={"worker": phases(2.0, 0.01, 0.09), "scheduler": phases(1.0, 0.01, 0.09)},
     )
     assert round(snapstart.saved_ms(result, "worker")) == 1400  # 1.5 s - 0.1 s
-    assert "## 11. SnapStart" in snapstart.render(result)
+    assert "## 14. SnapStart" in snapstart.render(result)
