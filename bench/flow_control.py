@@ -13,10 +13,12 @@ ideal is the limit's own schedule: the i-th start of a rate at i/rate seconds; u
 concurrency limit, each place taken again the instant it is given back.
 """
 
+import bisect
 import heapq
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
 from unittest import mock
@@ -29,7 +31,7 @@ from sqs_tasks import aws, queues
 from sqs_tasks.limits import Concurrency, Rate
 from sqs_tasks.limits import counters as counters_module
 from sqs_tasks.limits.counters import Admitted, Counters
-from sqs_tasks.limits.gate import RATE, Gate, Held, LimitRef, Reservations
+from sqs_tasks.limits.gate import RATE, RESERVATION_GRACE, Gate, Held, LimitRef, Reservations
 from sqs_tasks.testing import delete_done
 from sqs_tasks.worker.disposition import visibility_seconds
 
@@ -63,6 +65,7 @@ class Saturation:
     extra_wait_mean: float  # seconds each task started later than on the ideal schedule
     extra_wait_p99: float
     tries_per_task: float  # each a receive, a counter write and a visibility change
+    busiest_second: int | None = None  # a rate's most starts in any one second (sliding)
 
 
 def measure_options(tasks: int) -> list[OptionCost]:
@@ -124,9 +127,12 @@ def _virtual_clock() -> Iterator[list[float]]:
         yield now
 
 
-def saturated_rate(tasks: int, per_second: int) -> Saturation:
+def saturated_rate(tasks: int, per_second: int, late_up_to: float = 0.0) -> Saturation:
     """Every task through the gate as the runner calls it, each carrying the starts it
-    reserved, as its next message copy would."""
+    reserved, as its next message copy would. With `late_up_to`, each copy comes back up
+    to that many seconds later than its delay (uniformly, seeded): Lambda's batching
+    window, a busy worker."""
+    lateness = random.Random(17)
     gate = Gate(LIMITS_TABLE, {"saturated": Rate(per_second, per="second")})
     task = SimpleNamespace(limits=("saturated",), module_path="bench")
     refs = (LimitRef(RATE, "saturated"),)
@@ -145,11 +151,18 @@ def saturated_rate(tasks: int, per_second: int) -> Saturation:
             )
             if isinstance(outcome, Held):
                 reserved[n] = outcome.reserved
-                heapq.heappush(tries, (moment + visibility_seconds(outcome.wait), n))
+                late = lateness.uniform(0, late_up_to)
+                heapq.heappush(tries, (moment + visibility_seconds(outcome.wait) + late, n))
             else:
                 starts.append(moment - start)
     ideal = [index / per_second for index in range(tasks)]
-    return _saturation(f"rate {per_second}/s, {tasks} tasks at once", starts, ideal, attempts)
+    scenario = f"rate {per_second}/s, {tasks} tasks at once"
+    if late_up_to:
+        scenario += f", copies up to {late_up_to:g} s late"
+    found = _saturation(scenario, starts, ideal, attempts)
+    starts.sort()
+    busiest = max(bisect.bisect_left(starts, t + 1.0) - i for i, t in enumerate(starts))
+    return replace(found, busiest_second=busiest)
 
 
 def saturated_concurrency(tasks: int, places: int, task_seconds: float) -> Saturation:
@@ -207,6 +220,7 @@ def measure(tasks: int) -> tuple[list[OptionCost], list[Saturation]]:
     costs = measure_options(tasks)
     saturations = [
         saturated_rate(max(tasks, 100), per_second=10),
+        saturated_rate(max(tasks, 100), per_second=10, late_up_to=2.0),
         saturated_concurrency(min(tasks, 60), places=1, task_seconds=2.0),
         saturated_concurrency(min(tasks, 60), places=5, task_seconds=10.0),
     ]
@@ -226,14 +240,16 @@ def render(costs: list[OptionCost], saturations: list[Saturation], tasks: int) -
             f"{cost.dollars_per_million - plain.dollars_per_million:+.2f} |"
         )
     waits = [
-        "| saturated limit | ideal last start | actual | extra wait, mean | p99 | tries/task |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| saturated limit | ideal last start | actual | extra wait, mean | p99 | tries/task "
+        "| most starts in one second |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for found in saturations:
         waits.append(
             f"| {found.scenario} | {found.ideal_seconds:.1f} s | {found.actual_seconds:.1f} s | "
             f"{found.extra_wait_mean:.2f} s | {found.extra_wait_p99:.2f} s | "
-            f"{found.tries_per_task:.2f} |"
+            f"{found.tries_per_task:.2f} | "
+            f"{'' if found.busiest_second is None else found.busiest_second} |"
         )
     doc = (__doc__ or "").split("\n\n", 1)[-1]
     return "\n\n".join(
@@ -256,7 +272,11 @@ def render(costs: list[OptionCost], saturations: list[Saturation], tasks: int) -
             "a rate refuses reserves the next free start (up to 15 minutes ahead) and a "
             "fresh copy of its message, delayed until then, carries the reservation: the "
             "waiting tasks start one interval apart, each within the second SQS's whole-"
-            "second delays allow, and each tries twice (refused, then started). No one "
+            "second delays allow, and each tries twice (refused, then started). A "
+            f"reservation is good until {RESERVATION_GRACE:g} s after its time: copies that "
+            "come back late (the second row: up to 2 s, as Lambda's batching window can "
+            "make them) still start on it, and the starts of those seconds can bunch: the "
+            "last column is the most starts in any one-second window. No one "
             "announces a freed concurrency place: a "
             "refused task looks again after what the soonest lease says, at most "
             f"{counters_module.CONCURRENCY_RECHECK:g} s later, so short tasks under a tight "

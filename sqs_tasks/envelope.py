@@ -47,8 +47,10 @@ class Envelope:
     priority: int = 0  # Django's; picks the queue's lane (backends/sqs.py)
     message_group: str | None = None  # its tenant on a fair queue
 
-    def with_copy(self, copy: int) -> "Envelope":
-        return replace(self, copy=copy)
+    def with_copy(self, copy: int, reserved: Reservations = ()) -> "Envelope":
+        """Copy number `copy` of this message. A reservation belongs to the copy it was
+        made for (limits/gate.py): another copy carries only those given here."""
+        return replace(self, copy=copy, reserved=reserved)
 
     def to_json(self) -> str:
         data: dict[str, Any] = {

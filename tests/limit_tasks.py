@@ -37,3 +37,21 @@ def calls_the_api(tag: str) -> str:
 @task(limits=["shared-api"])
 def also_calls_the_api(tag: str) -> str:
     return _run(tag, 0)
+
+
+class ApiHiccup(Exception):
+    pass
+
+
+@task(limits=["shared-api"], max_attempts=2, retry_on=(ApiHiccup,))
+def fails_once_calling_the_api(tag: str) -> str:
+    first = not any(run[0] == tag for run in RUNS)
+    _run(tag, 0)
+    if first:
+        raise ApiHiccup("the API failed once")
+    return tag
+
+
+@task(limits=[Rate(1, per="second", name="api-a"), Rate(1, per="second", name="api-b")])
+def calls_two_apis(tag: str) -> str:
+    return _run(tag, 0)

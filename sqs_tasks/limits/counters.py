@@ -96,15 +96,34 @@ class Counters:
                 break
         return Refused(rate.interval, f"rate limit {rate.limit}/{rate.per} (contended)")
 
+    def looks_busy(self, item_id: str, rate: Rate, at: float) -> bool:
+        """Whether, as this process last saw the rate, a start at `at` would have to wait."""
+        return self._last_tat.get(item_id, 0.0) > at + (rate.burst - 1) * rate.interval
+
     def pause(self, item_id: str, seconds: float, now: float | None = None) -> None:
-        """No start under this rate for `seconds` (an API's Retry-After), for everyone."""
+        """No start under this rate for `seconds` (an API's Retry-After), for everyone.
+
+        Two writes: `paused_until`, which starts reserved before the pause check when
+        they are used (gate.py), then `tat`, so no new start is counted inside the pause.
+        Each only moves forward (a shorter pause never shortens a longer one)."""
         until = (time.time() if now is None else now) + seconds
-        update = (
-            Update()
-            .set("tat", until)
-            .when("attribute_not_exists(#tat) OR #tat < :until", until=until)
+        for name in ("paused_until", "tat"):
+            update = (
+                Update()
+                .set(name, until)
+                .when(f"attribute_not_exists(#{name}) OR #{name} < :until", until=until)
+            )
+            self._write(item_id, update)
+
+    def paused_until(self, item_id: str) -> float:
+        """Until when starts under this rate are paused (0 if never): a strong read."""
+        response = self._db.get_item(
+            TableName=self.table_name,
+            Key={"id": {"S": item_id}},
+            ConsistentRead=True,
+            ProjectionExpression="paused_until",
         )
-        self._write(item_id, update)
+        return float(from_item(response.get("Item") or {}).get("paused_until", 0.0))
 
     @staticmethod
     def _idle(rate: Rate, now: float) -> Update:

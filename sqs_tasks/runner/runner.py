@@ -35,8 +35,8 @@ from sqs_tasks.exceptions import (
     WorkerLost,
 )
 from sqs_tasks.item import FAILED, StoredJSON, TaskItem
-from sqs_tasks.limits.gate import Admission, Held
-from sqs_tasks.results import Also
+from sqs_tasks.limits.gate import Admission, Held, NotStartable
+from sqs_tasks.results import Also, ResultStore
 from sqs_tasks.runner import retry, verdict
 from sqs_tasks.runner.attempt import Attempt
 from sqs_tasks.runner.middleware import (
@@ -67,6 +67,25 @@ if TYPE_CHECKING:
 
 # How soon a copy looks again when the item changed under it between two reads.
 CONTENDED_DELAY = 1.0
+
+
+class _ItemOnce:
+    """The task's item, read (strongly) at most once, and only if the gate asks: whether
+    this copy may start is needed on the way to waiting, never on the way in."""
+
+    def __init__(self, results: ResultStore, envelope: Envelope) -> None:
+        self.results = results
+        self.envelope = envelope
+        self._read: tuple[TaskItem | None] | None = None
+
+    def read(self) -> TaskItem | None:
+        if self._read is None:
+            self._read = (self.results.get(self.envelope.task_id),)
+        return self._read[0]
+
+    def startable(self) -> bool:
+        verdict_now = verdict.judge(self.read(), self.envelope.copy, time.time())
+        return isinstance(verdict_now, verdict.Due)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,15 +121,27 @@ class TaskRunner:
         gate = self.backend.gate
         admission = Admission()
         if envelope.limits:
+            item = _ItemOnce(self.results, envelope)
             admitted = gate.admit(
-                task, envelope.task_id, envelope.limits, lease_until, envelope.reserved
+                task,
+                envelope.task_id,
+                envelope.limits,
+                lease_until,
+                envelope.reserved,
+                startable=item.startable,
             )
-            if isinstance(admitted, Held):  # waiting is not failing: no attempt spent
-                until = time.time() + admitted.wait
-                self.results.note_waiting(
-                    envelope.task_id, copy=envelope.copy, reason=admitted.reason, until=until
-                )
-                return Waiting(admitted.wait, admitted.reason, admitted.reserved)
+            match admitted:
+                case NotStartable():
+                    return self.judge_copy(envelope, item.read(), timezone.now())
+                case Held(wait=wait, reason=reason, reserved=reserved):
+                    # Waiting is not failing: no attempt spent.
+                    self.results.note_waiting(
+                        envelope.task_id,
+                        copy=envelope.copy,
+                        reason=reason,
+                        until=time.time() + wait,
+                    )
+                    return Waiting(wait, reason, reserved)
             admission = admitted
         now = timezone.now()
         claim = self.results.claim(
@@ -122,7 +153,12 @@ class TaskRunner:
         )
         if not claim.granted or claim.before is None:
             gate.give_back(admission.taken, envelope.task_id)
-            return self.judge_copy(envelope, claim.before, now)
+            outcome = self.judge_copy(envelope, claim.before, now)
+            if envelope.reserved and isinstance(outcome, Waiting):
+                # Its reservations admitted this copy once (a duplicate of it may be the
+                # attempt running): they admit no other.
+                return replace(outcome, reserved=())
+            return outcome
         before = claim.before
         shown_args, shown_kwargs = sensitive.redact(args, kwargs, secrets)
         attempt = Attempt(

@@ -28,6 +28,7 @@ from dataclasses import replace
 from sqs_tasks import queues, sensitive
 from sqs_tasks.codec import MessageCodec
 from sqs_tasks.envelope import Envelope
+from sqs_tasks.limits.gate import Reservations
 from sqs_tasks.results import ResultStore
 
 logger = logging.getLogger("sqs_tasks.worker")
@@ -42,10 +43,13 @@ class Copies:
         self.results = results
         self.codec = codec
 
-    def replace(self, queue_url: str, envelope: Envelope, delay: float) -> None:
-        """Send copy n+1 of this copy n, due in `delay` seconds, and retire copy n. The
-        fresh copy is signed, and its sensitive values' MAC made, with today's key."""
-        fresh = envelope.with_copy(envelope.copy + 1)
+    def replace(
+        self, queue_url: str, envelope: Envelope, delay: float, reserved: Reservations = ()
+    ) -> None:
+        """Send copy n+1 of this copy n, due in `delay` seconds, carrying the starts
+        `reserved` for it, and retire copy n. The fresh copy is signed, and its sensitive
+        values' MAC made, with today's key."""
+        fresh = envelope.with_copy(envelope.copy + 1, reserved)
         if fresh.sensitive is not None:
             mac = sensitive.reseal(fresh.sensitive, signer=self.codec.signer, task_id=fresh.task_id)
             fresh = replace(fresh, sensitive=mac)

@@ -8,11 +8,11 @@ A message is deleted only when the item says nothing more needs it: the task fin
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 
 from sqs_tasks import aws, queues
 from sqs_tasks.envelope import Envelope
 from sqs_tasks.item import SUCCESSFUL, WorkflowRef
+from sqs_tasks.limits.gate import Reservations
 from sqs_tasks.results import ResultStore
 from sqs_tasks.runner.outcome import (
     Failed,
@@ -68,7 +68,10 @@ class Disposition:
             case Waiting(delay=delay, reserved=reserved) if (
                 reserved is not None and reserved != envelope.reserved
             ):
-                self.come_back(message, replace(envelope, reserved=reserved), delay, changed=True)
+                self.come_back(message, envelope, delay, reserved=reserved)
+            case RetryLater(delay=delay) if envelope.reserved:
+                # This attempt used the copy's reservation: the retry asks the limit again.
+                self.come_back(message, envelope, delay, reserved=())
             case RetryLater(delay=delay) | Waiting(delay=delay):
                 self.come_back(message, envelope, delay)
             case Failed(letter=letter):
@@ -86,14 +89,20 @@ class Disposition:
             self.continue_workflow(message, envelope.workflow)
 
     def come_back(
-        self, message: IncomingMessage, envelope: Envelope, delay: float, *, changed: bool = False
+        self,
+        message: IncomingMessage,
+        envelope: Envelope,
+        delay: float,
+        *,
+        reserved: Reservations | None = None,
     ) -> None:
         """Have this task's message back in `delay` seconds: this copy, hidden that long,
         or a fresh copy in its place, once this one has been handed back before or when
-        the envelope `changed` (it carries a reservation: limits/gate.py)."""
-        if changed or message.receive_count >= REPLACE_AFTER_RECEIVES:
+        the copy must carry other `reserved` starts (limits/gate.py)."""
+        if reserved is not None or message.receive_count >= REPLACE_AFTER_RECEIVES:
+            carried = envelope.reserved if reserved is None else reserved
             try:
-                self.copies.replace(message.queue_url, envelope, delay)
+                self.copies.replace(message.queue_url, envelope, delay, carried)
             except CopyChanged:
                 return_later(message, NOT_STARTED_DELAY)  # judged again on its next receive
             return

@@ -246,13 +246,142 @@ def test_a_reservation_is_void_once_long_past_and_the_task_asks_again(gate_clock
     early = gate.admit(task, "t3", [ref], lease, held.reserved)
     assert isinstance(early, Held) and early.reserved == held.reserved
     assert early.wait == pytest.approx(0.3)
-    gate_clock.now += RESERVATION_GRACE + 5  # long past: the counter is asked again
+    gate_clock.now += 0.3 + RESERVATION_GRACE + 0.1  # past its grace
     takes: list[str] = []
     aws_clients.events("dynamodb").register(
         "before-call.dynamodb.UpdateItem", lambda params, **kw: takes.append("take")
     )
     assert isinstance(gate.admit(task, "t3", [ref], lease, held.reserved), Admission)
     assert takes == ["take"]
+
+
+def rate_tat(item_id: str) -> float:
+    item = aws_clients.client("dynamodb").get_item(
+        TableName=TABLE, Key={"id": {"S": item_id}}, ConsistentRead=True
+    )
+    return float(item["Item"]["tat"]["N"]) if "Item" in item else 0.0
+
+
+def sent_envelopes() -> list[dict]:
+    """The bodies of the messages sent from now on, as JSON."""
+    import json
+
+    sent: list[dict] = []
+    aws_clients.events("sqs").register(
+        "provide-client-params.sqs.SendMessage",
+        lambda params, **kw: sent.append(json.loads(params["MessageBody"])),
+    )
+    return sent
+
+
+def test_a_retry_asks_the_rate_again_instead_of_reusing_the_reservation(gate_clock):
+    """The attempt a reservation started fails and is retried at once: the retry's copy
+    carries no reservation (it would be a second start on one count) and waits for a
+    start of its own."""
+    limit_tasks.calls_the_api.enqueue("a")
+    limit_tasks.calls_the_api.enqueue("b")
+    result = limit_tasks.fails_once_calling_the_api.enqueue("c")
+    queue_url = default_task_backend.queue_url("default")
+    sent = sent_envelopes()
+    drain_queue("default")
+    (reserving,) = sent
+    assert reserving["reserved"] == {"rate:shared-api": gate_clock.now + 0.5}
+
+    gate_clock.now += 0.5  # its start: it runs, fails, and is retried at once (no backoff)
+    expire_delays(queue_url)
+    sent.clear()
+    drain_queue("default", max_batches=1)
+    assert [tag for tag, *_ in limit_tasks.RUNS].count("c") == 1
+    retry_copy = sent[0]
+    assert retry_copy["copy"] == reserving["copy"] + 1
+    assert "reserved" not in retry_copy  # the retry asks the limit again
+    expire_delays(queue_url)
+    sent.clear()
+    drain_queue("default", max_batches=1)
+    assert [tag for tag, *_ in limit_tasks.RUNS].count("c") == 1  # no start of its own yet
+    assert sent and sent[0]["reserved"] == {"rate:shared-api": gate_clock.now + 0.5}
+    status = api.task_status(result.id)
+    assert status.status == "READY" and status.attempts == 1
+
+
+def test_a_pause_holds_starts_reserved_before_it(gate_clock):
+    from sqs_tasks.limits.gate import Admission, Held, refs_for
+
+    gate = default_task_backend.gate
+    task = limit_tasks.calls_the_api
+    (ref,) = refs_for(task, gate.named, ("x",), {})
+    lease = gate_clock.now + 60
+    for task_id in ("t1", "t2"):
+        assert isinstance(gate.admit(task, task_id, [ref], lease), Admission)
+    held = gate.admit(task, "t3", [ref], lease)
+    assert isinstance(held, Held) and held.reserved
+    gate.counters.pause(ref.item_id, 30, now=gate_clock.now)  # the API said Retry-After: 30
+    gate_clock.now += 0.5  # the reservation's time, inside the pause
+    paused = gate.admit(task, "t3", [ref], lease, held.reserved)
+    assert isinstance(paused, Held) and "paused" in paused.reason
+    assert paused.wait == pytest.approx(29.5) and paused.reserved == ()
+    gate_clock.now += 29.5  # after the pause it asks like anyone else
+    assert isinstance(gate.admit(task, "t3", [ref], lease, paused.reserved), Admission)
+
+
+def test_several_rates_reserve_one_moment_and_the_task_starts_then(gate_clock):
+    """api-a is free now, api-b only in 4 s: the task's start under api-a is taken for the
+    moment api-b allows, not now (a start now would be lost), and it starts then on both
+    reservations without asking again."""
+    from sqs_tasks.limits.gate import Admission, Held, refs_for
+
+    gate = default_task_backend.gate
+    task = limit_tasks.calls_two_apis
+    a, b = refs_for(task, gate.named, ("x",), {})
+    rate_b = Rate(1, per="second", name="api-b")
+    for _ in range(4):  # others hold api-b's starts now and in 1, 2 and 3 s
+        gate.counters.take(b.item_id, rate_b, gate_clock.now, reserve_within=900)
+    lease = gate_clock.now + 60
+    held = gate.admit(task, "t1", [a, b], lease)
+    assert isinstance(held, Held) and held.wait == pytest.approx(4.0)
+    at = gate_clock.now + 4
+    assert dict(held.reserved) == {a.item_id: at, b.item_id: at}
+    assert rate_tat(a.item_id) == pytest.approx(at + 1)  # api-a's start is at 4 s, once
+    gate_clock.now = at
+    takes: list[str] = []
+    aws_clients.events("dynamodb").register(
+        "before-call.dynamodb.UpdateItem", lambda params, **kw: takes.append("take")
+    )
+    assert isinstance(gate.admit(task, "t1", [a, b], lease, held.reserved), Admission)
+    assert takes == []  # both counted when reserved
+
+
+def test_a_stray_copy_reserves_nothing_and_deletes_itself(gate_clock):
+    """Copy 0 of a task whose live copy is 1 (a duplicate SQS kept, a predecessor) meets
+    a saturated rate: it does not take a start from the tasks that may run; the item
+    judges it a stray and it is deleted."""
+    result = limit_tasks.calls_the_api.enqueue("stray")
+    gate = default_task_backend.gate
+    rate = gate.named["shared-api"]
+    for _ in range(4):
+        gate.counters.take("rate:shared-api", rate, gate_clock.now, reserve_within=900)
+    tat = rate_tat("rate:shared-api")
+    results = default_task_backend.results
+    assert results.begin_copy(result.id, from_copy=0).done
+    assert results.confirm_copy(result.id, 1)  # copy 1 is live, elsewhere
+    queue_url = default_task_backend.queue_url("default")
+    sent = sent_envelopes()
+    messages = receive_batch(queue_url)
+    response = handler(event_for(queue_url, messages), LambdaContext())
+    assert response["batchItemFailures"] == []  # deleted
+    assert rate_tat("rate:shared-api") == tat and sent == []
+    assert not limit_tasks.RUNS
+
+
+def test_two_unnamed_rates_on_one_task_are_refused_at_definition():
+    """They would share one counter, each with its own interval."""
+    from django.tasks import task
+
+    def work() -> None: ...
+
+    work.__qualname__ = "work"
+    with pytest.raises(InvalidTask, match="give each its own name"):
+        task(limits=[Rate(1), Rate(10, per="minute")])(work)
 
 
 def test_one_extra_request_per_limited_task_when_the_limit_is_not_reached():
