@@ -56,10 +56,15 @@ def clear_caches() -> None:
     dead_letter_url.cache_clear()
 
 
+def whole_seconds(seconds: float, at_most: int) -> int:
+    """Seconds as SQS takes them for a delay or a visibility timeout: whole, rounded up (a
+    copy that arrives early costs one more receive), from 0 to `at_most`."""
+    return max(0, min(at_most, math.ceil(seconds)))
+
+
 def delay_seconds(seconds: float) -> int:
-    """A delay as SQS takes it: whole seconds, rounded up (a copy that arrives early costs
-    one more receive), at most 15 minutes."""
-    return max(0, min(MAX_DELAY_SECONDS, math.ceil(seconds)))
+    """A message's delay: at most 15 minutes."""
+    return whole_seconds(seconds, MAX_DELAY_SECONDS)
 
 
 def send(queue_url: str, message: OutgoingMessage, *, delay: float = 0) -> str:

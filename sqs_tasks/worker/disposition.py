@@ -126,5 +126,5 @@ def return_later(message: IncomingMessage, delay: float) -> None:
 
 
 def visibility_seconds(delay: float) -> int:
-    """A delay as SQS's visibility timeout takes it: whole seconds, rounded up, at most 12 h."""
-    return max(0, min(int(delay + 0.999), MAX_VISIBILITY))
+    """A delay as a visibility timeout: at most 12 h."""
+    return queues.whole_seconds(delay, MAX_VISIBILITY)
