@@ -206,7 +206,14 @@ class ResultStore:
     # -- attempts -----------------------------------------------------------------------
 
     def claim(
-        self, task_id: str, *, copy: int, worker_id: str, lease_until: float, now: datetime
+        self,
+        task_id: str,
+        *,
+        copy: int,
+        worker_id: str,
+        lease_until: float,
+        now: datetime,
+        reserved: bool = False,
     ) -> Claim:
         """RUNNING for this worker, if this copy is the live one, the task is due (READY
         and past not_before, or RUNNING under a lease that ran out) and has attempts
@@ -232,6 +239,11 @@ class ResultStore:
                 now=moment,
             )
         )
+        if reserved:  # a reservation admits one claim of its copy, ever
+            update.set("reservation_spent", copy).when(
+                "attribute_not_exists(#reservation_spent) OR #reservation_spent <> :copy",
+                copy=copy,
+            )
         written = self._update(task_id, update, return_old=True)
         return Claim(granted=written.done, before=written.before)
 

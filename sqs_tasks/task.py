@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from django.tasks import Task, TaskContext, TaskResult
+from django.tasks.exceptions import InvalidTask
 
 from sqs_tasks import declared
 
@@ -49,6 +50,15 @@ class SQSTask(Task):
         if dedup_key is not None:
             task = replace(task, dedup_key=dedup_key)
         if limits is not None:
+            # The worker runs the task as its module declares it: it knows a limit's size
+            # from that declaration or from OPTIONS["LIMITS"] by name, never from here.
+            own = tuple(self.limits)
+            for limit in limits:
+                if not isinstance(limit, str) and not any(limit is mine for mine in own):
+                    raise InvalidTask(
+                        f"{self.name}: using(limits=...) takes names of OPTIONS['LIMITS'] "
+                        "or the task's own limits; declare a new Concurrency or Rate there"
+                    )
             task = replace(task, limits=tuple(limits))
         if message_group is not None:
             task = replace(task, message_group=message_group)

@@ -5,6 +5,7 @@ from typing import Any
 
 import boto3
 
+from sqs_tasks import aws
 from sqs_tasks.lambda_events import LambdaContext, sqs_event
 from sqs_tasks.testing import queue_arn, receive_batch
 
@@ -87,3 +88,24 @@ def force_status(task_id: str, status: str) -> None:
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues={":status": {"S": status}},
     )
+
+
+TABLE_OF_LIMITS = "app-test-rate-limits"
+
+
+def rate_tat(item_id: str) -> float:
+    """A rate counter's `tat` (limits/counters.py), read strongly; 0 when it has none."""
+    item = aws.client("dynamodb").get_item(
+        TableName=TABLE_OF_LIMITS, Key={"id": {"S": item_id}}, ConsistentRead=True
+    )
+    return float(item["Item"]["tat"]["N"]) if "Item" in item else 0.0
+
+
+def sent_envelopes() -> list[dict]:
+    """The bodies of the messages sent from now on, as JSON."""
+    sent: list[dict] = []
+    aws.events("sqs").register(
+        "provide-client-params.sqs.SendMessage",
+        lambda params, **kw: sent.append(json.loads(params["MessageBody"])),
+    )
+    return sent

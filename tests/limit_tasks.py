@@ -55,3 +55,8 @@ def fails_once_calling_the_api(tag: str) -> str:
 @task(limits=[Rate(1, per="second", name="api-a"), Rate(1, per="second", name="api-b")])
 def calls_two_apis(tag: str) -> str:
     return _run(tag, 0)
+
+
+@task(limits=[Concurrency(1, key=lambda account, tag: account), "shared-api"])
+def one_per_account_on_the_api(account: str, tag: str) -> str:
+    return _run(tag, 0)

@@ -18,6 +18,12 @@ a place if there are fewer than `limit` (or it holds one already: its next attem
 it), and gives it back when its attempt ends, in the same request that records the
 outcome (results.py). A place whose lease ended is taken back by the next worker that
 finds the map full, so a dead worker blocks no one for longer than its invocation.
+
+No one announces a freed place, so a refused task must guess when to look again. The item
+keeps what it needs for a good guess at no extra request: when the last place was taken,
+and the attempts' total time and count (added when places are given back). A refused task
+looks again when the last holder is expected to be done: an average attempt after it
+began (at least a second, SQS's step; at most CONCURRENCY_RECHECK).
 """
 
 import contextlib
@@ -100,18 +106,27 @@ class Counters:
         """Whether, as this process last saw the rate, a start at `at` would have to wait."""
         return self._last_tat.get(item_id, 0.0) > at + (rate.burst - 1) * rate.interval
 
-    def pause(self, item_id: str, seconds: float, now: float | None = None) -> None:
-        """No start under this rate for `seconds` (an API's Retry-After), for everyone.
-
-        Two writes: `paused_until`, which starts reserved before the pause check when
-        they are used (gate.py), then `tat`, so no new start is counted inside the pause.
-        Each only moves forward (a shorter pause never shortens a longer one)."""
+    def pause(
+        self, item_id: str, seconds: float, now: float | None = None, rate: Rate | None = None
+    ) -> None:
+        """No start under this rate for `seconds`, for everyone: one write when it can
+        (no crash between the two halves), tat past the burst's tolerance."""
         until = (time.time() if now is None else now) + seconds
-        for name in ("paused_until", "tat"):
+        tat = until + ((rate.burst - 1) * rate.interval if rate else 0.0)
+        both = (
+            Update()
+            .set("paused_until", until)
+            .set("tat", tat)
+            .when("attribute_not_exists(#paused_until) OR #paused_until < :until", until=until)
+            .when("attribute_not_exists(#tat) OR #tat < :tat", tat=tat)
+        )
+        if self._write(item_id, both)[0]:
+            return
+        for name, value in (("tat", tat), ("paused_until", until)):
             update = (
                 Update()
-                .set(name, until)
-                .when(f"attribute_not_exists(#{name}) OR #{name} < :until", until=until)
+                .set(name, value)
+                .when(f"attribute_not_exists(#{name}) OR #{name} < :v", v=value)
             )
             self._write(item_id, update)
 
@@ -164,21 +179,26 @@ class Counters:
     ) -> tuple[Admitted | Refused, bool]:
         """A place for `task_id` until `until`; (outcome, whether it held one already)."""
         for _ in range(2):
-            held, holders = self._hold(item_id, limit.limit, task_id, until)
+            now = time.time()
+            held, old = self._hold(item_id, limit.limit, task_id, until, now)
             if held is not None:
                 return Admitted(), held
-            now = time.time()
+            holders = {tid: float(lease) for tid, lease in old["holders"].items()}
             expired = {tid: lease for tid, lease in holders.items() if lease < now}
             if not expired:
-                soonest = min(holders.values(), default=now) - now
-                wait = max(1.0, min(CONCURRENCY_RECHECK, soonest))
-                return Refused(wait, f"concurrency limit {limit.limit}"), False
+                return Refused(
+                    _recheck(old, holders, now), f"concurrency limit {limit.limit}"
+                ), False
             self._evict(item_id, expired)
         return Refused(CONCURRENCY_RECHECK, f"concurrency limit {limit.limit}"), False
 
-    def release_update(self, task_id: str) -> Update:
-        """The write that gives a place back (results.py makes it with the outcome's)."""
-        return Update().remove_path("holders", task_id)
+    def release_update(self, task_id: str, ran_for: float | None = None) -> Update:
+        """The write that gives a place back (results.py makes it with the outcome's), with
+        how long the attempt ran, for the next waiters' guesses."""
+        update = Update().remove_path("holders", task_id)
+        if ran_for is not None:
+            update.add("busy_seconds", round(max(0.0, ran_for), 3)).add("releases", 1)
+        return update
 
     def release(self, item_id: str, task_id: str) -> None:
         update = self.release_update(task_id)
@@ -187,13 +207,14 @@ class Counters:
         )
 
     def _hold(
-        self, item_id: str, limit: int, task_id: str, until: float
-    ) -> tuple[bool | None, dict[str, float]]:
-        """(held before, holders): held before is None when refused."""
+        self, item_id: str, limit: int, task_id: str, until: float, now: float
+    ) -> tuple[bool | None, dict[str, Any]]:
+        """(held before, the item as it was): held before is None when refused."""
         db = self._db
         update = (
             Update()
             .set_path("holders", task_id, round(until, 3))
+            .set("last_taken", round(now, 3))
             .when(
                 # No map yet (the first place ever): the SET then fails, and _create makes it.
                 "attribute_not_exists(#holders) OR size(#holders) < :limit "
@@ -216,7 +237,7 @@ class Counters:
                 if "holders" not in old:  # the first place ever taken: make the map
                     self._create(item_id)
                     continue
-                return None, {tid: float(lease) for tid, lease in old["holders"].items()}
+                return None, old
             except db.exceptions.ClientError as error:
                 if "document path" not in str(error):
                     raise
@@ -251,3 +272,15 @@ class Counters:
             db.update_item(
                 TableName=self.table_name, Key={"id": {"S": item_id}}, **update.request()
             )
+
+
+def _recheck(old: dict[str, Any], holders: dict[str, float], now: float) -> float:
+    """How long a refused task waits before it looks again (see the module's docstring)."""
+    soonest_lease = min(holders.values(), default=now) - now
+    releases = float(old.get("releases", 0))
+    if releases and "last_taken" in old:
+        average = float(old.get("busy_seconds", 0)) / releases
+        expected = float(old["last_taken"]) + average - now
+        if expected > -average:  # not long overdue: the guess still holds
+            return max(1.0, min(CONCURRENCY_RECHECK, expected, soonest_lease))
+    return max(1.0, min(CONCURRENCY_RECHECK, soonest_lease))

@@ -160,7 +160,8 @@ class Gate:
         taken: list[str] = []
         rates: list[tuple[LimitRef, Rate]] = []
         for ref in refs:
-            limit = limits.get(ref.name)
+            # The task's own, else a named one (given by `using()`, or by a step).
+            limit = limits.get(ref.name) or self.named.get(ref.name)
             if limit is None:  # no longer declared: nothing to pass
                 logger.warning("a limit the task no longer declares", extra={"limit": ref.name})
             elif isinstance(limit, Rate):
@@ -169,7 +170,9 @@ class Gate:
                 outcome, held = self.counters.acquire(ref.item_id, limit, task_id, lease_until)
                 if isinstance(outcome, Refused):
                     self.give_back(taken, task_id)
-                    return self._hold(outcome, ref.name, reserved, startable)
+                    return self._hold(
+                        _keeping(outcome, reserved, now), ref.name, reserved, startable
+                    )
                 places.append(ref.item_id)
                 if not held:
                     taken.append(ref.item_id)
@@ -195,10 +198,10 @@ class Gate:
         metrics.record_wait(name, refused.wait)
         return Held(refused.wait, f"{refused.reason} ({name})", reserved)
 
-    def releases(self, admission: Admission, task_id: str) -> list[Also]:
+    def releases(self, admission: Admission, task_id: str, ran_for: float) -> list[Also]:
         """The writes that give the places back, to make with the attempt's outcome."""
         return [
-            Also(self.table_name, place, self.counters.release_update(task_id))
+            Also(self.table_name, place, self.counters.release_update(task_id, ran_for))
             for place in admission.places
         ]
 
@@ -208,7 +211,23 @@ class Gate:
 
     def pause(self, name: str, seconds: float, key: str = "") -> None:
         """Hold every start under the rate `name` for `seconds` (an API's Retry-After)."""
-        self.counters.pause(LimitRef(RATE, name, key).item_id, seconds)
+        rate = self.named.get(name)
+        self.counters.pause(
+            LimitRef(RATE, name, key).item_id,
+            seconds,
+            rate=rate if isinstance(rate, Rate) else None,
+        )
+
+
+def _keeping(refused: Refused, reserved: Reservations, now: float) -> Refused:
+    """A concurrency refusal that does not outwait the starts the copy carries, so a
+    place freed in time finds them still good (in whole seconds: SQS's step)."""
+    if not reserved:
+        return refused
+    left = math.floor(min(at for _, at in reserved) + RESERVATION_GRACE - now)
+    if left >= 1:
+        return Refused(min(refused.wait, left), refused.reason)
+    return refused
 
 
 class _Starts:

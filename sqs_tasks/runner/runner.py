@@ -150,6 +150,7 @@ class TaskRunner:
             worker_id=worker_id,
             lease_until=lease_until,
             now=now,
+            reserved=bool(envelope.reserved),
         )
         if not claim.granted or claim.before is None:
             gate.give_back(admission.taken, envelope.task_id)
@@ -188,7 +189,8 @@ class TaskRunner:
         except BaseException as raised:  # a task's failure is data, whatever it raised
             value, error = None, raised
         # The limits' places go back with the outcome, in one request (results.Also).
-        releases = gate.releases(admission, envelope.task_id)
+        ran_for = (timezone.now() - now).total_seconds()
+        releases = gate.releases(admission, envelope.task_id, ran_for)
         outcome = self._record(attempt, value, error, carried, before, releases)
         if isinstance(outcome, Unwritten):
             # Neither the outcome nor the releases were written (one transaction). Why

@@ -18,15 +18,10 @@ from sqs_tasks.limits import Concurrency, Rate
 from sqs_tasks.limits.counters import Admitted, Counters, Refused
 from sqs_tasks.testing import delete_done, drain_queue, receive_batch
 from tests import limit_tasks
-from tests.helpers import event_for, expire_delays, sqs
+from tests.helpers import event_for, expire_delays, rate_tat, sent_envelopes, sqs
 
-pytestmark = pytest.mark.usefixtures("aws")
+pytestmark = pytest.mark.usefixtures("aws", "fresh")
 TABLE = "app-test-rate-limits"
-
-
-@pytest.fixture(autouse=True)
-def fresh():
-    limit_tasks.RUNS.clear()
 
 
 def work_concurrently(queue_url: str, task_ids: list[str], workers: int = 5) -> None:
@@ -154,6 +149,34 @@ def test_a_dead_workers_place_frees_when_its_lease_ends():
     assert default_task_backend.get_result(result.id).status == TaskResultStatus.SUCCESSFUL
 
 
+def test_a_refused_task_looks_again_when_the_holder_should_be_done():
+    """Nobody announces a freed place: the counter keeps when the last place was taken and
+    how long attempts take, and a refused task comes back when the holder should be done,
+    not after the fixed recheck (short tasks under a tight limit lose most to that)."""
+    from sqs_tasks.limits.counters import CONCURRENCY_RECHECK
+
+    counters = default_task_backend.gate.counters
+    place, limit, lease = "concurrency:guess", Concurrency(1), time.time() + 600
+    counters.acquire(place, limit, "earlier", lease)
+    aws_clients.client("dynamodb").update_item(
+        TableName=TABLE,
+        Key={"id": {"S": place}},
+        **counters.release_update("earlier", ran_for=2.0).request(),
+    )
+    assert isinstance(counters.acquire(place, limit, "holder", lease)[0], Admitted)
+    refused, _ = counters.acquire(place, limit, "waiter", lease)
+    assert isinstance(refused, Refused) and 1.5 <= refused.wait <= 2.0
+    # A holder long past the average: the guess is wrong, look at the usual pace.
+    aws_clients.client("dynamodb").update_item(
+        TableName=TABLE,
+        Key={"id": {"S": place}},
+        UpdateExpression="SET last_taken = :long_ago",
+        ExpressionAttributeValues={":long_ago": {"N": str(time.time() - 100)}},
+    )
+    refused, _ = counters.acquire(place, limit, "waiter", lease)
+    assert refused.wait == CONCURRENCY_RECHECK
+
+
 def test_a_place_is_given_back_with_the_outcome():
     limit_tasks.one_per_account.enqueue("acct", "a")
     drain_queue("default")
@@ -161,19 +184,6 @@ def test_a_place_is_given_back_with_the_outcome():
         TableName=TABLE, Key={"id": {"S": "concurrency:tests.limit_tasks.one_per_account:acct"}}
     )["Item"]
     assert item["holders"] == {"M": {}}
-
-
-@pytest.fixture
-def gate_clock(monkeypatch):
-    """The gate's clock, stopped: what a limit allows does not depend on how busy the
-    machine running the tests is. Advance it with `gate_clock.now += seconds`."""
-    from types import SimpleNamespace
-
-    from sqs_tasks.limits import gate
-
-    clock = SimpleNamespace(now=2_000_000.0)
-    monkeypatch.setattr(gate, "time", SimpleNamespace(time=lambda: clock.now))
-    return clock
 
 
 def test_a_named_limit_is_shared_by_the_tasks_naming_it(gate_clock):
@@ -253,25 +263,6 @@ def test_a_reservation_is_void_once_long_past_and_the_task_asks_again(gate_clock
     )
     assert isinstance(gate.admit(task, "t3", [ref], lease, held.reserved), Admission)
     assert takes == ["take"]
-
-
-def rate_tat(item_id: str) -> float:
-    item = aws_clients.client("dynamodb").get_item(
-        TableName=TABLE, Key={"id": {"S": item_id}}, ConsistentRead=True
-    )
-    return float(item["Item"]["tat"]["N"]) if "Item" in item else 0.0
-
-
-def sent_envelopes() -> list[dict]:
-    """The bodies of the messages sent from now on, as JSON."""
-    import json
-
-    sent: list[dict] = []
-    aws_clients.events("sqs").register(
-        "provide-client-params.sqs.SendMessage",
-        lambda params, **kw: sent.append(json.loads(params["MessageBody"])),
-    )
-    return sent
 
 
 def test_a_retry_asks_the_rate_again_instead_of_reusing_the_reservation(gate_clock):

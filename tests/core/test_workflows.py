@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 from django.tasks import TaskResultStatus, default_task_backend, task
-from django.tasks.exceptions import TaskResultDoesNotExist
+from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 from django.utils import timezone
 
 from functions.worker import handler
@@ -580,6 +580,10 @@ def test_a_step_keeps_its_priority_and_so_its_lane(aws):
 def test_what_a_step_cannot_keep_is_refused_at_enqueue(aws, changes):
     if "run_after" in changes:
         changes = {"run_after": timezone.now() + changes["run_after"]}
+    if "limits" in changes:  # no task may take a limit object it does not declare
+        with pytest.raises(InvalidTask, match="names of OPTIONS"):
+            t.add.using(**changes)
+        return
     with pytest.raises(InvalidWorkflow):
         chain(t.add.using(**changes).step(1, 2)).enqueue()
     assert count(aws["default"]) == 0
