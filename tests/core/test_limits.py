@@ -342,10 +342,14 @@ def test_several_rates_reserve_one_moment_and_the_task_starts_then(gate_clock):
     assert takes == []  # both counted when reserved
 
 
-def test_a_stray_copy_reserves_nothing_and_deletes_itself(gate_clock):
+@pytest.mark.parametrize("worker", ["warm", "cold"])
+def test_a_stray_copy_is_deleted_and_takes_no_start_from_the_line(gate_clock, worker):
     """Copy 0 of a task whose live copy is 1 (a duplicate SQS kept, a predecessor) meets
-    a saturated rate: it does not take a start from the tasks that may run; the item
-    judges it a stray and it is deleted."""
+    a saturated rate: the item judges it a stray and it is deleted, not held. A worker
+    that has seen the rate busy reads the item before taking a start, and takes none; a
+    fresh instance has no view of the rate, so its first take may reserve one before the
+    item is read: that start is wasted (under-use, never over the limit). Reading the item
+    before every first take would cost each new key on each new instance a request."""
     result = limit_tasks.calls_the_api.enqueue("stray")
     gate = default_task_backend.gate
     rate = gate.named["shared-api"]
@@ -355,12 +359,15 @@ def test_a_stray_copy_reserves_nothing_and_deletes_itself(gate_clock):
     results = default_task_backend.results
     assert results.begin_copy(result.id, from_copy=0).done
     assert results.confirm_copy(result.id, 1)  # copy 1 is live, elsewhere
+    if worker == "cold":
+        gate.counters._last_tat.clear()  # it has never seen this rate
     queue_url = default_task_backend.queue_url("default")
     sent = sent_envelopes()
     messages = receive_batch(queue_url)
     response = handler(event_for(queue_url, messages), LambdaContext())
-    assert response["batchItemFailures"] == []  # deleted
-    assert rate_tat("rate:shared-api") == tat and sent == []
+    assert response["batchItemFailures"] == [] and sent == []  # deleted, nothing sent
+    wasted = 0 if worker == "warm" else rate.interval
+    assert rate_tat("rate:shared-api") <= tat + wasted
     assert not limit_tasks.RUNS
 
 

@@ -127,33 +127,6 @@ def test_a_pause_holds_new_starts_under_a_burst_until_it_ends(gate_clock, monkey
     assert isinstance(admitted, Held), "a start was admitted inside the pause"
 
 
-def test_a_stray_copy_on_a_cold_worker_wastes_at_most_one_start_and_is_deleted(gate_clock):
-    """A fresh instance has no view of the rate, so the stray's first take may reserve
-    before the item is read: that one start is wasted (under-use, never over the limit),
-    and the stray is judged on its item and deleted, not held. Reading the item before
-    every first take would cost each new key on each new instance a request."""
-    from functions.worker import handler
-    from sqs_tasks.lambda_events import LambdaContext
-    from tests.helpers import event_for
-
-    result = limit_tasks.calls_the_api.enqueue("stray")
-    gate = default_task_backend.gate
-    rate = gate.named["shared-api"]
-    for _ in range(4):
-        gate.counters.take("rate:shared-api", rate, gate_clock.now, reserve_within=900)
-    tat = rate_tat("rate:shared-api")
-    results = default_task_backend.results
-    assert results.begin_copy(result.id, from_copy=0).done
-    assert results.confirm_copy(result.id, 1)
-    gate.counters._last_tat.clear()  # a cold worker: it has never seen this rate
-    queue_url = default_task_backend.queue_url("default")
-    messages = receive_batch(queue_url)
-    response = handler(event_for(queue_url, messages), LambdaContext())
-    assert response["batchItemFailures"] == []  # deleted
-    assert rate_tat("rate:shared-api") <= tat + rate.interval  # one start at most
-    assert not limit_tasks.RUNS
-
-
 def test_limits_given_by_using_are_enforced_by_the_worker(gate_clock):
     """README: a step keeps the named limits `using()` gave it; `using(limits=...)` puts
     the refs in the envelope, but the worker resolves the module-level task and admit()
