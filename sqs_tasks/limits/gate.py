@@ -77,11 +77,13 @@ class LimitRef:
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """Admitted: the places to give back when the attempt ends, and those this admission
-    took (to give back at once if the attempt does not start after all)."""
+    """Admitted: the places to give back when the attempt ends, those this admission
+    took (to give back at once if the attempt does not start after all), and whether it
+    used a start the copy carried (the claim then marks it spent: runner.py)."""
 
     places: tuple[str, ...] = ()
     taken: tuple[str, ...] = ()
+    used_reservation: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +179,7 @@ class Gate:
                 if not held:
                     taken.append(ref.item_id)
         holding = dict(reserved)
+        used_reservation = False
         if rates:
             starts = _Starts(self.counters, holding, now, startable)
             started = starts.settle(rates)
@@ -187,7 +190,8 @@ class Gate:
                 reserved = tuple(sorted(holding.items()))
                 assert starts.latest is not None
                 return self._hold(started, starts.latest.name, reserved, startable)
-        return Admission(tuple(places), tuple(taken))
+            used_reservation = bool(starts.carried)
+        return Admission(tuple(places), tuple(taken), used_reservation)
 
     @staticmethod
     def _hold(

@@ -150,7 +150,7 @@ class TaskRunner:
             worker_id=worker_id,
             lease_until=lease_until,
             now=now,
-            reserved=bool(envelope.reserved),
+            reserved=admission.used_reservation,
         )
         if not claim.granted or claim.before is None:
             gate.give_back(admission.taken, envelope.task_id)

@@ -211,3 +211,31 @@ def test_using_refuses_a_limit_the_worker_could_not_know():
         limit_tasks.five_a_second.using(limits=[Rate(1, per="minute")])
     own = limit_tasks.five_a_second.limits
     assert limit_tasks.five_a_second.using(limits=[*own, "shared-api"]).limits[-1] == "shared-api"
+
+
+def test_a_copy_whose_reserved_attempt_died_starts_on_a_new_start(gate_clock):
+    """The attempt a reservation started dies with its worker (its claim marked the
+    reservation spent). The copy comes back when the lease has ended, long after its
+    reservation: it takes a new start, and that claim is not refused for the spent one."""
+    import time
+
+    from django.utils import timezone
+
+    result = _reserve_for_c(gate_clock)
+    results = default_task_backend.results
+    claim = results.claim(
+        result.id,
+        copy=1,
+        worker_id="died",
+        lease_until=time.time() - 1,  # its invocation is over
+        now=timezone.now(),
+        reserved=True,
+    )
+    assert claim.granted
+    gate_clock.now += 60  # the lease ran out; the reservation is long void
+    queue_url = default_task_backend.queue_url("default")
+    expire_delays(queue_url)
+    tat = rate_tat("rate:shared-api")
+    drain_queue("default", max_batches=1)
+    assert _c_runs() == 1  # started on its new, counted start
+    assert rate_tat("rate:shared-api") > tat
