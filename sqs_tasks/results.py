@@ -213,7 +213,7 @@ class ResultStore:
         worker_id: str,
         lease_until: float,
         now: datetime,
-        reserved: bool = False,
+        reserved: str = "",
     ) -> Claim:
         """RUNNING for this worker, if this copy is the live one, the task is due (READY
         and past not_before, or RUNNING under a lease that ran out) and has attempts
@@ -239,10 +239,10 @@ class ResultStore:
                 now=moment,
             )
         )
-        if reserved:  # a reservation admits one claim of its copy, ever
-            update.set("reservation_spent", copy).when(
-                "attribute_not_exists(#reservation_spent) OR #reservation_spent <> :copy",
-                copy=copy,
+        if reserved:  # a reservation admits one claim, ever, whichever copy carries it
+            update.set("reservation_spent", reserved).when(
+                "attribute_not_exists(#reservation_spent) OR #reservation_spent <> :spent",
+                spent=reserved,
             )
         written = self._update(task_id, update, return_old=True)
         return Claim(granted=written.done, before=written.before)

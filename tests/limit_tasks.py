@@ -60,3 +60,8 @@ def calls_two_apis(tag: str) -> str:
 @task(limits=[Concurrency(1, key=lambda account, tag: account), "shared-api"])
 def one_per_account_on_the_api(account: str, tag: str) -> str:
     return _run(tag, 0)
+
+
+@task(limits=[Concurrency(1, key=lambda key: key), Rate(100, per="second")])
+def one_at_a_time_and_rated(key: str) -> str:
+    return _run(key, 0)

@@ -281,6 +281,6 @@ def _recheck(old: dict[str, Any], holders: dict[str, float], now: float) -> floa
     if releases and "last_taken" in old:
         average = float(old.get("busy_seconds", 0)) / releases
         expected = float(old["last_taken"]) + average - now
-        if expected > -average:  # not long overdue: the guess still holds
+        if expected > 0:  # not yet overdue (an overdue holder's end is anyone's guess)
             return max(1.0, min(CONCURRENCY_RECHECK, expected, soonest_lease))
     return max(1.0, min(CONCURRENCY_RECHECK, soonest_lease))

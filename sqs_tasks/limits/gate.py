@@ -157,13 +157,17 @@ class Gate:
         (once, when needed: only on the way to waiting), so a copy that may not start
         never holds a place or reserves a start."""
         now = time.time() if now is None else now
-        limits = dict(declared(task, self.named))
+        # By kind and name: an unnamed Concurrency and an unnamed Rate share a name.
+        limits = {(_kind(limit), name): limit for name, limit in declared(task, self.named)}
         places: list[str] = []
         taken: list[str] = []
         rates: list[tuple[LimitRef, Rate]] = []
         for ref in refs:
             # The task's own, else a named one (given by `using()`, or by a step).
-            limit = limits.get(ref.name) or self.named.get(ref.name)
+            limit = limits.get((ref.kind, ref.name))
+            if limit is None and ref.name in self.named:
+                named = self.named[ref.name]
+                limit = named if _kind(named) == ref.kind else None
             if limit is None:  # no longer declared: nothing to pass
                 logger.warning("a limit the task no longer declares", extra={"limit": ref.name})
             elif isinstance(limit, Rate):
@@ -221,6 +225,10 @@ class Gate:
             seconds,
             rate=rate if isinstance(rate, Rate) else None,
         )
+
+
+def _kind(limit: Limit) -> str:
+    return CONCURRENCY if isinstance(limit, Concurrency) else RATE
 
 
 def _keeping(refused: Refused, reserved: Reservations, now: float) -> Refused:

@@ -150,7 +150,7 @@ class TaskRunner:
             worker_id=worker_id,
             lease_until=lease_until,
             now=now,
-            reserved=admission.used_reservation,
+            reserved=_reservation_token(envelope) if admission.used_reservation else "",
         )
         if not claim.granted or claim.before is None:
             gate.give_back(admission.taken, envelope.task_id)
@@ -390,6 +390,12 @@ class TaskRunner:
             errors=task_errors(list(before.errors)),
             worker_ids=[*before.worker_ids, worker_id],
         )
+
+
+def _reservation_token(envelope: Envelope) -> str:
+    """The reservations a copy carries, as the claim marks them spent: by what they are,
+    not by the copy, so a fresh copy given the same starts cannot use them again."""
+    return ",".join(f"{limit}@{at!r}" for limit, at in envelope.reserved)
 
 
 def dead_letter_of(item: TaskItem, copy: int) -> Letter:

@@ -229,7 +229,7 @@ def test_a_copy_whose_reserved_attempt_died_starts_on_a_new_start(gate_clock):
         worker_id="died",
         lease_until=time.time() - 1,  # its invocation is over
         now=timezone.now(),
-        reserved=True,
+        reserved="rate:shared-api@x",
     )
     assert claim.granted
     gate_clock.now += 60  # the lease ran out; the reservation is long void
@@ -239,3 +239,97 @@ def test_a_copy_whose_reserved_attempt_died_starts_on_a_new_start(gate_clock):
     drain_queue("default", max_batches=1)
     assert _c_runs() == 1  # started on its new, counted start
     assert rate_tat("rate:shared-api") > tat
+
+
+def test_a_fresh_copy_made_after_an_unwritten_retry_does_not_reuse_the_spent_reservation(
+    gate_clock, monkeypatch
+):
+    """As the lost retry answer above, but the copy had been received once before, so
+    the copy that comes back is a fresh one, and it carries the same reservation: the
+    claim marks the reservation spent by what it is (limit and time), not by the copy
+    number, so no copy can start a second attempt on it."""
+    from sqs_tasks.results import ResultStore, Written
+
+    limit_tasks.calls_the_api.enqueue("a")
+    limit_tasks.calls_the_api.enqueue("b")
+    limit_tasks.fails_once_calling_the_api.enqueue("c")
+    sent = sent_envelopes()
+    drain_queue("default")
+    (reserving,) = sent
+    assert reserving["reserved"] == {"rate:shared-api": gate_clock.now + 0.5}
+    queue_url = default_task_backend.queue_url("default")
+    gate_clock.now += 0.5
+    expire_delays(queue_url)
+    assert receive_batch(queue_url)  # a receive whose invocation never got it (count 1)
+    expire_visibility(queue_url)
+
+    original = ResultStore.record_retry
+
+    def applied_then_refused(self, task_id, **kwargs):
+        assert original(self, task_id, **kwargs).done
+        return Written(False, self.get(task_id))
+
+    monkeypatch.setattr(ResultStore, "record_retry", applied_then_refused)
+    drain_queue("default", max_batches=1)  # receive 2: runs c on the reservation
+    assert _c_runs() == 1
+    tat = rate_tat("rate:shared-api")
+
+    gate_clock.now += 1.0  # the fresh copy, 1 s later: inside the 3 s grace
+    expire_delays(queue_url)
+    expire_visibility(queue_url)
+    drain_queue("default", max_batches=1)
+    assert not (_c_runs() == 2 and rate_tat("rate:shared-api") == tat), (
+        "a fresh copy carried the spent reservation and started a second, uncounted attempt"
+    )
+
+
+def test_an_unnamed_concurrency_and_rate_on_one_task_are_both_enforced(gate_clock):
+    """An unnamed Concurrency and an unnamed Rate on one task share a name (the task's
+    path): the gate tells them apart by kind, so each is enforced."""
+    from sqs_tasks.limits.gate import Admission, refs_for
+
+    gate = default_task_backend.gate
+    task = limit_tasks.one_at_a_time_and_rated
+    refs = refs_for(task, gate.named, ("k",), {})
+    assert {r.kind for r in refs} == {"concurrency", "rate"}
+    import time
+
+    first = gate.admit(task, "t1", refs, time.time() + 600)  # leases: real time
+    assert isinstance(first, Admission)
+    gate_clock.now += 10  # the rate allows another start; t1 still holds the key's place
+    second = gate.admit(task, "t2", refs, time.time() + 600)
+    assert not isinstance(second, Admission), "two attempts under Concurrency(1) admitted"
+
+
+def test_a_waiter_does_not_poll_every_second_while_a_long_holder_overruns_the_average():
+    """_recheck: attempts average 600 s; the holder began 700 s ago and runs on (its
+    lease, its invocation, ends in 15 min). expected = last_taken + average - now = -100,
+    which passes `expected > -average`, and min(..., expected, ...) clamps to 1 s: every
+    waiter polls each second (a receive, a conditional write, an item read, note_waiting,
+    a visibility change, and a fresh copy every other time) for up to a whole average,
+    5x the CONCURRENCY_RECHECK pace the guess was meant to improve on."""
+    import time
+
+    from sqs_tasks import aws as aws_clients
+    from sqs_tasks.limits import Concurrency
+    from sqs_tasks.limits.counters import Refused
+
+    counters = default_task_backend.gate.counters
+    place, limit = "concurrency:long", Concurrency(1)
+    lease = time.time() + 900
+    counters.acquire(place, limit, "earlier", lease)
+    aws_clients.client("dynamodb").update_item(
+        TableName="app-test-rate-limits",
+        Key={"id": {"S": place}},
+        **counters.release_update("earlier", ran_for=600.0).request(),
+    )
+    counters.acquire(place, limit, "holder", lease)
+    aws_clients.client("dynamodb").update_item(
+        TableName="app-test-rate-limits",
+        Key={"id": {"S": place}},
+        UpdateExpression="SET last_taken = :t",
+        ExpressionAttributeValues={":t": {"N": str(time.time() - 700)}},
+    )
+    refused, _ = counters.acquire(place, limit, "waiter", lease)
+    assert isinstance(refused, Refused)
+    assert refused.wait > 1.0, "an overdue holder makes every waiter poll each second"
