@@ -65,12 +65,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 # The whole suite on SQLite; then, when a PostgreSQL server is available (TEST_POSTGRES_URL,
-# or the project's own server: `.ci/postgres start`, as CI does), the tests that touch the
-# database again on PostgreSQL. The rest (infra, local system, templates) does not depend on
-# the engine, and leaving it out keeps the two passes well under ten minutes.
+# or the project's own server: `.ci/postgres start`, as CI does), the tests of the app's
+# database code that touch the database (--database-only: pytest-django's database
+# fixtures) again on PostgreSQL. The rest (infra, local system, templates, the tests here
+# that never open a connection) does not depend on the engine, and leaving it out keeps the
+# two passes well under ten minutes.
 PG_TESTS := tests/core tests/ops tests/web tests/maintenance tests/periodic tests/database
-# One worker per core (pytest-xdist); tests that share the local system or the checkout's
-# build run on one worker in turn (tests/conftest.py).
+# One worker per core (pytest-xdist); tests that share the local system, the web packages
+# or a module's deployed stack run on one worker in turn (tests/conftest.py).
 PYTEST := $(BIN)/pytest -n auto --dist loadgroup
 
 test: lint $(CHECKOV_STAMP)
@@ -80,7 +82,7 @@ test: lint $(CHECKOV_STAMP)
 		echo "No PostgreSQL server (set TEST_POSTGRES_URL, or .ci/postgres start): SQLite only."; \
 	else \
 		echo "Again on PostgreSQL: $(PG_TESTS)"; \
-		DATABASE_URL="$$url" $(PYTEST) $(PG_TESTS); \
+		DATABASE_URL="$$url" $(PYTEST) --database-only $(PG_TESTS); \
 	fi
 
 # The whole system on this machine (stack/local): AWS emulated by moto, template.yaml

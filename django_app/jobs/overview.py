@@ -81,6 +81,11 @@ def refresh(now: datetime) -> Overview:
     return overview
 
 
+def forget() -> None:
+    """Drop the cached overview: the next page computes it afresh."""
+    cache.delete(CACHE_KEY)
+
+
 def current(now: datetime) -> Overview:
     """The cached overview; on a miss, computed now and cached."""
     stored = cache.get(CACHE_KEY)

@@ -123,6 +123,9 @@ class LocalSystem:
             env={**web_env, "DJANGO_SUPERUSER_PASSWORD": self.paths.admin_password()},
         )
         logs.emit("local", f"{admin.strip()}  (kept in {self.paths.root / 'admin-password'})")
+        # The emulator starts empty but the cache (in the database) is kept: the staff
+        # overview must count this run's tasks from the first page on, not the last run's.
+        logs.emit("local", manage("refresh_task_overview", env=web_env).strip())
 
         # The functions' EMF lines become metrics in the emulator, as CloudWatch does.
         tap = metrics.Publisher(session.client("cloudwatch", endpoint_url=endpoint))

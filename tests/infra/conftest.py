@@ -1,9 +1,11 @@
 """The template three ways, shared by the infrastructure tests: as written (SAM), as
-CloudFormation receives it (translated offline), and as deployed (into moto)."""
+CloudFormation receives it (translated offline), and as deployed (into moto); and the
+README's deploy block run once, with the web packages built from what it wrote."""
 
 import re
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import boto3
@@ -13,13 +15,9 @@ from moto import mock_aws
 from stack import sam
 from stack.template import Template, load_template
 
-REGION = "us-east-1"
-FAKE_AWS_ENV = {
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
+from .fake_aws import FAKE_AWS_ENV, REGION
+from .readme_block import Run, run_block
+from .web_packages import STAGES, clone, package_stages
 
 
 class Deployment(NamedTuple):
@@ -78,3 +76,18 @@ def deployed(fake_aws_env) -> Iterator[Deployment]:
             )
         }
         yield Deployment(session, outputs, skipped)
+
+
+@pytest.fixture(scope="session")
+def readme_run(tmp_path_factory) -> Run:
+    """The README's deploy block, run on a clone of the project that `make run` has left
+    its local secrets in (tests/infra/readme_block.py)."""
+    return run_block(clone(tmp_path_factory.mktemp("readme") / "project"))
+
+
+@pytest.fixture(scope="session")
+def web_packages(readme_run, tmp_path_factory) -> dict[str, Path]:
+    """`zappa package <stage>` for each stage, once a session, on the settings the block
+    wrote (test_zappa.py and test_readme_deploy.py check them; both run in the xdist group
+    `artifacts`, so on one worker, which builds them once)."""
+    return package_stages(readme_run.project, STAGES, tmp_path_factory.mktemp("packages"))

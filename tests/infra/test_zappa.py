@@ -4,10 +4,6 @@ package with bytecode Lambda can use, offline."""
 import ast
 import fnmatch
 import json
-import os
-import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -21,37 +17,12 @@ from stack.stage_settings import SAMCONFIG
 from stack.template import ROOT
 
 from .bytecode import bytecode_problems
-from .conftest import FAKE_AWS_ENV
+from .fake_aws import FAKE_AWS_ENV
 from .test_lean_packages import run_probe
+from .web_packages import LOCAL_SECRETS, STAGES
 
 SETTINGS = json.loads((ROOT / "zappa_settings.json").read_text())
-STAGES = ("dev", "prod")
 PACKAGE_LIMIT = 25 * 1024 * 1024
-LOCAL_SECRETS = {
-    "var/local/secret-key": "local-secret-key-that-must-not-ship",
-    "var/local/outbox/00001.eml": "Subject: a caught email\n\nlocal only",
-    ".env": "DJANGO_SECRET_KEY=from-a-dotenv-file",
-}
-# Left out of the temp copy the package is built from, as a fresh clone would be.
-NOT_IN_A_CLONE = shutil.ignore_patterns(
-    ".venv", ".git", "build", "staticfiles", "__pycache__", "*.zip", "db.sqlite3", ".*_cache"
-)
-
-
-ZAPPA = str(Path(sys.prefix) / "bin" / "zappa")
-
-
-def offline_zappa_env() -> dict[str, str]:
-    """`zappa package` with no network: this virtualenv, a region, and nowhere to connect."""
-    return {
-        **os.environ,
-        "VIRTUAL_ENV": sys.prefix,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        # Zappa checks PyPI for a newer Zappa; a closed local port answers at once.
-        "HTTPS_PROXY": "http://127.0.0.1:9",
-        "HTTP_PROXY": "http://127.0.0.1:9",
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-    }
 
 
 def stage(name: str) -> dict:
@@ -165,26 +136,11 @@ def test_the_runtime_provides_boto3_and_its_dependencies_only():
     assert not set(provided) & set(web_package.runtime_distributions())
 
 
-@pytest.fixture(scope="module")
-def web_zip(tmp_path_factory) -> Path:
-    """`zappa package dev` run in a copy of the project, with no network."""
-    work = tmp_path_factory.mktemp("zappa")
-    project, output = work / "project", work / "web-dev.zip"
-    shutil.copytree(ROOT, project, ignore=NOT_IN_A_CLONE)
-    # What `make run` leaves in the project folder (issues 15 and 19): none of it may ship.
-    for path, secret in LOCAL_SECRETS.items():
-        (project / path).parent.mkdir(parents=True, exist_ok=True)
-        (project / path).write_text(secret)
-    process = subprocess.run(
-        [ZAPPA, "package", "dev", "--output", str(output)],
-        cwd=project,
-        env=offline_zappa_env(),
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert process.returncode == 0, process.stdout + process.stderr
-    return output
+@pytest.fixture
+def web_zip(web_packages) -> Path:
+    """`zappa package dev`, offline, in a clone of the project that `make run` left its
+    local secrets in, on the settings the README's deploy block wrote (conftest.py)."""
+    return web_packages["dev"]
 
 
 @pytest.mark.slow
@@ -245,7 +201,7 @@ def test_web_package_bytecode_is_used_as_is_on_lambda(web_zip):
 
 
 @pytest.mark.slow
-def test_web_package_settings_carry_the_stage_environment_and_no_secret(web_zip):
+def test_web_package_settings_carry_the_stage_environment_and_no_secret(web_zip, readme_run):
     with zipfile.ZipFile(web_zip) as archive:
         module = ast.parse(archive.read("zappa_settings.py"))
     values = {
@@ -254,8 +210,9 @@ def test_web_package_settings_carry_the_stage_environment_and_no_secret(web_zip)
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
     }
     variables = values["ENVIRONMENT_VARIABLES"]
+    app = readme_run.zappa_settings()["dev"]["project_name"]
     assert variables["APP_STAGE"] == "dev"
-    assert variables["DJANGO_SECRET_ID"] == "app/dev/django-secret-key"
+    assert variables["DJANGO_SECRET_ID"] == f"{app}/dev/django-secret-key"
     assert "DJANGO_SECRET_KEY" not in variables
     assert values["API_STAGE"] == "dev"
 

@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from email import policy
 from email.parser import BytesParser
@@ -344,9 +344,14 @@ def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
     page.goto("/")
     expect(page.locator('#report-list [data-state="SUCCESSFUL"]')).to_have_text("done")
 
+    # Staff see the task overview, which the page caches (in the database) for the others.
+    outbox.goto("/tasks/")
+    before = overview_computed_at(outbox)
+
     # 6. Ctrl-C and `make run` again: the database, the secret key, the admin password
     # and the outbox are kept; the emulated S3 starts empty.
     password = admin_password(local_system)
+    restarting = datetime.now(UTC)
     restarted = local_systems(restart=True)
     assert admin_password(restarted) == password
     with explained(page, restarted, tmp_path):
@@ -365,12 +370,22 @@ def test_sign_up_upload_watch_the_report_build_open_it_and_see_the_email(
         outbox.goto(emailed_link)
         expect(outbox).to_have_url(report_url)
         expect(outbox.locator("#messages")).to_contain_text("no longer stored")
+        # The overview counts the new emulator's tasks, not the previous run's: the
+        # cached one (kept with the database) was replaced at the start.
+        outbox.goto("/tasks/")
+        after = overview_computed_at(outbox)
+        assert after >= restarting > before, (before, restarting, after)
     print(
         f"browser test: report built {built - started:.1f}s (seen running: {seen_running}), "
         f"all done {time.monotonic() - started:.1f}s; screenshots in {tmp_path}"
     )
     user.close()
     staff.close()
+
+
+def overview_computed_at(page: "Page") -> datetime:
+    """When the staff overview on the task list was computed (its data-computed-at)."""
+    return datetime.fromisoformat(page.locator("#task-overview").get_attribute("data-computed-at"))
 
 
 # Rows per file: a few seconds of reading each, the files read in parallel; each its own

@@ -1,6 +1,8 @@
 """The staff overview of all tasks: computed ahead by a periodic task into the shared cache,
 read from it by the task list, and computed on the spot on a miss."""
 
+from io import StringIO
+
 import boto3
 import pytest
 from django.conf import settings
@@ -134,3 +136,42 @@ def test_the_cache_is_the_database_shared_by_all_instances_and_migrate_makes_its
     assert table not in tables()
     call_command("migrate", "django_app", verbosity=0)  # as every deploy's migrate does
     assert table in tables()
+
+
+def previous_runs_overview() -> dict:
+    """What a previous `make run` left in the (kept) database cache: counts its emulator
+    had, which a fresh emulator no longer has."""
+    queues = {name: dict.fromkeys(overview.COLUMNS, 7) for name in ("default", "heavy")}
+    stale = overview.Overview(
+        computed_at="2026-01-01T00:00:00+00:00",
+        queues=queues,
+        oldest_waiting=dict.fromkeys(queues, 60.0),
+    )
+    cache.set(overview.CACHE_KEY, stale.as_dict(), overview.CACHE_SECONDS)
+    return stale.as_dict()
+
+
+def test_the_command_replaces_a_previous_runs_counts_with_this_ones(aws, emitted):
+    """The local system runs it at each start (stack/local/system.py): its emulator starts
+    empty, its cache does not."""
+    previous_runs_overview()
+    out = StringIO()
+    call_command("refresh_task_overview", stdout=out)
+    stored = cache.get(overview.CACHE_KEY)
+    assert stored["computed_at"] > "2026-01-02"
+    assert stored["queues"]["default"] == dict.fromkeys(overview.COLUMNS, 0)
+    assert stored["queues"]["heavy"] == dict.fromkeys(overview.COLUMNS, 0)
+    assert "task overview: 2 queue(s), as of " in out.getvalue()
+
+
+def test_the_command_forgets_a_previous_runs_counts_even_when_counting_fails(aws, monkeypatch):
+    """AWS refusing the count: the page then counts on its own, never shows the old."""
+    previous_runs_overview()
+
+    def refused(now):
+        raise ConnectionError("CloudWatch is unreachable")
+
+    monkeypatch.setattr(overview, "compute", refused)
+    with pytest.raises(ConnectionError):
+        call_command("refresh_task_overview", stdout=StringIO())
+    assert cache.get(overview.CACHE_KEY) is None
