@@ -580,7 +580,7 @@ def _what_would_lower_it(inputs: BillInputs, ours_bill: SystemBill) -> str:
             f"{inputs.logs.per_task:.0f} B a task: "
             + "; ".join(f"{what} {size:.0f} B" for what, size in inputs.logs.repeated.items())
             + f"): dropping them saves ${log_saving:,.2f} at {big:,} a month (a logging level "
-            "for `django.tasks` in settings; relay metrics only from `relay-outbox`).",
+            "for `django.tasks` in settings).",
             f"- DynamoDB writes are ${on_demand_writes:,.2f} of the 100M bill on demand; "
             f"provisioned capacity with auto scaling at 70% of the average "
             f"({average_wcu:,.0f} WCU) would be about ${provisioned:,.2f} (it must be sized "
