@@ -727,3 +727,44 @@ def test_the_committing_relay_passes_over_a_row_relay_outbox_holds(aws):
     assert OutboxEntry.objects.filter(task_id=result.id).exists()  # the holder's to delete
     drain_queue("default")
     assert default_task_backend.get_result(result.id).return_value == 3
+
+
+def _outbox_metrics(out: str) -> list[dict]:
+    documents = [json.loads(line) for line in out.splitlines() if '"_aws"' in line]
+    return [document for document in documents if document.get("queue") == "outbox"]
+
+
+def test_a_relay_that_sends_emits_no_relay_metric_and_relay_outbox_no_zeros(
+    aws, capsys, monkeypatch
+):
+    """The committing process counts its relay only when it fails; relay-outbox, which
+    runs every minute and nearly always finds nothing, emits only what is not zero (each
+    metric a custom metric billed for every hour it gets a value)."""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "app-test")
+    sample_tasks.add.enqueue(1, 1)
+    relay_outbox.call()
+    assert _outbox_metrics(capsys.readouterr().out) == []
+
+
+def test_a_failed_relay_emits_its_failure_and_the_outbox_age(aws, capsys, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sqs_tasks import metrics
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "app-test")
+    back_again = refuse("SendMessageBatch")
+    try:
+        result = sample_tasks.add.enqueue(1, 1)
+        OutboxEntry.objects.filter(task_id=result.id).update(
+            created_at=timezone.now() - timedelta(minutes=10)
+        )
+        relay_outbox.call()
+    finally:
+        back_again()
+    committing, scheduled = _outbox_metrics(capsys.readouterr().out)
+    for document in (committing, scheduled):
+        assert document[metrics.RELAY_FAILED] in (1, [1]) and metrics.RELAYED not in document
+    (age,) = scheduled[metrics.OUTBOX_AGE]  # EMF: a list of values
+    assert age >= 600
