@@ -573,15 +573,18 @@ def _what_would_lower_it(inputs: BillInputs, ours_bill: SystemBill) -> str:
         for line in ours_bill.lines
         if not line.optional and line.label.startswith(("CloudWatch", "custom metrics"))
     )
+    repeats = [
+        f"- Log lines that repeat another line ({repeated:.0f} B of the "
+        f"{inputs.logs.per_task:.0f} B a task: "
+        + "; ".join(f"{what} {size:.0f} B" for what, size in inputs.logs.repeated.items())
+        + f"): dropping them saves ${log_saving:,.2f} at {big:,} a month (a logging level "
+        "for `django.tasks` in settings)."
+    ]
     return "\n".join(
         [
             "What would lower ours (not applied above):",
             "",
-            f"- Log lines that repeat another line ({repeated:.0f} B of the "
-            f"{inputs.logs.per_task:.0f} B a task: "
-            + "; ".join(f"{what} {size:.0f} B" for what, size in inputs.logs.repeated.items())
-            + f"): dropping them saves ${log_saving:,.2f} at {big:,} a month (a logging level "
-            "for `django.tasks` in settings).",
+            *(repeats if repeated else []),
             f"- DynamoDB writes are ${on_demand_writes:,.2f} of the 100M bill on demand; "
             f"provisioned capacity with auto scaling at 70% of the average "
             f"({average_wcu:,.0f} WCU) would be about ${provisioned:,.2f} (it must be sized "
