@@ -86,9 +86,9 @@ def database_for_enqueue(aliases: Sequence[str]) -> str:
 
 
 def add(using: str, envelopes: Sequence[Envelope], now: datetime) -> list[OutboxEntry]:
-    """Write one row per envelope, in one statement: the caller's transaction's, or (outside
-    one) a statement in autocommit for a single row, so a web request's one task costs one
-    round trip to the database, not a BEGIN, an INSERT and a COMMIT."""
+    """Write one row per envelope, in one statement (SQLite splits a long list), in the
+    caller's transaction; outside one, a single row in autocommit, so a web request's one
+    task costs one round trip to the database, not a BEGIN, an INSERT and a COMMIT."""
     rows = [
         OutboxEntry(
             task_id=envelope.task_id,
@@ -101,7 +101,10 @@ def add(using: str, envelopes: Sequence[Envelope], now: datetime) -> list[Outbox
     if len(rows) == 1:
         rows[0].save(using=using, force_insert=True)  # no transaction of its own
     elif rows:
-        OutboxEntry.objects.using(using).bulk_create(rows)
+        # All or none: bulk_create splits a long list into several INSERTs, in autocommit
+        # outside a transaction (no savepoint inside one).
+        with transaction.atomic(using=using, savepoint=False):
+            OutboxEntry.objects.using(using).bulk_create(rows)
     return rows
 
 

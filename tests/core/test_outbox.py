@@ -768,3 +768,22 @@ def test_a_failed_relay_emits_its_failure_and_the_outbox_age(aws, capsys, monkey
         assert document[metrics.RELAY_FAILED] in (1, [1]) and metrics.RELAYED not in document
     (age,) = scheduled[metrics.OUTBOX_AGE]  # EMF: a list of values
     assert age >= 600
+
+
+def test_a_bulk_enqueue_outside_a_transaction_writes_all_its_rows_or_none(aws, monkeypatch):
+    """bulk_create splits a long list into several INSERTs (SQLite's parameter limit):
+    one refused midway must not leave the first ones committed, to be sent without the
+    caller knowing (it got an error, and may enqueue them all again)."""
+    from django.db.models.query import QuerySet
+
+    original = QuerySet._batched_insert
+
+    def first_batch_then_fails(queryset, objs, fields, *args, **kwargs):
+        original(queryset, objs[:1], fields, *args, **kwargs)  # written, not yet committed
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(QuerySet, "_batched_insert", first_batch_then_fails)
+    with pytest.raises(RuntimeError):
+        sample_tasks.add.enqueue_many([((n, n), {}) for n in range(5)])
+    monkeypatch.undo()
+    assert not OutboxEntry.objects.exists() and count(aws["default"]) == 0
