@@ -61,7 +61,7 @@ QUICK = Sizes(
     workflow_members=20,
     workflow_runs=1,
 )
-ALONE = ("workflows",)  # benchmarks `--only` runs on their own
+ALONE = ("workflows", "costs")  # benchmarks `--only` runs on their own
 
 
 def main() -> None:
@@ -89,6 +89,9 @@ def main() -> None:
     started = time.monotonic()
     from bench.run import run_all
 
+    if arguments.only == "costs":
+        _run_costs(sizes, arguments.out)
+        return
     if arguments.only:
         _run_alone(sizes, arguments.out)  # the one ALONE names
         return
@@ -116,6 +119,19 @@ def _run_alone(sizes: Sizes, out: Path) -> None:
     text = out.read_text() if out.exists() else ""
     out.write_text(replace_section(text, workflows.TITLE, section, workflows.SUMMARY_PREFIX, line))
     print(f"{line}\nwrote {out}", file=sys.__stderr__)
+
+
+def _run_costs(sizes: Sizes, out: Path) -> None:
+    """Sections 1 and 6-10 (requests and dollars per task, before and after, enqueue
+    latency, the monthly bill, partition heat, the periodic jobs: they share section 1's
+    measurements) and their summary lines rewritten, the rest kept."""
+    from bench.report import replace_figures
+    from bench.run import cost_sections
+
+    lines, sections = cost_sections(sizes, lambda text: print(text, file=sys.__stderr__))
+    text = out.read_text() if out.exists() else ""
+    out.write_text(replace_figures(text, sections, lines))
+    print("\n".join(lines) + f"\nwrote {out}", file=sys.__stderr__)
 
 
 if __name__ == "__main__":

@@ -527,6 +527,7 @@ def render(inputs: BillInputs) -> str:
         _verdict(found),
         _what_dominates(found),
         _what_would_lower_it(inputs, found[0]),
+        _floor(found),
     ]
     for n in VOLUMES:
         parts.append(f"### {n:,} tasks a month, by line")
@@ -572,23 +573,27 @@ def _what_would_lower_it(inputs: BillInputs, ours_bill: SystemBill) -> str:
         for line in ours_bill.lines
         if not line.optional and line.label.startswith(("CloudWatch", "custom metrics"))
     )
+    repeats = [
+        f"- Log lines that repeat another line ({repeated:.0f} B of the "
+        f"{inputs.logs.per_task:.0f} B a task: "
+        + "; ".join(f"{what} {size:.0f} B" for what, size in inputs.logs.repeated.items())
+        + f"): dropping them saves ${log_saving:,.2f} at {big:,} a month (a logging level "
+        "for `django.tasks` in settings)."
+    ]
     return "\n".join(
         [
             "What would lower ours (not applied above):",
             "",
-            f"- Log lines that repeat another line ({repeated:.0f} B of the "
-            f"{inputs.logs.per_task:.0f} B a task: "
-            + "; ".join(f"{what} {size:.0f} B" for what, size in inputs.logs.repeated.items())
-            + f"): dropping them saves ${log_saving:,.2f} at {big:,} a month (a logging level "
-            "for `django.tasks` in settings; relay metrics only from `relay-outbox`).",
+            *(repeats if repeated else []),
             f"- DynamoDB writes are ${on_demand_writes:,.2f} of the 100M bill on demand; "
             f"provisioned capacity with auto scaling at 70% of the average "
             f"({average_wcu:,.0f} WCU) would be about ${provisioned:,.2f} (it must be sized "
             "for peaks: a lever for steady traffic only).",
             f"- The fixed monitoring (dashboard, alarms, custom metrics): ${fixed:,.2f} a month "
             "at list price, most of it inside the free tier when the account has no other "
-            "dashboards, alarms or metrics; it is what makes 10,000 tasks a month cost more "
-            "than Zappa, which ships none.",
+            "dashboards, alarms or metrics. Zappa ships none. A dev stage (`Stage=dev`) "
+            f"makes {template_facts.dashboards('dev')} dashboard(s) where prod makes "
+            f"{template_facts.dashboards()}: the queues' own pages are prod's only.",
             f"- The secret: Secrets Manager ${BILL['secrets_manager_secret_month']:.2f} a month; "
             "an SSM Parameter Store standard SecureString costs nothing, but CloudFormation "
             "resolves `ssm-secure` references for a few properties only (not a function's "
@@ -631,6 +636,37 @@ def _lines_table(found: list[SystemBill], tasks: int) -> str:
             )
         rows.append((f"**{bill.name}**", "**total**", f"**${bill.total(tasks):,.2f}**"))
     return table(("system", "line", "list price"), rows)
+
+
+MONITORING = ("CloudWatch", "custom metrics")  # the lines a stack could do without
+
+
+def _floor(found: list[SystemBill]) -> str:
+    """What ours costs at the smallest volume with no monitoring at all, beside the
+    cheapest: whether trimming the fixed costs could ever meet the goal there."""
+    ours_bill, n = found[0], VOLUMES[0]
+    kept = [
+        (dollars(line.quantities(n)), line.label)
+        for line in ours_bill.lines
+        if not line.optional and not line.label.startswith(MONITORING)
+    ]
+    floor = sum(cost for cost, _ in kept)
+    cheapest = min(found, key=lambda bill: bill.total(n))
+    biggest = ", ".join(f"{label} ${cost:,.2f}" for cost, label in sorted(kept, reverse=True)[:4])
+    said = (
+        f"Without any alarm, dashboard or custom metric, ours at {n:,} tasks a month would "
+        f"still cost ${floor:,.2f} at list price ({biggest}), against {cheapest.name}'s "
+        f"${cheapest.total(n):,.2f} in all."
+    )
+    if floor <= cheapest.total(n):
+        return said
+    return (
+        f"{said} The event source mappings' idle polling (Lambda keeps polling an empty "
+        "queue), the secrets and the periodic jobs that keep the guarantees (relay-outbox "
+        "every minute, contract 9) are paid while nothing runs, so the goal at this volume "
+        "cannot be met by trimming the fixed costs: Zappa's asynchronous tasks have no "
+        "queue, no retries, no dead letters and no schedule of their own to pay for."
+    )
 
 
 def _verdict(found: list[SystemBill]) -> str:

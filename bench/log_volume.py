@@ -2,8 +2,9 @@
 
 Measured through the real code with the project's logging configuration (the JSON
 formatter of Powertools) and metrics on, as in Lambda: the web side's lines for one
-`enqueue()` (its EMF metric lines), the worker's for each attempt (Django's task
-started/finished lines, the attempt's own line, the batch's EMF lines), each invocation's
+`enqueue()` (its EMF metric lines), the worker's for each attempt (the attempt's own
+line, the batch's EMF lines; Django's own task started/finished lines only if settings
+let them through), each invocation's
 platform lines (Lambda writes START, END and REPORT; built here in their text format),
 and a scheduler tick plus the job's run for a periodic task. CloudWatch Logs counts 26
 bytes of overhead per log event in a request's size (PutLogEvents); they are counted as
@@ -60,8 +61,9 @@ class LogVolume:
     metric_names: set[tuple[str, str]]  # EMF metrics the tasks made, as (metric, queue)
     compression: float  # gzip's compressed / raw for these lines
     # Bytes a task (with the per-event overhead) of lines that repeat what another says:
-    # Django's own task started/finished lines beside the attempt's line, and the web's
-    # relay metrics beside its enqueued metric.
+    # Django's own task started/finished lines beside the attempt's line (settings now
+    # leave them out: 0 unless they come back). The web's relay metric line after each
+    # enqueue was one too: the committing process now emits it only when its relay fails.
     repeated: dict[str, float]
 
     @property
@@ -155,8 +157,6 @@ def measure(tasks: int, worker_memory_mb: int = 512, web_memory_mb: int = 1024) 
         "Django's task started/finished lines (logger django.tasks)": _matching(
             text, '"location":"log_task_'
         )
-        / tasks,
-        "the web's outbox relay metric line after each enqueue": _matching(text, '"OutboxRelayed"')
         / tasks,
     }
     return LogVolume(

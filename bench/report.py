@@ -118,3 +118,28 @@ def replace_section(text: str, title: str, section: str, summary_prefix: str, li
             kept = [old for old in part.split("\n") if not old.startswith(summary_prefix)]
             parts[index] = "\n".join([*kept, line])
     return "\n\n".join(part for part in parts if part) + "\n"
+
+
+def replace_figures(text: str, sections: Sequence[str], lines: Sequence[str]) -> str:
+    """The report `text` with each of `sections` in place of the section of its heading,
+    and each summary line (`- **Name**...`) in place of the line of the same name: for
+    several benchmarks run on their own, the other sections and lines kept as they were."""
+    first, *rest = text.rstrip("\n").split("\n\n## ")
+    parts = [first, *(f"## {part}" for part in rest)]
+    for section in sections:
+        heading = section.split("\n", 1)[0]
+        places = [i for i, part in enumerate(parts) if part.split("\n", 1)[0] == heading]
+        if places:
+            parts[places[0]] = section
+        else:
+            parts.append(section)
+    names = {_summary_name(line): line for line in lines}
+    for index, part in enumerate(parts):
+        if part.startswith("## Summary"):
+            kept = [names.pop(_summary_name(old), old) for old in part.split("\n")]
+            parts[index] = "\n".join([*kept, *names.values()])
+    return "\n\n".join(parts) + "\n"
+
+
+def _summary_name(line: str) -> str:
+    return line.split("**")[1] if line.startswith("- **") else line

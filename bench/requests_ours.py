@@ -3,7 +3,8 @@
 Tasks go through in chunks of a hundred (enqueued, then run), enqueued two ways: in bulk
 (`enqueue_many`: one outbox INSERT, a conditional PutItem per task, SendMessageBatch in
 tens, one DELETE) or one task per `enqueue()` outside a transaction, as a web request
-does (an INSERT, a PutItem, a one-entry SendMessageBatch and a DELETE each). Then
+does (an INSERT and a DELETE in autocommit, a PutItem and a one-entry SendMessageBatch
+each). Then
 processing in batches of ten through `functions.worker.handler`
 with the event source mapping's own requests (ReceiveMessage, DeleteMessageBatch) counted
 as the mapping would make them, and every result read back once (`get_result`: one

@@ -24,13 +24,9 @@ Say = Callable[[str], None]
 def run_all(sizes: Any, say: Say, *, only_in_process: bool = False) -> tuple[str, list[str]]:
     """Every benchmark (or, for the smoke test, only the in-process ones)."""
     say(f"1/8 requests per task ({sizes.cost_tasks} tasks: ours two ways, Zappa, Celery)")
-    costs = cost.measure(
-        sizes.cost_tasks, sizes.cost_runs, 0 if only_in_process else sizes.celery_runs
-    )
+    costs, scale = _measure_costs(sizes, say, only_in_process=only_in_process)
     say(f"2/8 worker overhead ({sizes.overhead_runs} runs of {sizes.overhead_tasks} tasks)")
     worker = overhead.measure(sizes.overhead_tasks, sizes.overhead_runs)
-    say("3/8 at scale: item weights, logs, periodic jobs, enqueue latency (issues 12-14)")
-    scale = at_scale.measure(sizes, costs, say, only_in_process=only_in_process)
     sections = [
         cost.render(costs, sizes.cost_tasks, at_scale.cost_appendix(scale)),
         overhead.render(worker, sizes.overhead_tasks),
@@ -75,6 +71,27 @@ def run_all(sizes: Any, say: Say, *, only_in_process: bool = False) -> tuple[str
         _snapstart_line(snapshots),
     ]
     return "\n".join(summary), sections
+
+
+def _measure_costs(
+    sizes: Any, say: Say, *, only_in_process: bool = False
+) -> tuple[dict[str, cost.SystemCost], at_scale.AtScale]:
+    costs = cost.measure(
+        sizes.cost_tasks, sizes.cost_runs, 0 if only_in_process else sizes.celery_runs
+    )
+    say("3/8 at scale: item weights, logs, periodic jobs, enqueue latency (issues 12-14)")
+    return costs, at_scale.measure(sizes, costs, say, only_in_process=only_in_process)
+
+
+def cost_sections(sizes: Any, say: Say) -> tuple[list[str], list[str]]:
+    """Sections 1 and 6-10 and their summary lines, on their own (`--only costs`)."""
+    say(f"requests per task ({sizes.cost_tasks} tasks: ours two ways, Zappa, Celery)")
+    costs, scale = _measure_costs(sizes, say)
+    sections = [
+        cost.render(costs, sizes.cost_tasks, at_scale.cost_appendix(scale)),
+        *at_scale.sections(scale),
+    ]
+    return [_cost_line(costs), *at_scale.summary(scale)], sections
 
 
 def run_workflows(sizes: Any, say: Say) -> tuple[str, str]:

@@ -40,18 +40,24 @@ def template() -> Template:
     return load_template()
 
 
-def count(resource_type: str) -> int:
-    """Resources of one type that are always deployed (no Condition)."""
+# The conditions a stage's defaults make true, beside having none: the bill prices prod.
+STAGE_CONDITIONS = {"prod": {"IsProd"}, "dev": set()}
+
+
+def count(resource_type: str, stage: str = "prod") -> int:
+    """Resources of one type that a stage deploys with the template's defaults (no
+    Condition, or one the stage alone makes true)."""
     found = resources_of_type(template(), resource_type)
-    return sum(1 for resource in found.values() if "Condition" not in resource)
+    deployed = STAGE_CONDITIONS[stage]
+    return sum(1 for resource in found.values() if resource.get("Condition", "") in {"", *deployed})
 
 
 def alarms() -> int:
     return count("AWS::CloudWatch::Alarm")
 
 
-def dashboards() -> int:
-    return count("AWS::CloudWatch::Dashboard")
+def dashboards(stage: str = "prod") -> int:
+    return count("AWS::CloudWatch::Dashboard", stage)
 
 
 def secrets() -> int:

@@ -266,8 +266,15 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # botocore announces where it found credentials on every client: noise in task logs.
-    "loggers": {"botocore": {"level": "WARNING"}},
+    "loggers": {
+        # botocore announces where it found credentials on every client: noise in task logs.
+        "botocore": {"level": "WARNING"},
+        # Django's own "Task id=... state=RUNNING/SUCCESSFUL" lines repeat the worker's
+        # "task attempt finished" line (outcome, attempt, duration): two log events a task,
+        # a third of the log bytes CloudWatch bills per task (BENCHMARKS.md, section 8). A
+        # task that fails for good is still logged here (ERROR, with its traceback).
+        "django.tasks": {"level": env_str("DJANGO_TASKS_LOG_LEVEL", "WARNING")},
+    },
 }
 
 if not DEBUG:

@@ -78,16 +78,16 @@ def record_wait(limit: str, seconds: float) -> None:
 
 
 def record_relay(sent: int, failed: int, oldest_age: float | None) -> None:
-    """One relay's work, and how old the oldest unsent task still is (0 when none is):
-    the alarm on that age says the outbox is not draining."""
-    emit(
-        OUTBOX,
-        {
-            RELAYED: (MetricUnit.Count, sent),
-            RELAY_FAILED: (MetricUnit.Count, failed),
-            OUTBOX_AGE: (MetricUnit.Seconds, oldest_age or 0.0),
-        },
-    )
+    """One relay's work, and how old the oldest unsent task still is: the alarm on that
+    age says the outbox is not draining. Zeros are left out: relay-outbox runs every
+    minute and nearly always finds nothing, and CloudWatch bills a custom metric for each
+    hour it receives a value (its alarm and dashboard read a missing value as nothing)."""
+    measurements = {
+        RELAYED: (MetricUnit.Count, sent),
+        RELAY_FAILED: (MetricUnit.Count, failed),
+        OUTBOX_AGE: (MetricUnit.Seconds, oldest_age or 0.0),
+    }
+    emit(OUTBOX, {name: value for name, value in measurements.items() if value[1]})
 
 
 def emit(queue: str, measurements: dict[str, tuple[MetricUnit, float]]) -> None:

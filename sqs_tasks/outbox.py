@@ -1,16 +1,18 @@
 """The transactional outbox: an enqueue is a database row until a relay sends it.
 
     caller's transaction        after commit (the enqueuing process)     every minute
-      your writes                 relay its rows:                          relay-outbox:
-      INSERT outbox row(s)  ───▶    lock them (SKIP LOCKED)          ◀───   the same, for rows
-      COMMIT                        put each item (if absent)                left behind,
-                                    send each message                        oldest first
-                                    delete the rows that went
+      your writes                 relay its rows, from memory:             relay-outbox:
+      INSERT outbox row(s)  ───▶    put each item (if absent)        ◀───   lock rows left behind
+      COMMIT                        send each message                        (SKIP LOCKED), oldest
+                                    delete the rows that went                first; the same
 
-Rows leave only once their message is sent, in the transaction that holds their lock, so
-a relay that dies midway leaves them to the next one. A relay may therefore send a task
-that an earlier relay already sent (it died before its delete committed): the item is
-created only if absent (conditional put) and the task id is the same, so the task still
+Rows leave only once their message is sent, so a relay that dies midway leaves them to the
+next one. The committing process relays the rows it has just written in autocommit,
+without a lock (a relay-outbox run that takes them too only sends them twice), and deletes
+them in one statement, passing over any such run's locked rows; relay-outbox locks its
+rows and deletes them in the transaction that holds the locks. A relay may therefore send
+a task that an earlier relay already sent (it died before its delete committed): the item
+is created only if absent (conditional put) and the task id is the same, so the task still
 runs once. A relay never raises into the code that committed: a failure is logged,
 counted, and left to the next relay (contract 9).
 
@@ -24,12 +26,12 @@ import json
 import logging
 import threading
 import time
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, connections, transaction
@@ -57,7 +59,6 @@ RELAY_BATCH = 100  # rows one relay-outbox transaction locks and sends
 PUT_THREADS = 8  # parallel PutItems for a batch
 LAST_ERROR_LIMIT = 500  # characters of a row's last_error
 MAX_PASSED_OVER = 1_000  # failed rows one relay-outbox run steps past before it gives up
-# Per thread (Django's connections are): the ids enqueued since the last relay.
 _local = threading.local()
 
 
@@ -84,27 +85,35 @@ def database_for_enqueue(aliases: Sequence[str]) -> str:
     return aliases[0]
 
 
-def add(using: str, envelopes: Sequence[Envelope], now: datetime) -> None:
-    """Write one row per envelope, in one statement."""
-    OutboxEntry.objects.using(using).bulk_create(
-        [
-            OutboxEntry(
-                task_id=envelope.task_id,
-                queue_name=envelope.queue_name,
-                envelope=envelope.to_json(),
-                created_at=now,
-            )
-            for envelope in envelopes
-        ]
-    )
+def add(using: str, envelopes: Sequence[Envelope], now: datetime) -> list[OutboxEntry]:
+    """Write one row per envelope, in one statement (SQLite splits a long list), in the
+    caller's transaction; outside one, a single row in autocommit, so a web request's one
+    task costs one round trip to the database, not a BEGIN, an INSERT and a COMMIT."""
+    rows = [
+        OutboxEntry(
+            task_id=envelope.task_id,
+            queue_name=envelope.queue_name,
+            envelope=envelope.to_json(),
+            created_at=now,
+        )
+        for envelope in envelopes
+    ]
+    if len(rows) == 1:
+        rows[0].save(using=using, force_insert=True)  # no transaction of its own
+    elif rows:
+        # All or none: bulk_create splits a long list into several INSERTs, in autocommit
+        # outside a transaction (no savepoint inside one).
+        with transaction.atomic(using=using, savepoint=False):
+            OutboxEntry.objects.using(using).bulk_create(rows)
+    return rows
 
 
 def add_workflow(
     using: str, backend: str, workflow_id: str, plan: StoredJSON, now: datetime
-) -> None:
+) -> OutboxEntry:
     """Write a workflow's record as a row, sent before the rows of its first steps."""
     record = {"workflow": workflow_id, "backend": backend, **stored_json_attributes("plan", plan)}
-    OutboxEntry.objects.using(using).create(
+    return OutboxEntry.objects.using(using).create(
         task_id=workflow_key(workflow_id),
         kind=OutboxEntry.WORKFLOW,
         queue_name="",
@@ -113,39 +122,55 @@ def add_workflow(
     )
 
 
-def add_unique(using: str, envelope: Envelope, now: datetime) -> bool:
-    """Write the row of a deduplicated task; False if a row with its id exists (another
+def add_unique(using: str, envelope: Envelope, now: datetime) -> OutboxEntry | None:
+    """Write the row of a deduplicated task; None if a row with its id exists (another
     enqueue with the same key, possibly in a transaction that has not committed yet)."""
     try:
         with transaction.atomic(using=using):  # a savepoint: the caller's transaction lives on
-            add(using, [envelope], now)
+            return add(using, [envelope], now)[0]
     except IntegrityError:
-        return False
-    return True
+        return None
 
 
-def relay_after_commit(backend: "SQSBackend", using: str, task_ids: Sequence[str]) -> None:
-    """Relay these rows once the transaction they join commits (at once, outside one).
-
-    Every enqueue of a transaction adds its ids to this thread's list and registers a hook;
-    the first hook to run relays the whole list in one relay, the others find it empty. A
-    rolled-back transaction's hooks never run: its ids wait in the list for the next
-    commit, whose relay finds no rows for them."""
-    _ids_to_relay(using).extend(task_ids)
-    transaction.on_commit(partial(_relay_listed, backend, using), using=using, robust=True)
-
-
-def _relay_listed(backend: "SQSBackend", using: str) -> None:
-    listed = _ids_to_relay(using)
-    if listed:
-        task_ids = list(listed)
-        listed.clear()
-        with aws.prompt():  # someone waits on this (a web request): give up soon
-            relay(backend, using, task_ids=task_ids, limit=len(task_ids))
+def relay_after_commit(backend: "SQSBackend", using: str, rows: Sequence[OutboxEntry]) -> None:
+    """Relay these rows, just written, once the transaction they join commits (at once,
+    outside one): with the rows of the transaction's other enqueues, in one relay."""
+    if rows:
+        hook = _AfterCommit(backend, using, list(rows))
+        due = _hooks_due(using)
+        due[:] = [ref for ref in due if ref() is not None]
+        due.append(weakref.ref(hook))
+        transaction.on_commit(hook, using=using, robust=True)
 
 
-def _ids_to_relay(using: str) -> list[str]:
-    lists = _local.__dict__.setdefault("ids", {})
+class _AfterCommit:
+    """One enqueue's rows, waiting for its transaction to commit.
+
+    Each enqueue registers one of these with Django. A rollback (of the transaction, or
+    of the savepoint an enqueue ran in) makes Django drop its hooks, and with them the
+    only strong reference to each: what this thread's weak list still holds when the
+    first hook runs is exactly the committed enqueues, and that hook relays all their rows
+    in one relay (the others find themselves done). A hook kept alive elsewhere after a
+    rollback would be relayed too; Django keeps none."""
+
+    __slots__ = ("__weakref__", "backend", "done", "rows", "using")
+
+    def __init__(self, backend: "SQSBackend", using: str, rows: list[OutboxEntry]) -> None:
+        self.backend, self.using, self.rows, self.done = backend, using, rows, False
+
+    def __call__(self) -> None:
+        if self.done:
+            return
+        due = [hook for ref in _hooks_due(self.using) if (hook := ref()) and not hook.done]
+        _hooks_due(self.using).clear()
+        for hook in due:
+            hook.done = True
+        relay(self.backend, self.using, rows=[row for hook in due for row in hook.rows])
+
+
+def _hooks_due(using: str) -> list[weakref.ref[_AfterCommit]]:
+    """This thread's (Django's connections are per thread) hooks not yet run, weakly."""
+    lists = _local.__dict__.setdefault("due", {})
     return lists.setdefault(using, [])
 
 
@@ -193,13 +218,35 @@ def relay(
     *,
     task_ids: Sequence[str] | None = None,
     limit: int = RELAY_BATCH,
+    rows: list[OutboxEntry] | None = None,
 ) -> RelayReport:
-    """Send what is pending (these ids, or the oldest), and never raise: what fails stays,
-    counted, and the outbox's age is reported even then (its alarm is for exactly the
-    outage that makes relays fail)."""
+    """Send what is pending, and never raise: what fails stays, counted, and the outbox's
+    age is reported then (its alarm is for exactly the outage that makes relays fail).
+
+    `rows`: the committing process's own rows, just committed, sent from memory without a
+    lock or a transaction; only a failure is counted (relay-outbox reports the age every
+    minute, and in an outage that stops it too, each failed relay here does). Otherwise
+    one batch (these ids, or the oldest) under row locks, always counted."""
+    if rows is not None:
+        return _relay_committed(backend, using, rows)
     report = _relay_batch(backend, using, task_ids=task_ids, limit=limit)
     report.oldest_pending_age = _oldest_age_or_none(using)
     _emit(report)
+    return report
+
+
+def _relay_committed(backend: "SQSBackend", using: str, rows: list[OutboxEntry]) -> RelayReport:
+    report = RelayReport()
+    with aws.prompt():  # someone waits on this (a web request): give up soon
+        try:
+            _send(backend, using, rows, report, locked=False)
+        except Exception:
+            logger.exception("outbox relay failed; the rows stay for the next relay")
+            report.sent.clear()
+            report.failed = [row.task_id for row in rows]
+    if report.failed:
+        report.oldest_pending_age = _oldest_age_or_none(using)
+        _emit(report)
     return report
 
 
@@ -285,9 +332,17 @@ def _lock(
     return list(rows.order_by("created_at", "-kind")[:limit])
 
 
-def _send(backend: "SQSBackend", using: str, rows: list[OutboxEntry], report: RelayReport) -> None:
+def _send(
+    backend: "SQSBackend",
+    using: str,
+    rows: list[OutboxEntry],
+    report: RelayReport,
+    *,
+    locked: bool = True,
+) -> None:
     """Create the workflow records, then deliver each task with the backend its envelope
-    names (one transaction may enqueue for several), then drop the rows that went."""
+    names (one transaction may enqueue for several), then drop the rows that went
+    (`locked`: this relay holds their row locks)."""
     for row in rows:
         if row.kind == OutboxEntry.WORKFLOW:
             data = json.loads(row.envelope)
@@ -303,13 +358,33 @@ def _send(backend: "SQSBackend", using: str, rows: list[OutboxEntry], report: Re
     for alias, envelopes in by_backend.items():
         refused |= deliver(_backend_named(backend, alias), envelopes, from_outbox=True)
     sent = [row.task_id for row in rows if row.task_id not in refused]
-    OutboxEntry.objects.using(using).filter(task_id__in=sent).delete()
+    if locked:
+        OutboxEntry.objects.using(using).filter(task_id__in=sent).delete()
+    else:
+        _delete_unlocked(using, sent)
     for task_id, reason in refused.items():
         OutboxEntry.objects.using(using).filter(task_id=task_id).update(
             relay_attempts=F("relay_attempts") + 1, last_error=reason[:LAST_ERROR_LIMIT]
         )
     report.sent += sent
     report.failed += sorted(refused)
+
+
+def _delete_unlocked(using: str, task_ids: list[str]) -> None:
+    """Delete these rows in one statement, in autocommit (the ORM's delete opens a
+    transaction), except those a relay-outbox run holds locked (PostgreSQL): waiting on
+    its lock would hold up a web request, and that run deletes them once it has sent them."""
+    if not task_ids:
+        return
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    table, key = quote(OutboxEntry._meta.db_table), quote("task_id")
+    where = f"{key} IN ({', '.join(['%s'] * len(task_ids))})"
+    if connection.features.has_select_for_update_skip_locked:
+        lock = connection.ops.for_update_sql(skip_locked=True)
+        where = f"{key} IN (SELECT {key} FROM {table} WHERE {where} {lock})"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE {where}", task_ids)  # names quoted, values bound
 
 
 def _backend_named(relaying: "SQSBackend", alias: str) -> "SQSBackend":

@@ -31,10 +31,10 @@ from sqs_tasks.errors import class_path
 from sqs_tasks.exceptions import InvalidTaskArguments
 from sqs_tasks.item import StoredJSON, TaskItem, WorkflowRef, arguments_json, is_task_id
 from sqs_tasks.limits import gate as limits
+from sqs_tasks.models import OutboxEntry
 from sqs_tasks.results import ResultStore
 from sqs_tasks.task import SQSTask
 from sqs_tasks.task_results import pending_task_result, ready_result, to_task_result
-from sqs_tasks.workflows.records import workflow_key
 
 _DEDUP_NAMESPACE = uuid.UUID("6f1d3c52-93a4-4c0e-9a51-7c2b9e0e5d11")
 # A workflow's plan beyond this goes to S3: every continuation reads it (once per process).
@@ -147,36 +147,47 @@ class SQSBackend(BaseTaskBackend):
 
     def enqueue_many(self, calls: Sequence[Call]) -> list[TaskResult]:
         """Enqueue many calls at once: one outbox statement, then PutItems in parallel and
-        SendMessageBatch in tens. Deduplicated calls are written one by one."""
+        SendMessageBatch in tens. Deduplicated calls are written one by one.
+
+        Without a dedup key, every call is validated before the one statement that writes
+        them all, so nothing needs a savepoint (or, outside a transaction, a transaction
+        of its own): a bad call raises before any row exists. A dedup key's row is written
+        as its call is met, so those calls run in an atomic block: all or nothing."""
         using = outbox.database_for_enqueue(self.config.outbox_databases)
         now = timezone.now()
+        if any(getattr(task, "dedup_key", None) for task, _, _ in calls):
+            with transaction.atomic(using=using):
+                return self._enqueue_calls(calls, using, now)
+        return self._enqueue_calls(calls, using, now)
+
+    def _enqueue_calls(self, calls: Sequence[Call], using: str, now: datetime) -> list[TaskResult]:
         results: list[TaskResult] = []
         fresh: list[_Prepared] = []
-        new_ids: list[str] = []
-        with transaction.atomic(using=using):
-            for task, args, kwargs in calls:
-                self.validate_task(task)
-                args, kwargs = self._validated_arguments(task, args, kwargs)
-                dedup_key = getattr(task, "dedup_key", None)
-                if dedup_key:
-                    task_id = uuid.uuid5(_DEDUP_NAMESPACE, f"{task.module_path}:{dedup_key}").hex
-                    if (existing := self._existing(task_id)) is not None:
-                        results.append(existing)
-                        continue
-                    prepared = self._prepare(task, task_id, args, kwargs, now)
-                    if not outbox.add_unique(using, prepared.envelope, now):
-                        results.append(self.get_result(task_id))  # enqueued concurrently
-                        continue
-                else:
-                    prepared = self._prepare(task, uuid.uuid4().hex, args, kwargs, now)
-                    fresh.append(prepared)
-                results.append(prepared.result)
-                new_ids.append(prepared.result.id)
-                transaction.on_commit(
-                    partial(self._enqueued, prepared.result), using=using, robust=True
-                )
-            outbox.add(using, [p.envelope for p in fresh], now)
-            outbox.relay_after_commit(self, using, new_ids)
+        rows: list[OutboxEntry] = []
+        new_results: list[TaskResult] = []
+        for task, args, kwargs in calls:
+            self.validate_task(task)
+            args, kwargs = self._validated_arguments(task, args, kwargs)
+            dedup_key = getattr(task, "dedup_key", None)
+            if dedup_key:
+                task_id = uuid.uuid5(_DEDUP_NAMESPACE, f"{task.module_path}:{dedup_key}").hex
+                if (existing := self._existing(task_id)) is not None:
+                    results.append(existing)
+                    continue
+                prepared = self._prepare(task, task_id, args, kwargs, now)
+                if (row := outbox.add_unique(using, prepared.envelope, now)) is None:
+                    results.append(self.get_result(task_id))  # enqueued concurrently
+                    continue
+                rows.append(row)
+            else:
+                prepared = self._prepare(task, uuid.uuid4().hex, args, kwargs, now)
+                fresh.append(prepared)
+            results.append(prepared.result)
+            new_results.append(prepared.result)
+        rows += outbox.add(using, [p.envelope for p in fresh], now)
+        for result in new_results:
+            transaction.on_commit(partial(self._enqueued, result), using=using, robust=True)
+        outbox.relay_after_commit(self, using, rows)
         return results
 
     def _enqueued(self, result: TaskResult) -> None:
@@ -209,10 +220,9 @@ class SQSBackend(BaseTaskBackend):
             lifetime = timedelta(seconds=self.config.result_ttl)
             stored = StoredJSON(ref=self.payloads.put_arguments(plan, lifetime))
         with transaction.atomic(using=using):
-            outbox.add_workflow(using, self.alias, workflow_id, stored, now)
-            outbox.add(using, first_steps, now)
-            keys = [workflow_key(workflow_id), *(envelope.task_id for envelope in first_steps)]
-            outbox.relay_after_commit(self, using, keys)
+            record = outbox.add_workflow(using, self.alias, workflow_id, stored, now)
+            steps = outbox.add(using, first_steps, now)
+            outbox.relay_after_commit(self, using, [record, *steps])
 
     def _existing(self, task_id: str) -> TaskResult | None:
         """The real status of a task enqueued before with the same dedup key, if any."""

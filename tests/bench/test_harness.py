@@ -9,7 +9,7 @@ from bench.__main__ import QUICK
 from bench.counting import RequestCounter, counting
 from bench.items import IndexShape, ItemWatch
 from bench.pricing import Usage, item_bytes
-from bench.report import replace_section
+from bench.report import replace_figures, replace_section
 from bench.requests_celery import WorkerProcess
 from bench.run import run_all
 
@@ -142,6 +142,31 @@ def test_one_benchmark_rewrites_only_its_section_and_summary_line():
         "# B\n\n## Summary\n\n- **Cost**: x\n", "## W", "## W\n\nnew", "- **W**", "- **W**: n"
     )
     assert added == "# B\n\n## Summary\n\n- **Cost**: x\n- **W**: n\n\n## W\n\nnew\n"
+
+
+def test_replacing_several_sections_keeps_the_others_and_the_summary_order():
+    text = (
+        "# B\n\n## Summary\n\n- **Cost**: old\n- **Speed**: kept\n- **Bill**: old\n\n"
+        "## 1. Cost\n\nold\n\n## 2. Speed\n\nkept\n\n## 8. Bill\n\nold\n"
+    )
+    replaced = replace_figures(
+        text,
+        ["## 1. Cost\n\nnew", "## 8. Bill\n\nnew", "## 9. Heat\n\nadded"],
+        ["- **Cost**: new", "- **Bill**: new", "- **Heat**: added"],
+    )
+    assert replaced == (
+        "# B\n\n## Summary\n\n- **Cost**: new\n- **Speed**: kept\n- **Bill**: new\n"
+        "- **Heat**: added\n\n## 1. Cost\n\nnew\n\n## 2. Speed\n\nkept\n\n"
+        "## 8. Bill\n\nnew\n\n## 9. Heat\n\nadded\n"
+    )
+
+
+def test_the_bill_counts_what_a_prod_stage_deploys_and_a_dev_stage_fewer_dashboards():
+    from bench import template_facts
+
+    queues = len(template_facts.polled_queues())  # one worker a queue
+    assert template_facts.dashboards() == queues + 1  # a page a queue, and the overview
+    assert template_facts.dashboards("dev") == 1
 
 
 def test_snapstart_saving_is_what_a_cold_start_pays_that_a_restore_does_not():

@@ -628,3 +628,162 @@ def test_the_relay_after_a_commit_gives_up_in_seconds_not_minutes(aws, monkeypat
     asked.clear()
     relay_outbox.call()
     assert all(not prompt for _, prompt in asked)
+
+
+# -- issue 13's latency goal: what one enqueue costs the database --------------------------
+
+
+def test_one_enqueue_outside_a_transaction_is_one_insert_and_one_delete(aws):
+    """No transaction of its own, no lock, no age query: the row is written in autocommit,
+    relayed from memory, and deleted in one statement (six round trips before)."""
+    with CaptureQueriesContext(connection) as queries:
+        result = sample_tasks.add.enqueue(1, 2)
+    verbs = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert verbs == ["INSERT", "DELETE"]
+    assert count(aws["default"]) == 1 and status(result.id) == TaskResultStatus.READY
+    assert not OutboxEntry.objects.exists()
+
+
+def test_enqueues_inside_a_transaction_add_no_savepoint_and_are_relayed_together(aws):
+    calls: list[str] = []
+    events = aws_clients.events("sqs")
+    events.register("before-call.sqs.*", lambda model, **kw: calls.append(model.name), "calls")
+    try:
+        with CaptureQueriesContext(connection) as queries, transaction.atomic():
+            results = [sample_tasks.add.enqueue(n, n) for n in range(3)]
+    finally:
+        events.unregister("before-call.sqs.*", unique_id="calls")
+    assert not [q for q in queries.captured_queries if "SAVEPOINT" in q["sql"].upper()]
+    assert calls.count("SendMessageBatch") == 1 and "SendMessage" not in calls
+    assert count(aws["default"]) == 3
+    assert all(status(r.id) == TaskResultStatus.READY for r in results)
+
+
+def test_a_last_enqueue_rolled_back_in_its_savepoint_holds_back_nothing_committed(aws):
+    """Each enqueue's hook holds its rows; the savepoint's rollback drops the last one.
+    The first hook to run relays every committed enqueue's rows, at the commit."""
+    sample_tasks.CALLS.clear()
+    with transaction.atomic():
+        kept = sample_tasks.records_call.enqueue("kept")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            sample_tasks.records_call.enqueue("rolled back")
+            raise RuntimeError("the inner block failed")
+    assert count(aws["default"]) == 1 and not OutboxEntry.objects.exists()
+    drain_queue("default")
+    assert sample_tasks.CALLS == ["kept"] and status(kept.id) == TaskResultStatus.SUCCESSFUL
+
+
+def test_a_rolled_back_transaction_leaves_nothing_for_the_next_commit_to_send(aws):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        sample_tasks.add.enqueue(1, 1)
+        raise RuntimeError("the view failed")
+    sample_tasks.add.enqueue(2, 2)
+    assert count(aws["default"]) == 1
+
+
+def test_an_invalid_call_in_enqueue_many_writes_no_row_for_the_valid_ones(aws):
+    from sqs_tasks.exceptions import InvalidTaskArguments
+
+    with pytest.raises(InvalidTaskArguments):
+        sample_tasks.add.enqueue_many([((1, 1), {}), ((object(), 2), {})])
+    assert not OutboxEntry.objects.exists() and count(aws["default"]) == 0
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks: SQLite has one writer and none"
+)
+def test_the_committing_relay_passes_over_a_row_relay_outbox_holds(aws):
+    """relay-outbox has locked a fresh row and is sending it: the committing process
+    sends it too (harmless: it runs once) and deletes what it may without waiting on the
+    lock; the lock's holder deletes the row itself."""
+    back_again = refuse("SendMessageBatch")
+    result = sample_tasks.add.enqueue(1, 2)
+    back_again()
+    (row,) = OutboxEntry.objects.all()
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_lock():
+        try:
+            with transaction.atomic():
+                list(OutboxEntry.objects.select_for_update().filter(task_id=result.id))
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = '3s'")  # a wait on the lock fails, not hangs
+        report = outbox.relay(default_task_backend, "default", rows=[row])
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 0")
+    finally:
+        release.set()
+        holder.join()
+    assert report.sent == [result.id] and not report.failed
+    assert OutboxEntry.objects.filter(task_id=result.id).exists()  # the holder's to delete
+    drain_queue("default")
+    assert default_task_backend.get_result(result.id).return_value == 3
+
+
+def _outbox_metrics(out: str) -> list[dict]:
+    documents = [json.loads(line) for line in out.splitlines() if '"_aws"' in line]
+    return [document for document in documents if document.get("queue") == "outbox"]
+
+
+def test_a_relay_that_sends_emits_no_relay_metric_and_relay_outbox_no_zeros(
+    aws, capsys, monkeypatch
+):
+    """The committing process counts its relay only when it fails; relay-outbox, which
+    runs every minute and nearly always finds nothing, emits only what is not zero (each
+    metric a custom metric billed for every hour it gets a value)."""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "app-test")
+    sample_tasks.add.enqueue(1, 1)
+    relay_outbox.call()
+    assert _outbox_metrics(capsys.readouterr().out) == []
+
+
+def test_a_failed_relay_emits_its_failure_and_the_outbox_age(aws, capsys, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sqs_tasks import metrics
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "app-test")
+    back_again = refuse("SendMessageBatch")
+    try:
+        result = sample_tasks.add.enqueue(1, 1)
+        OutboxEntry.objects.filter(task_id=result.id).update(
+            created_at=timezone.now() - timedelta(minutes=10)
+        )
+        relay_outbox.call()
+    finally:
+        back_again()
+    committing, scheduled = _outbox_metrics(capsys.readouterr().out)
+    for document in (committing, scheduled):
+        assert document[metrics.RELAY_FAILED] in (1, [1]) and metrics.RELAYED not in document
+    (age,) = scheduled[metrics.OUTBOX_AGE]  # EMF: a list of values
+    assert age >= 600
+
+
+def test_a_bulk_enqueue_outside_a_transaction_writes_all_its_rows_or_none(aws, monkeypatch):
+    """bulk_create splits a long list into several INSERTs (SQLite's parameter limit):
+    one refused midway must not leave the first ones committed, to be sent without the
+    caller knowing (it got an error, and may enqueue them all again)."""
+    from django.db.models.query import QuerySet
+
+    original = QuerySet._batched_insert
+
+    def first_batch_then_fails(queryset, objs, fields, *args, **kwargs):
+        original(queryset, objs[:1], fields, *args, **kwargs)  # written, not yet committed
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(QuerySet, "_batched_insert", first_batch_then_fails)
+    with pytest.raises(RuntimeError):
+        sample_tasks.add.enqueue_many([((n, n), {}) for n in range(5)])
+    monkeypatch.undo()
+    assert not OutboxEntry.objects.exists() and count(aws["default"]) == 0
