@@ -35,6 +35,12 @@ import dj_database_url
 from django_app.env import env_bool, env_int, env_str
 
 SECRET_ENGINE = "django_app.database.secret_postgresql"
+# SQLite (the local system's and the tests' database; stages deploy PostgreSQL): a
+# write-ahead log, so the web app's and the workers' processes read while one writes, and
+# a commit is one append instead of two syncs. With synchronous=NORMAL a commit survives
+# the process dying, which is what the outbox relies on (contract 9); only a power loss
+# or an OS crash can take the last few commits, and only on a laptop.
+SQLITE_PRAGMAS = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 RDS_CA_BUNDLE = Path(__file__).with_name("rds-ca-bundle.pem")
 
 
@@ -50,6 +56,8 @@ def default_database(sqlite_path: str) -> dict[str, Any]:
     if arn := env_str("DATABASE_SECRET_ARN"):
         return secret_database(arn) | lifetime
     parsed = dj_database_url.parse(env_str("DATABASE_URL", f"sqlite:///{sqlite_path}"))
+    if parsed["ENGINE"] == "django.db.backends.sqlite3":
+        parsed["OPTIONS"] = {**parsed.get("OPTIONS", {}), "init_command": SQLITE_PRAGMAS}
     return {**parsed, **lifetime}
 
 

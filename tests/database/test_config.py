@@ -42,6 +42,24 @@ def test_sqlite_by_default_and_connections_closed_after_each_use(environment, no
     assert (database["CONN_MAX_AGE"], database["CONN_HEALTH_CHECKS"]) == (0, True)
 
 
+def test_a_sqlite_file_keeps_a_write_ahead_log(environment, no_aws, tmp_path, django_db_blocker):
+    """The local system's processes share the file; a commit is one append."""
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    settings = config.default_database(str(tmp_path / "db.sqlite3"))
+    connection = DatabaseWrapper({**settings, "TIME_ZONE": None, "AUTOCOMMIT": True}, "x")
+    try:
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            assert cursor.fetchone()[0] == "wal"
+            cursor.execute("PRAGMA synchronous")
+            assert cursor.fetchone()[0] == 1  # NORMAL
+    finally:
+        connection.close()
+    environment.setenv("DATABASE_URL", "postgres://u:p@db.example.com:5433/app")
+    assert "init_command" not in config.default_database("/unused").get("OPTIONS", {})
+
+
 def test_database_url_and_a_longer_lifetime_behind_a_proxy(environment, no_aws):
     environment.setenv("DATABASE_URL", "postgres://u:p@db.example.com:5433/app")
     environment.setenv("DATABASE_CONN_MAX_AGE", "300")
