@@ -61,7 +61,7 @@ QUICK = Sizes(
     workflow_members=20,
     workflow_runs=1,
 )
-ALONE = ("workflows", "costs")  # benchmarks `--only` runs on their own
+ALONE = ("workflows", "costs", "flow-control")  # benchmarks `--only` runs on their own
 
 
 def main() -> None:
@@ -93,7 +93,7 @@ def main() -> None:
         _run_costs(sizes, arguments.out)
         return
     if arguments.only:
-        _run_alone(sizes, arguments.out)  # the one ALONE names
+        _run_alone(arguments.only, sizes, arguments.out)
         return
 
     def say(line: str) -> None:
@@ -109,15 +109,22 @@ def main() -> None:
     print(f"wrote {arguments.out}", file=sys.__stderr__)
 
 
-def _run_alone(sizes: Sizes, out: Path) -> None:
+def _run_alone(name: str, sizes: Sizes, out: Path) -> None:
     """One benchmark: its section and summary line of `out` rewritten, the rest kept."""
-    from bench import workflows
+    from bench import flow_control, workflows
     from bench.report import replace_section
     from bench.run import run_workflows
 
-    line, section = run_workflows(sizes, lambda text: print(text, file=sys.__stderr__))
+    if name == "workflows":
+        line, section = run_workflows(sizes, lambda text: print(text, file=sys.__stderr__))
+        title, prefix = workflows.TITLE, workflows.SUMMARY_PREFIX
+    else:
+        found = flow_control.measure(sizes.flow_tasks)
+        line = flow_control.summary_line(*found)
+        section = flow_control.render(*found, sizes.flow_tasks)
+        title, prefix = flow_control.TITLE, flow_control.SUMMARY_PREFIX
     text = out.read_text() if out.exists() else ""
-    out.write_text(replace_section(text, workflows.TITLE, section, workflows.SUMMARY_PREFIX, line))
+    out.write_text(replace_section(text, title, section, prefix, line))
     print(f"{line}\nwrote {out}", file=sys.__stderr__)
 
 

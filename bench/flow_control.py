@@ -35,6 +35,10 @@ from sqs_tasks.limits.gate import RATE, RESERVATION_GRACE, Gate, Held, LimitRef,
 from sqs_tasks.testing import delete_done
 from sqs_tasks.worker.disposition import visibility_seconds
 
+TITLE = (
+    "## 12. Flow control: the price of each option, and waiting under a saturated limit (issue 17)"
+)
+SUMMARY_PREFIX = "- **Flow control**"
 LIMITS_TABLE = "app-test-rate-limits"  # tests/aws_resources.py, as the benchmarks run
 LEASE_SECONDS = 900.0  # a worker's lease lasts until its invocation's hard end
 
@@ -71,20 +75,36 @@ class Saturation:
 def measure_options(tasks: int) -> list[OptionCost]:
     from bench import flow_tasks  # declares tasks: Django's settings must be ready
 
+    keys = flow_tasks.KEYS
     options = {
-        "no option": (flow_tasks.plain, "default"),
-        "rate limit (not reached)": (flow_tasks.rated, "default"),
-        "concurrency key (not reached)": (flow_tasks.keyed, "default"),
-        "message group (fair queue)": (flow_tasks.grouped, "default"),
-        "priority lane (express)": (flow_tasks.plain.using(priority=50), "default-express"),
+        "no option": (flow_tasks.plain, "default", 0),
+        "rate limit (not reached)": (flow_tasks.rated, "default", 0),
+        "concurrency key (not reached, its keys in use)": (flow_tasks.keyed, "default", keys),
+        "message group (fair queue)": (flow_tasks.grouped, "default", 0),
+        "priority lane (express)": (flow_tasks.plain.using(priority=50), "default-express", 0),
     }
-    return [_option_cost(name, task, queue, tasks) for name, (task, queue) in options.items()]
+    costs = [
+        _option_cost(name, task, queue, tasks, warm_up=warm)
+        for name, (task, queue, warm) in options.items()
+    ]
+    # Once per key: the first task on a key also makes its counter item.
+    first = _option_cost(FIRST_USE, flow_tasks.keyed, "default", keys)
+    return [*costs, first]
 
 
-def _option_cost(name: str, task: Any, queue: str, tasks: int) -> OptionCost:
+FIRST_USE = "concurrency key, a key's first use (once per key)"
+
+
+def _option_cost(name: str, task: Any, queue: str, tasks: int, warm_up: int = 0) -> OptionCost:
+    """The requests of `tasks` calls, after `warm_up` calls that are not counted (they
+    make what a running system already has, such as a concurrency key's counter)."""
     with inprocess.mocked_aws() as urls:
         queue_url = urls[queue]
         arn = inprocess.arn_of(queue_url)
+        if warm_up:
+            task.enqueue_many([((n,), {}) for n in range(warm_up)])
+            _run_until_empty(queue_url, arn)
+            aws.reset_clients()  # made again inside the count, where it sees them
         # The ARN's lookup may have made the SQS client before counting began: watch it too.
         with counting(aws.client("sqs"), keep_params=True) as counter:
             results = task.enqueue_many([((n,), {}) for n in range(tasks)])
@@ -259,18 +279,17 @@ def render(costs: list[OptionCost], saturations: list[Saturation], tasks: int) -
     doc = (__doc__ or "").split("\n\n", 1)[-1]
     return "\n\n".join(
         [
-            "## 12. Flow control: the price of each option, and waiting under a saturated "
-            "limit (issue 17)",
+            TITLE,
             " ".join(doc.split()),
             f"### Requests per task ({tasks:,} tasks each, limits not reached)",
             "\n".join(rows),
             "A rate limit is one conditional UpdateItem per start. A concurrency key is one "
             "UpdateItem to take the place, and gives it back inside the outcome's write: the "
             "same request, made a TransactWriteItems (two write units per item it writes). "
-            "The first use of a key also makes its counter item (a PutItem and a retried "
-            "UpdateItem, once per key: here 10 keys over the tasks, +0.2 a task; nothing "
-            "once the key exists). A message group and a lane cost nothing: SQS's own "
-            "fields and queues.",
+            "The first task on a key also makes the key's counter item (its UpdateItem finds "
+            "no item, and a PutItem makes it holding the task's place: the last row, once "
+            "per key, measured over as many tasks as keys). A message group and a lane cost "
+            "nothing: SQS's own fields and queues.",
             "### Waiting under a saturated limit",
             "\n".join(waits),
             "Extra wait is each start against the same start on the ideal schedule. A task "
@@ -293,11 +312,14 @@ def render(costs: list[OptionCost], saturations: list[Saturation], tasks: int) -
 
 def summary_line(costs: list[OptionCost], saturations: list[Saturation]) -> str:
     plain = costs[0]
-    extra = max(cost.requests - plain.requests for cost in costs)
+    steady = [cost for cost in costs if cost.option != FIRST_USE]
+    extra = max(cost.requests - plain.requests for cost in steady)
+    (first,) = [cost for cost in costs if cost.option == FIRST_USE]
     rate = saturations[0]
     return (
-        f"- **Flow control**: at most {extra:+.2f} AWS requests per task for any option "
-        f"(goal ≤ 1); a saturated {rate.scenario.split(',')[0]} starts its last task "
+        f"{SUMMARY_PREFIX}: at most {extra:+.2f} AWS requests per task for any option "
+        f"(goal ≤ 1; a concurrency key's first use {first.requests - plain.requests:+.2f}, "
+        f"once per key); a saturated {rate.scenario.split(',')[0]} starts its last task "
         f"{rate.actual_seconds - rate.ideal_seconds:.1f} s after the ideal "
         f"({rate.extra_wait_mean:.2f} s extra wait on average)."
     )

@@ -216,7 +216,7 @@ class Counters:
             .set_path("holders", task_id, round(until, 3))
             .set("last_taken", round(now, 3))
             .when(
-                # No map yet (the first place ever): the SET then fails, and _create makes it.
+                # No counter yet (the first place ever): the SET fails; _create makes it.
                 "attribute_not_exists(#holders) OR size(#holders) < :limit "
                 "OR attribute_exists(#holders.#task)",
                 names={"task": task_id},
@@ -234,27 +234,36 @@ class Counters:
                 )
             except db.exceptions.ConditionalCheckFailedException as error:
                 old = from_item(error.response.get("Item") or {})
-                if "holders" not in old:  # the first place ever taken: make the map
-                    self._create(item_id)
-                    continue
-                return None, old
+                if "holders" in old:
+                    return None, old
             except db.exceptions.ClientError as error:
                 if "document path" not in str(error):
                     raise
-                self._create(item_id)
-                continue
-            held = task_id in (from_item(response.get("Attributes") or {}).get("holders") or {})
-            return held, {}
+            else:
+                holders = from_item(response.get("Attributes") or {}).get("holders") or {}
+                return task_id in holders, {}
+            # No counter yet (the first place ever taken under this key): make it, holding
+            # this place, unless another worker made it first (then take a place in it).
+            if self._create(item_id, task_id, until, now):
+                return False, {}
         raise RuntimeError(f"could not take a place under {item_id}")
 
-    def _create(self, item_id: str) -> None:
+    def _create(self, item_id: str, task_id: str, until: float, now: float) -> bool:
+        """Make the counter with this one place in it; False if it exists already."""
         db = self._db
-        with contextlib.suppress(db.exceptions.ConditionalCheckFailedException):
-            db.put_item(  # unless another worker made it first
+        try:
+            db.put_item(
                 TableName=self.table_name,
-                Item={"id": {"S": item_id}, "holders": {"M": {}}},
+                Item={
+                    "id": {"S": item_id},
+                    "holders": {"M": {task_id: {"N": str(round(until, 3))}}},
+                    "last_taken": {"N": str(round(now, 3))},
+                },
                 ConditionExpression="attribute_not_exists(id)",
             )
+        except db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def _evict(self, item_id: str, expired: dict[str, float]) -> None:
         """Take back places whose leases ended, if they still hold the lease we read."""

@@ -403,6 +403,25 @@ def test_one_extra_request_per_limited_task_when_the_limit_is_not_reached():
     assert sorted(concurrency_calls) == ["TransactWriteItems", "UpdateItem", "UpdateItem"]
 
 
+def test_a_keys_first_task_makes_its_counter_holding_its_place():
+    """A new key's UpdateItem finds no counter; the PutItem that makes it holds the place."""
+    calls: list[str] = []
+    aws_clients.events("dynamodb").register(
+        "provide-client-params.dynamodb.*",
+        lambda params, model, **kw: (
+            calls.append(model.name) if params.get("TableName") == TABLE else None
+        ),
+    )
+    limit_tasks.one_per_account.enqueue("a-new-account", "first")
+    drain_queue("default")
+    assert calls == ["UpdateItem", "PutItem"]  # its place is given back with the outcome
+    item = aws_clients.client("dynamodb").get_item(
+        TableName=TABLE,
+        Key={"id": {"S": "concurrency:tests.limit_tasks.one_per_account:a-new-account"}},
+    )["Item"]
+    assert item["holders"] == {"M": {}} and "last_taken" in item
+
+
 @pytest.mark.parametrize(
     "limits",
     [["no-such-limit"], [object()], [Concurrency(1, key=lambda x: x["no such key"])]],
