@@ -75,6 +75,7 @@ def moto_requests_serialised(monkeypatch):
     monkeypatch.setattr(BotocoreStubber, "__call__", serialised)
 
 
+@pytest.mark.volume
 @pytest.mark.slow
 @pytest.mark.usefixtures("moto_requests_serialised")
 def test_fifty_tasks_on_one_key_never_two_at_once(transactional_db):
@@ -92,6 +93,7 @@ def test_fifty_tasks_on_one_key_never_two_at_once(transactional_db):
         assert default_task_backend.results.get(result.id).attempts == 1  # waiting is free
 
 
+@pytest.mark.volume
 def test_a_rate_over_a_minute_of_virtual_time_across_five_workers():
     """Five workers (each its own view of the counter) try to start as soon as they may,
     for sixty virtual seconds, under 10 a second."""

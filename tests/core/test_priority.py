@@ -21,6 +21,7 @@ def one_round(queue_url: str) -> None:
         delete_done(queue_url, messages, handler(event_for(queue_url, messages), LambdaContext()))
 
 
+@pytest.mark.volume
 @pytest.mark.slow
 def test_a_priority_100_task_behind_a_thousand_default_ones_starts_first():
     behind = sample_tasks.add.enqueue_many([((n, n), {}) for n in range(1000)])

@@ -412,6 +412,7 @@ def test_a_fan_out_cut_short_is_finished_by_the_redelivery():
     assert t.CALLS.count("numbers(33)") == 1 and len(t.CALLS) == 1 + 33 + 1
 
 
+@pytest.mark.volume
 def test_a_large_map_joins_once_with_its_values_in_order():
     """The largest map that stays quick here (moto answers in milliseconds a call):
     bench.workflows runs 1,000 members end to end, with its requests and time per member."""
