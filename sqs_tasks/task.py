@@ -52,7 +52,8 @@ class SQSTask(Task):
         if limits is not None:
             # The worker runs the task as its module declares it: it knows a limit's size
             # from that declaration or from OPTIONS["LIMITS"] by name, never from here.
-            own = tuple(self.limits)
+            module_task = declared.lookup(self.module_path)  # before any using()
+            own = (*self.limits, *(getattr(module_task, "limits", ()) or ()))
             for limit in limits:
                 if not isinstance(limit, str) and not any(limit is mine for mine in own):
                     raise InvalidTask(

@@ -211,6 +211,9 @@ def test_using_refuses_a_limit_the_worker_could_not_know():
         limit_tasks.five_a_second.using(limits=[Rate(1, per="minute")])
     own = limit_tasks.five_a_second.limits
     assert limit_tasks.five_a_second.using(limits=[*own, "shared-api"]).limits[-1] == "shared-api"
+    # The module's own limits stay allowed after a using() that left them out.
+    named_only = limit_tasks.five_a_second.using(limits=["shared-api"])
+    assert named_only.using(limits=[*own]).limits == tuple(own)
 
 
 def test_a_copy_whose_reserved_attempt_died_starts_on_a_new_start(gate_clock):
