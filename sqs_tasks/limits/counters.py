@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqs_tasks import aws
-from sqs_tasks.dynamo import Update, from_item
+from sqs_tasks.dynamo import Update, from_item, to_item
 from sqs_tasks.limits.options import Concurrency, Rate
 
 # A refused task looks again after this long at most: places free when attempts end,
@@ -254,11 +254,13 @@ class Counters:
         try:
             db.put_item(
                 TableName=self.table_name,
-                Item={
-                    "id": {"S": item_id},
-                    "holders": {"M": {task_id: {"N": str(round(until, 3))}}},
-                    "last_taken": {"N": str(round(now, 3))},
-                },
+                Item=to_item(
+                    {
+                        "id": item_id,
+                        "holders": {task_id: round(until, 3)},
+                        "last_taken": round(now, 3),
+                    }
+                ),
                 ConditionExpression="attribute_not_exists(id)",
             )
         except db.exceptions.ConditionalCheckFailedException:
@@ -285,11 +287,11 @@ class Counters:
 
 def _recheck(old: dict[str, Any], holders: dict[str, float], now: float) -> float:
     """How long a refused task waits before it looks again (see the module's docstring)."""
-    soonest_lease = min(holders.values(), default=now) - now
+    wait = min(CONCURRENCY_RECHECK, min(holders.values(), default=now) - now)
     releases = float(old.get("releases", 0))
     if releases and "last_taken" in old:
         average = float(old.get("busy_seconds", 0)) / releases
         expected = float(old["last_taken"]) + average - now
         if expected > 0:  # not yet overdue (an overdue holder's end is anyone's guess)
-            return max(1.0, min(CONCURRENCY_RECHECK, expected, soonest_lease))
-    return max(1.0, min(CONCURRENCY_RECHECK, soonest_lease))
+            wait = min(wait, expected)
+    return max(1.0, wait)

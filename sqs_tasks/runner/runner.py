@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cached_property, partial
 from inspect import iscoroutinefunction
 from typing import TYPE_CHECKING, Any
 
@@ -76,15 +76,13 @@ class _ItemOnce:
     def __init__(self, results: ResultStore, envelope: Envelope) -> None:
         self.results = results
         self.envelope = envelope
-        self._read: tuple[TaskItem | None] | None = None
 
-    def read(self) -> TaskItem | None:
-        if self._read is None:
-            self._read = (self.results.get(self.envelope.task_id),)
-        return self._read[0]
+    @cached_property
+    def item(self) -> TaskItem | None:
+        return self.results.get(self.envelope.task_id)
 
     def startable(self) -> bool:
-        verdict_now = verdict.judge(self.read(), self.envelope.copy, time.time())
+        verdict_now = verdict.judge(self.item, self.envelope.copy, time.time())
         return isinstance(verdict_now, verdict.Due)
 
 
@@ -132,7 +130,7 @@ class TaskRunner:
             )
             match admitted:
                 case NotStartable():
-                    return self.judge_copy(envelope, item.read(), timezone.now())
+                    return self.judge_copy(envelope, item.item, timezone.now())
                 case Held(wait=wait, reason=reason, reserved=reserved):
                     # Waiting is not failing: no attempt spent.
                     self.results.note_waiting(
