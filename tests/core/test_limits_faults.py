@@ -3,11 +3,14 @@ failed before its fix). The invariant: every attempt that starts under a rate us
 exactly one counted start, and a pause holds every start."""
 
 import contextlib
+import time
 
 import pytest
 from django.tasks import default_task_backend
 
 from sqs_tasks import aws as aws_clients
+from sqs_tasks.limits import Concurrency
+from sqs_tasks.limits.counters import Admitted, Refused
 from sqs_tasks.limits.gate import Admission, Held, refs_for
 from sqs_tasks.testing import deliver, drain_queue, receive_batch
 from tests import limit_tasks
@@ -220,8 +223,6 @@ def test_a_copy_whose_reserved_attempt_died_starts_on_a_new_start(gate_clock):
     """The attempt a reservation started dies with its worker (its claim marked the
     reservation spent). The copy comes back when the lease has ended, long after its
     reservation: it takes a new start, and that claim is not refused for the spent one."""
-    import time
-
     from django.utils import timezone
 
     result = _reserve_for_c(gate_clock)
@@ -295,8 +296,6 @@ def test_an_unnamed_concurrency_and_rate_on_one_task_are_both_enforced(gate_cloc
     task = limit_tasks.one_at_a_time_and_rated
     refs = refs_for(task, gate.named, ("k",), {})
     assert {r.kind for r in refs} == {"concurrency", "rate"}
-    import time
-
     first = gate.admit(task, "t1", refs, time.time() + 600)  # leases: real time
     assert isinstance(first, Admission)
     gate_clock.now += 10  # the rate allows another start; t1 still holds the key's place
@@ -311,11 +310,7 @@ def test_a_waiter_does_not_poll_every_second_while_a_long_holder_overruns_the_av
     waiter polls each second (a receive, a conditional write, an item read, note_waiting,
     a visibility change, and a fresh copy every other time) for up to a whole average,
     5x the CONCURRENCY_RECHECK pace the guess was meant to improve on."""
-    import time
-
     from sqs_tasks import aws as aws_clients
-    from sqs_tasks.limits import Concurrency
-    from sqs_tasks.limits.counters import Refused
 
     counters = default_task_backend.gate.counters
     place, limit = "concurrency:long", Concurrency(1)
@@ -336,3 +331,30 @@ def test_a_waiter_does_not_poll_every_second_while_a_long_holder_overruns_the_av
     refused, _ = counters.acquire(place, limit, "waiter", lease)
     assert isinstance(refused, Refused)
     assert refused.wait > 1.0, "an overdue holder makes every waiter poll each second"
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_two_workers_making_a_new_keys_counter_at_once_share_it(monkeypatch, limit):
+    """Both find no counter; the other's PutItem lands first, ours is refused and takes a
+    place in the counter the other made, as any later task would: one place each, never
+    over the limit."""
+    from sqs_tasks.limits.counters import Counters
+
+    counters = default_task_backend.gate.counters
+    original = Counters._create
+
+    def the_other_first(self, item_id, task_id, until, now):
+        assert original(self, item_id, "the-other", until, now)
+        return original(self, item_id, task_id, until, now)
+
+    monkeypatch.setattr(Counters, "_create", the_other_first)
+    place, lease = f"concurrency:race-{limit}", time.time() + 600
+    outcome, held = counters.acquire(place, Concurrency(limit), "ours", lease)
+    item = aws_clients.client("dynamodb").get_item(
+        TableName="app-test-rate-limits", Key={"id": {"S": place}}, ConsistentRead=True
+    )["Item"]
+    holders = set(item["holders"]["M"])
+    if limit == 1:
+        assert isinstance(outcome, Refused) and holders == {"the-other"}
+    else:
+        assert isinstance(outcome, Admitted) and not held and holders == {"the-other", "ours"}
