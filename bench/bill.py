@@ -201,6 +201,9 @@ def requests_quantities(requests: Counter[tuple[str, str]], metrics_read: int) -
         elif service == "dynamodb":
             if operation in ("PutItem", "UpdateItem", "DeleteItem"):
                 q.dynamodb_wru += n
+            elif operation == "BatchExecuteStatement":
+                # Up to 25 writes a request: its count alone cannot say how many.
+                raise ValueError("a count of BatchExecuteStatement requests cannot be priced")
             elif operation == "Query":
                 q.dynamodb_rru += n * 0.5  # an index is read eventually consistent
             else:

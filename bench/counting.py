@@ -22,6 +22,8 @@ from typing import Any
 
 import botocore.session
 
+from stack.emulator_dynamodb import inserted_item
+
 Operation = tuple[str, str]  # (service, operation), e.g. ("sqs", "SendMessageBatch")
 
 # Time spent by the benchmark's own hooks (bench.items reads items back): per thread, so a
@@ -32,6 +34,34 @@ _hooks_total = [0.0]
 
 SQS_CHUNK = 64 * 1024  # SQS bills each 64 KB of a request's payload as one request
 _SINGLE_WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
+
+
+def inserted_keys(params: dict[str, Any], table: str, key: str) -> list[str] | None:
+    """The keys of the items a BatchExecuteStatement of INSERTs into `table` writes, in
+    order; None if it is anything else."""
+    inserted = [inserted_item(statement) for statement in params.get("Statements", [])]
+    if not inserted or not all(each and each[0] == table for each in inserted):
+        return None
+    return [each[1][key]["S"] for each in inserted if each]
+
+
+def statement_outcomes(
+    operation: str, status_code: int, parsed: dict[str, Any], count: int
+) -> list[str]:
+    """For each item a write request named: "written", "refused" (a conditional write
+    whose condition failed: billed all the same) or "" (not carried out)."""
+    if operation == "BatchExecuteStatement":
+        if status_code != 200:
+            return [""] * count
+        codes = [answer.get("Error", {}).get("Code") for answer in parsed["Responses"]]
+        return [
+            "written" if code is None else "refused" if code == "DuplicateItem" else ""
+            for code in codes
+        ]
+    if status_code == 200:
+        return ["written"]
+    refused = parsed.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return ["refused" if refused else ""]
 
 
 class RequestCounter:
@@ -92,6 +122,9 @@ class RequestCounter:
         if operation in _SINGLE_WRITES:
             self.dynamodb_writes += 1
             self.dynamodb_puts += operation == "PutItem"
+        elif operation == "BatchExecuteStatement":  # the outbox's INSERTs, one item each
+            self.dynamodb_writes += len(params["Statements"])
+            self.dynamodb_puts += len(params["Statements"])
         elif operation == "BatchWriteItem":
             requests = [r for rs in params.get("RequestItems", {}).values() for r in rs]
             self.dynamodb_writes += len(requests)

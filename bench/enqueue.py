@@ -1,8 +1,8 @@
 """`python -m bench.enqueue N`: enqueue N no-op tasks from a process configured like the
 system under test (its environment decides the backend), as fast as the backend allows.
 
-Ours has `enqueue_many` (one outbox INSERT, PutItems, SendMessageBatch); a backend without it gets
-one `enqueue` per task inside one transaction (django-tasks-db: one INSERT each).
+Ours has `enqueue_many` (one outbox INSERT, BatchExecuteStatement, SendMessageBatch); a backend
+without it gets one `enqueue` per task inside one transaction (django-tasks-db: one INSERT each).
 """
 
 import sys

@@ -18,6 +18,7 @@ from bench.tasks import noop
 from sqs_tasks import aws, queues
 from sqs_tasks.lambda_events import LambdaContext, sqs_event
 from sqs_tasks.testing import queue_arn, receive_batch
+from stack import emulator_dynamodb
 from tests.aws_resources import create_resources
 
 REGION = "us-east-1"
@@ -30,6 +31,7 @@ def mocked_aws() -> Iterator[dict[str, str]]:
     test suite makes them); yields the queue URLs by name."""
     aws.reset_clients()
     queues.clear_caches()
+    emulator_dynamodb.install()
     try:
         with mock_aws():
             yield create_resources(boto3.session.Session(region_name=REGION))
@@ -39,8 +41,8 @@ def mocked_aws() -> Iterator[dict[str, str]]:
 
 
 def enqueue(count: int) -> list[str]:
-    """Bulk-enqueue `count` no-op tasks (an outbox row and a PutItem each, SendMessageBatch
-    in 10s)."""
+    """Bulk-enqueue `count` no-op tasks (an outbox row each, their items 25 a request,
+    SendMessageBatch in 10s)."""
     return [result.id for result in noop.enqueue_many([((), {})] * count)]
 
 

@@ -7,8 +7,9 @@ test writes back, right after the write (with a client of its own, which nothing
 counts), and applies DynamoDB's rules to the two states:
 
 - a write costs one write unit per 1 KB of the larger of the item before and after it
-  (PutItem, UpdateItem, DeleteItem alike); a conditional write that is refused still
-  costs the units of the item it was checked against (at least one);
+  (PutItem, UpdateItem, DeleteItem and each INSERT of a BatchExecuteStatement alike); a
+  conditional write that is refused (an INSERT's DuplicateItem too) still costs the
+  units of the item it was checked against (at least one);
 - a global secondary index is written when the item gains its key (a put), loses it (a
   delete), changes it (both), or keeps it while a projected attribute changes (a put):
   each costs one write unit per 1 KB of the index entry (its keys, the table's key and
@@ -25,11 +26,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.counting import hook_time
+from bench.counting import hook_time, inserted_keys, statement_outcomes
 from bench.pricing import WRU_BYTES, item_bytes
 
 Item = dict[str, dict[str, Any]]
-_WRITES = ("PutItem", "UpdateItem", "DeleteItem")
+_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchExecuteStatement")
 
 
 @dataclass(frozen=True)
@@ -88,32 +89,50 @@ class ItemWatch:
         with hook_time():
             self._note(params, context)
 
-    def _after(self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_):
+    def _after(
+        self,
+        event_name: str,
+        http_response: Any,
+        parsed: dict[str, Any],
+        context: dict[str, Any],
+        **_: Any,
+    ) -> None:
         with hook_time():
-            self._count(http_response.status_code, parsed, context)
+            operation = event_name.rsplit(".", 1)[1]
+            self._count(operation, http_response.status_code, parsed, context)
 
     def _note(self, params: dict[str, Any], context: dict[str, Any]) -> None:
-        if params.get("TableName") != self.table:
+        keys = inserted_keys(params, self.table, self.key)  # a batch's INSERTs
+        if keys is None and params.get("TableName") == self.table:
+            key = (params.get("Key") or params.get("Item") or {}).get(self.key, {}).get("S")
+            keys = [key] if key is not None else None
+        if keys is None:
             return
-        key = (params.get("Key") or params.get("Item") or {}).get(self.key, {}).get("S")
-        if key is not None:
-            context["bench_item_key"] = key
+        context["bench_item_keys"] = keys
+        for key in keys:
             with self._lock:
                 known = key in self._items
             if not known:  # an item written before the watch began: its state now
                 self._remember(key, self._read(key))
 
-    def _count(self, status_code: int, parsed: dict[str, Any], context: dict[str, Any]) -> None:
-        key = context.get("bench_item_key")
-        if key is None:
+    def _count(
+        self, operation: str, status_code: int, parsed: dict[str, Any], context: dict[str, Any]
+    ) -> None:
+        keys = context.get("bench_item_keys")
+        if keys is None:
             return
+        outcomes = statement_outcomes(operation, status_code, parsed, len(keys))
+        for key, outcome in zip(keys, outcomes, strict=True):
+            if outcome:
+                self._count_one(key, outcome)
+
+    def _count_one(self, key: str, outcome: str) -> None:
         with self._lock:
             before = self._items.get(key)
-        if status_code != 200:
-            if parsed.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                with self._lock:
-                    self.cost.refused += 1
-                    self.cost.table_units += units(item_bytes(before or {}))
+        if outcome == "refused":
+            with self._lock:
+                self.cost.refused += 1
+                self.cost.table_units += units(item_bytes(before or {}))
             return
         after = self._read(key)
         with self._lock:

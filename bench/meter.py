@@ -13,7 +13,7 @@ caller checks that no item is in one.
 Time. moto answers in-process, in a time that says nothing about AWS (milliseconds, more
 on a loaded machine). So an invocation is billed as the CPU time of the thread that runs
 it, less the time inside its AWS calls and in these hooks, plus pricing.ASSUMED_ROUND_TRIP
-per call; calls made on other threads (outbox.deliver's parallel PutItems) overlap, and
+per call; calls made on other threads (outbox.deliver's parallel requests) overlap, and
 are billed as a round trip per PUT_THREADS of them.
 """
 
@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from bench.counting import RequestCounter
+from bench.counting import RequestCounter, inserted_keys, statement_outcomes
 from bench.pricing import ASSUMED_ROUND_TRIP, RRU_BYTES, WRU_BYTES, item_bytes
 from sqs_tasks.outbox import PUT_THREADS
 
@@ -83,7 +83,7 @@ class Meter:
     # -- hooks ----------------------------------------------------------------------------
 
     def _before(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
-        self._local.write = None
+        self._local.writes = None
         if self._counter is None or not self._counter.active:
             return
         started = time.thread_time()
@@ -101,23 +101,28 @@ class Meter:
         self._exclude(finished - getattr(self._local, "call_started", finished))
         with self._lock:
             self._calls[threading.get_ident() == self._main] += 1
-        write = self._local.write
-        if write is not None:
-            key, before = write
-            if http_response.status_code == 200:
-                after = self._read(key)
-                with self._lock:
-                    self.write_units += units(max(before, after), WRU_BYTES)
-                    self._sizes[key] = after
-            elif parsed.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                with self._lock:
-                    self.write_units += units(before, WRU_BYTES)
+        writes = self._local.writes
+        if writes is not None:
+            operation = event_name.split(".", 2)[2]
+            outcomes = statement_outcomes(operation, http_response.status_code, parsed, len(writes))
+            for (key, before), outcome in zip(writes, outcomes, strict=True):
+                if outcome == "written":
+                    after = self._read(key)
+                    with self._lock:
+                        self.write_units += units(max(before, after), WRU_BYTES)
+                        self._sizes[key] = after
+                elif outcome == "refused":
+                    with self._lock:
+                        self.write_units += units(before, WRU_BYTES)
         self._exclude(time.thread_time() - finished)
 
     def _price(self, operation: str, params: dict[str, Any]) -> None:
+        inserted = inserted_keys(params, self.table, "id")
         if operation in _WRITES:
             key = _key(params.get("Key") or params["Item"])
-            self._local.write = (key, self._size(key))
+            self._local.writes = [(key, self._size(key))]
+        elif operation == "BatchExecuteStatement" and inserted is not None:
+            self._local.writes = [(key, self._size(key)) for key in inserted]
         elif operation == "GetItem":
             self._add_read(params, [params["Key"]])
         elif operation == "BatchGetItem" and set(params["RequestItems"]) == {self.table}:

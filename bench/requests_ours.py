@@ -1,11 +1,10 @@
 """AWS requests per task, ours: the whole life of no-op tasks against in-process moto.
 
 Tasks go through in chunks of a hundred (enqueued, then run), enqueued two ways: in bulk
-(`enqueue_many`: one outbox INSERT, a conditional PutItem per task, SendMessageBatch in
-tens, one DELETE) or one task per `enqueue()` outside a transaction, as a web request
-does (an INSERT and a DELETE in autocommit, a PutItem and a one-entry SendMessageBatch
-each). Then
-processing in batches of ten through `functions.worker.handler`
+(`enqueue_many`: one outbox INSERT, conditional INSERTs 25 a request (BatchExecuteStatement),
+SendMessageBatch in tens, one DELETE) or one task per `enqueue()` outside a transaction, as a
+web request does (an INSERT and a DELETE in autocommit, a PutItem and a one-entry
+SendMessageBatch each). Then processing in batches of ten through `functions.worker.handler`
 with the event source mapping's own requests (ReceiveMessage, DeleteMessageBatch) counted
 as the mapping would make them, and every result read back once (`get_result`: one
 strongly consistent GetItem). Process-wide lookups (queue URLs, the dead-letter queue)
@@ -37,8 +36,8 @@ WORKER_MEMORY_MB = template_facts.function_memory("WorkerFunctiondefault")
 # run quadratic in time (not in requests: the counts are the same).
 CHUNK = 100
 PATHS = {
-    "bulk": "`enqueue_many` (one outbox INSERT and DELETE, a conditional PutItem per task in "
-    "parallel, SendMessageBatch in tens)",
+    "bulk": "`enqueue_many` (one outbox INSERT and DELETE, the items by conditional PartiQL "
+    "INSERTs 25 a request (BatchExecuteStatement), SendMessageBatch in tens)",
     "single": "one `enqueue()` per task outside a transaction, as a view does (each: an "
     "outbox INSERT, a conditional PutItem, a one-entry SendMessageBatch, a DELETE)",
 }

@@ -49,8 +49,8 @@ PATHS = {  # N: the number of members
     "once: the worker that runs make_list fans the N calls out, the member that finishes "
     "last starts combine with the N values (which checks their order); the value read once "
     "(`get_workflow`), and the join's result checked to have run once (not billed)",
-    "independent": "the same N calls by `member.enqueue_many` (a conditional PutItem "
-    "each, SendMessageBatch in tens); each value read once (`get_result`)",
+    "independent": "the same N calls by `member.enqueue_many` (conditional INSERTs 25 a "
+    "request, SendMessageBatch in tens); each value read once (`get_result`)",
 }
 
 
@@ -219,7 +219,7 @@ SUMMARY_PREFIX = "- **Workflow fan-out/fan-in**"
 
 WHERE_IT_GOES = (
     "Where the two paths differ: the fan-out creates and sends the members as "
-    "`enqueue_many` does (a conditional PutItem each, SendMessageBatch in tens), and each "
+    "`enqueue_many` does (conditional INSERTs 25 a request, SendMessageBatch in tens), and each "
     "member is claimed and recorded as an independent task is. A member's finish adds one "
     "UpdateItem per batch: the members of one join's shard (32) that finish in one SQS "
     "batch are counted in one write, after the batch has run (`RecordHandler.finish_batch`), "
@@ -266,7 +266,7 @@ def render(found: Comparison) -> str:
         "the size of the item each touches at the time (most items are under 1 KB, a few of "
         f"the workflow's hold all {n} values and take several), and an invocation's "
         "duration is the worker's own CPU time plus "
-        f"{ASSUMED_ROUND_TRIP * 1000:.0f} ms per AWS call (the fan-out's parallel PutItems "
+        f"{ASSUMED_ROUND_TRIP * 1000:.0f} ms per AWS call (the fan-out's parallel requests "
         f"as one per {PUT_THREADS}), whatever moto's answers cost on this machine. Nothing "
         "fails, so no index is written.",
         "### Requests per member\n\n" + _counts_table(found),

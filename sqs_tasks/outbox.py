@@ -16,9 +16,10 @@ is created only if absent (conditional put) and the task id is the same, so the 
 runs once. A relay never raises into the code that committed: a failure is logged,
 counted, and left to the next relay (contract 9).
 
-Items are written with conditional PutItem, one request each (in parallel for a batch),
-not BatchWriteItem: a batch write cannot be conditional, and an unconditional write from a
-relay that stalled could reset a task another relay already sent and a worker finished.
+Items are created only if absent: one task's with a conditional PutItem, a batch's with
+PartiQL INSERTs, 25 a request (several requests in parallel). BatchWriteItem would take 25
+too but cannot be conditional: a relay that stalled and wrote late could reset a task
+another relay already sent and a worker finished.
 """
 
 import contextvars
@@ -48,6 +49,7 @@ from sqs_tasks.item import (
     stored_json_from,
 )
 from sqs_tasks.models import OutboxEntry
+from sqs_tasks.results import INSERT_BATCH
 from sqs_tasks.workflows.records import WorkflowRecords, workflow_key
 
 if TYPE_CHECKING:
@@ -56,7 +58,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("sqs_tasks.outbox")
 
 RELAY_BATCH = 100  # rows one relay-outbox transaction locks and sends
-PUT_THREADS = 8  # parallel PutItems for a batch
+PUT_THREADS = 8  # parallel requests writing a batch's items
 LAST_ERROR_LIMIT = 500  # characters of a row's last_error
 MAX_PASSED_OVER = 1_000  # failed rows one relay-outbox run steps past before it gives up
 _local = threading.local()
@@ -409,22 +411,20 @@ def deliver(
     if not envelopes:
         return {}
 
-    def create(envelope: Envelope) -> TaskItem | Exception | None:
-        """The item as it was (None: created now), or why it could not be written: one
-        row's failure holds back that row only, not the batch."""
-        try:
-            return backend.results.create(new_item(backend, envelope))
-        except Exception as error:
-            logger.warning("could not write a task's item; its row stays", exc_info=True)
-            return error
-
-    if len(envelopes) == 1:  # a web request's one task: no thread to start
-        existing = [create(envelopes[0])]
+    items = [new_item(backend, envelope) for envelope in envelopes]
+    if len(items) == 1:  # a web request's one task: a PutItem, no thread to start
+        existing = _create_each(backend, items, one_by_one=True)
+    elif len(items) <= INSERT_BATCH:
+        existing = _create_each(backend, items)
     else:
-        with ThreadPoolExecutor(max_workers=min(PUT_THREADS, len(envelopes))) as pool:
+        batches = [items[i : i + INSERT_BATCH] for i in range(0, len(items), INSERT_BATCH)]
+        with ThreadPoolExecutor(max_workers=min(PUT_THREADS, len(batches))) as pool:
             # Each thread runs in a copy of this context, so aws.prompt() holds there too.
             context = contextvars.copy_context()
-            existing = list(pool.map(lambda e: context.copy().run(create, e), envelopes))
+            written = pool.map(
+                lambda batch: context.copy().run(_create_each, backend, batch), batches
+            )
+            existing = [each for batch in written for each in batch]
     unwritten = {
         envelope.task_id: f"the item write failed: {item}"
         for envelope, item in zip(envelopes, existing, strict=True)
@@ -446,6 +446,20 @@ def deliver(
     for queue_name, count in went.items():
         metrics.record_enqueued(queue_name, count)
     return unwritten | refused
+
+
+def _create_each(
+    backend: "SQSBackend", items: list[TaskItem], *, one_by_one: bool = False
+) -> list[TaskItem | Exception | None]:
+    """Each item as it was (None: created now), or why it could not be written: one item's
+    failure holds back its own row only, not the batch."""
+    try:
+        if one_by_one:
+            return [backend.results.create(items[0])]
+        return backend.results.create_many(items)
+    except Exception as error:
+        logger.warning("could not write tasks' items; their rows stay", exc_info=True)
+        return [error] * len(items)
 
 
 def _send_messages(backend: "SQSBackend", envelopes: list[Envelope]) -> dict[str, str]:

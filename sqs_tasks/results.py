@@ -22,6 +22,7 @@ else is ever written to an index, so a task that succeeds costs its three writes
 """
 
 import heapq
+import random
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,40 @@ from sqs_tasks.item import (
 # The attributes a task's attempt holds while it runs; every transition out of RUNNING
 # drops them.
 LEASE = ("lease_owner", "lease_until")
+INSERT_BATCH = 25  # statements in one BatchExecuteStatement: DynamoDB's limit
+INSERT_TRIES = 3  # requests for a batch's statements refused for a passing reason
+INSERT_BACKOFF = 0.025  # seconds; doubled each time, with full jitter
+# A statement refused for these may go through a moment later (BatchStatementError's codes).
+RETRIED_STATEMENT_ERRORS = frozenset(
+    {
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "TransactionConflict",
+    }
+)
+
+
+class StatementRefused(Exception):
+    """One statement of a batch that DynamoDB did not carry out (throttled, too large...):
+    its item was not written; the batch's others were."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+def insert_statement(table: str, item: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A PartiQL INSERT of `item` (attribute values as DynamoDB's JSON): every value a
+    parameter, so nothing in a task's arguments is ever read as PartiQL."""
+    names = ", ".join("'{}': ?".format(name.replace("'", "''")) for name in item)
+    return {
+        "Statement": f'INSERT INTO "{table}" VALUE {{{names}}}',
+        "Parameters": list(item.values()),
+        # Where DynamoDB returns the item that was there, no read back is needed.
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +237,62 @@ class ResultStore:
             existing = error.response.get("Item")
             return TaskItem.from_dynamo(existing) if existing else self.get(item.id)
         return None
+
+    def create_many(self, items: Sequence[TaskItem]) -> list[TaskItem | Exception | None]:
+        """Write up to 25 new items in one request (INSERT_BATCH), each only if absent, as
+        `create` does one; for each, in order: None (created now), the item that exists,
+        or the error that kept this one out (the others are written).
+
+        A PartiQL INSERT is the one conditional write DynamoDB takes in batches
+        (BatchWriteItem cannot be conditional, TransactWriteItems bills each write twice);
+        it costs what a PutItem costs. DynamoDB says only that an item existed
+        (DuplicateItem), so those are read back (one BatchGetItem, strongly consistent):
+        rare, a relay sending rows another relay already sent."""
+        if len(items) > INSERT_BATCH:
+            raise ValueError(f"at most {INSERT_BATCH} items a request, not {len(items)}")
+        statements = [insert_statement(self.table_name, item.to_dynamo()) for item in items]
+        results: list[TaskItem | Exception | None] = [None] * len(items)
+        unread: dict[int, str] = {}  # index -> id of an item that existed, not returned
+        pending = list(range(len(items)))
+        for attempt in range(INSERT_TRIES):
+            if not pending:
+                break
+            if attempt:
+                # botocore retries a refused request, not a refused statement: these are
+                # retried here, as it would (an INSERT that went through after all is a
+                # DuplicateItem next time, read back like any other).
+                time.sleep(random.uniform(0, INSERT_BACKOFF * 2**attempt))
+            try:
+                answers = self._db.batch_execute_statement(
+                    Statements=[statements[index] for index in pending]
+                )["Responses"]
+            except Exception:
+                if not attempt:
+                    raise
+                break  # what the first request answered stands; the rest keep their refusal
+            again: list[int] = []
+            for index, answer in zip(pending, answers, strict=True):
+                error = answer.get("Error")
+                code = (error or {}).get("Code", "")
+                if error is None:
+                    results[index] = None
+                elif code in ("DuplicateItem", "ConditionalCheckFailed"):
+                    if "Item" in error:
+                        results[index] = TaskItem.from_dynamo(error["Item"])
+                    else:
+                        unread[index] = items[index].id
+                else:
+                    results[index] = StatementRefused(code, error.get("Message", ""))
+                    again += [index] if code in RETRIED_STATEMENT_ERRORS else []
+            pending = again
+        if unread:
+            found = {existing.id: existing for existing in self.get_many(list(unread.values()))}
+            for index, task_id in unread.items():
+                # Missing: deleted since (an operator); the row stays and is written again.
+                results[index] = found.get(task_id) or StatementRefused(
+                    "DuplicateItem", "the item existed, and then could not be read"
+                )
+        return results
 
     # -- attempts -----------------------------------------------------------------------
 

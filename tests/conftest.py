@@ -4,7 +4,10 @@ from moto import mock_aws
 
 from sqs_tasks import aws as aws_clients
 from sqs_tasks import queues
+from stack import emulator_dynamodb
 from tests.aws_resources import create_resources
+
+emulator_dynamodb.install()  # what moto lacks of DynamoDB, for every test
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from stack import emulator_dynamodb
 from stack.local import logs, metrics, topology
 from stack.local.environment import (
     LOCAL_SENDER,
@@ -76,6 +77,7 @@ class LocalSystem:
 
     def start(self) -> None:
         quiet_emulator()
+        emulator_dynamodb.install()
         self.paths.root.mkdir(parents=True, exist_ok=True)
         env = local_environment(self.paths, self.aws_port, self.web_port)
         os.environ.update(env)

@@ -19,6 +19,7 @@ from django.tasks import TaskResultStatus
 
 from sqs_tasks.item import FAILED, FINISHED, SUCCESSFUL, TaskItem
 from sqs_tasks.runner.retry import MAX_VISIBILITY
+from stack import emulator_dynamodb
 
 LOST_ATTEMPT = "sqs_tasks.exceptions.WorkerLost"
 SLACK = 0.1  # seconds: an AWS call's virtual latency between reading the clock and writing
@@ -102,12 +103,17 @@ class Ledger:
         run.ended, run.returned, run.error = now, returned, error
 
     def observe_write(
-        self, operation: str, params: dict, now: float, last_run: BodyRun | None
+        self, operation: str, params: dict, parsed: dict, now: float, last_run: BodyRun | None
     ) -> None:
         """A DynamoDB call that took effect, as the table saw it."""
-        if operation == "PutItem" and "not_before" in params.get("Item", {}):
-            task_id = params["Item"]["id"]["S"]
-            self.gates[task_id].append((now, float(params["Item"]["not_before"]["N"]), "enqueue"))
+        if operation == "PutItem":
+            self._created(params.get("Item", {}), now)
+            return
+        if operation == "BatchExecuteStatement":  # a batch's INSERTs: those that went
+            for statement, answer in zip(params["Statements"], parsed["Responses"], strict=True):
+                inserted = emulator_dynamodb.inserted_item(statement)
+                if inserted and "Error" not in answer:
+                    self._created(inserted[1], now)
             return
         if operation != "UpdateItem":
             return
@@ -126,6 +132,11 @@ class Ledger:
             and last_run.recorded is None
         ):
             last_run.recorded = status
+
+    def _created(self, item: dict, now: float) -> None:
+        if "not_before" in item:  # a task's item (not a workflow's record)
+            task_id = item["id"]["S"]
+            self.gates[task_id].append((now, float(item["not_before"]["N"]), "enqueue"))
 
     # -- the audit ----------------------------------------------------------------------
 

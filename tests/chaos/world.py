@@ -724,7 +724,7 @@ class World:
     def _observe(self, operation: str, params: dict, parsed: dict) -> None:
         process = self.simulation.current()
         self.ledger.observe_write(
-            operation, params, self.simulation.now, process.last_run if process else None
+            operation, params, parsed, self.simulation.now, process.last_run if process else None
         )
 
     # -- the end ------------------------------------------------------------------------------

@@ -84,9 +84,9 @@ def test_bulk_enqueue_uses_batch_apis(aws):
 
     assert len({r.id for r in results}) == 30
     assert calls.count("SendMessageBatch") == 3
-    # One conditional PutItem per task: a batch write cannot be conditional (outbox.py).
-    assert calls.count("PutItem") == 30
-    assert "SendMessage" not in calls and "BatchWriteItem" not in calls
+    # Conditional INSERTs, 25 a request: BatchWriteItem cannot be conditional (outbox.py).
+    assert calls.count("BatchExecuteStatement") == 2
+    assert not {"SendMessage", "PutItem", "BatchWriteItem"} & set(calls)
     assert count(aws["default"]) == 30
     assert default_task_backend.get_result(results[-1].id).status == TaskResultStatus.READY
 

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
@@ -22,9 +24,9 @@ from moto.server import ThreadedMotoServer
 from sqs_tasks import aws as aws_clients
 from sqs_tasks import outbox
 from sqs_tasks.models import OutboxEntry
-from sqs_tasks.results import ResultStore
 from sqs_tasks.tasks import relay_outbox
 from sqs_tasks.testing import drain_queue
+from stack import emulator_dynamodb
 from tests import sample_tasks
 from tests.aws_resources import create_resources
 from tests.helpers import count, sqs
@@ -330,23 +332,17 @@ def test_a_process_that_commits_and_dies_at_once_still_runs_its_task(
 
 
 def test_a_refused_item_write_holds_back_its_own_row_only(aws):
-    """Found by the chaos test. A relay writes each row's item (a conditional PutItem) and
-    sends the messages; one PutItem refused (throttled, after botocore's retries) failed the
-    whole batch, so no row of it was sent. A batch is up to 100 rows: under a steady throttle
-    of a few percent, nearly every batch failed, and the outbox stopped draining."""
+    """Found by the chaos test. A relay writes each row's item and sends the messages; one
+    write refused (throttled) failed the whole batch, so no row of it was sent. A batch is
+    up to 100 rows: under a steady throttle of a few percent, nearly every batch failed,
+    and the outbox stopped draining. Here DynamoDB refuses one statement of a batch of
+    INSERTs (each statement succeeds or fails on its own)."""
     sample_tasks.CALLS.clear()
     with mock.patch.object(outbox, "relay"):  # the committing process relays nothing
         results = sample_tasks.records_call.enqueue_many([((tag,), {}) for tag in "abc"])
     refused_id = results[1].id
-    create = ResultStore.create
 
-    def refusing(store, item):  # on every thread's backend: the relay puts in parallel
-        if item.id == refused_id:
-            error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}
-            raise ClientError(error, "PutItem")
-        return create(store, item)
-
-    with mock.patch.object(ResultStore, "create", autospec=True, side_effect=refusing):
+    with refusing_inserts(lambda task_id: task_id == refused_id, "ThrottlingError"):
         report = outbox.relay_all(default_task_backend, budget_seconds=10)
     assert sorted(report.sent) == sorted([results[0].id, results[2].id])
     (row,) = OutboxEntry.objects.all()
@@ -354,6 +350,22 @@ def test_a_refused_item_write_holds_back_its_own_row_only(aws):
     relay_outbox.call()
     drain_queue("default")
     assert sorted(sample_tasks.CALLS) == ["a", "b", "c"]
+
+
+@contextmanager
+def refusing_inserts(refuse: Callable[[str], bool], code: str) -> Iterator[None]:
+    """DynamoDB refuses the INSERT statements of the task ids `refuse` picks, with `code`
+    (one statement of a batch, as AWS can); the others go through."""
+    insert = emulator_dynamodb._insert
+
+    def refusing(backend, statement):
+        found = emulator_dynamodb.inserted_item(statement)
+        if found and refuse(found[1]["id"]["S"]):
+            return {"Error": {"Code": code, "Message": "refused by the test"}}
+        return insert(backend, statement)
+
+    with mock.patch.object(emulator_dynamodb, "_insert", refusing):
+        yield
 
 
 # -- review (issue 13): sequences that break contract 9 -----------------------------------

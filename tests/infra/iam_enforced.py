@@ -12,7 +12,9 @@ would make it refuse what AWS allows, or allow too much, and are closed here:
   follow the stack's conditions) and stores the second as JSON.
 - moto names a batch call's action after its operation (`sqs:SendMessageBatch`); AWS
   authorises it with the single call's action (`sqs:SendMessage`): `BATCH_ACTIONS`; and a
-  DynamoDB transaction item by item, with each item's action: `TRANSACT_ACTIONS`. And it
+  DynamoDB transaction item by item, with each item's action: `TRANSACT_ACTIONS`, and a
+  PartiQL batch statement by statement, with each verb's action (`dynamodb:PartiQLInsert`
+  on the table it names): `PARTIQL_VERBS`. And it
   prefixes CloudWatch's actions `monitoring:`, its signing name, not `cloudwatch:`.
 - moto checks DynamoDB, Secrets Manager and SES requests, and SQS's GetQueueUrl, against
   the resource "*", which no resource-scoped statement matches: `_resources_of` names the
@@ -20,6 +22,7 @@ would make it refuse what AWS allows, or allow too much, and are closed here:
 """
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,6 +58,10 @@ TRANSACT_ACTIONS = {
     "ConditionCheck": "ConditionCheckItem",
     "Get": "GetItem",
 }
+
+
+# PartiQL is authorised by what each statement does, not by the operation (ql-iam).
+PARTIQL_VERBS = ("Insert", "Select", "Update", "Delete")
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,8 +255,21 @@ def _authorisations(request: IAMRequestBase, action: str, resource: str) -> list
             table = f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{detail['TableName']}"
             pairs.append((f"dynamodb:{TRANSACT_ACTIONS[kind]}", table))
         return pairs
+    if action in ("dynamodb:BatchExecuteStatement", "dynamodb:ExecuteStatement"):
+        body = json.loads(request._body)
+        statements = body.get("Statements") or [body]
+        return [_partiql_authorisation(request._region, s["Statement"]) for s in statements]
     action = BATCH_ACTIONS.get(action, action)
     return [(action, each) for each in (_resources_of(request) if resource == "*" else [resource])]
+
+
+def _partiql_authorisation(region: str, statement: str) -> tuple[str, str]:
+    """A PartiQL statement is authorised by its verb (PartiQLInsert, ...) on its table."""
+    verb = statement.split(None, 1)[0].capitalize()
+    table = re.search(r'(?:INTO|FROM|UPDATE)\s+"?([\w.-]+)"?', statement, re.I)
+    if verb not in PARTIQL_VERBS or table is None:
+        raise ValueError(f"not a PartiQL statement these tests know: {statement[:80]}")
+    return f"dynamodb:PartiQL{verb}", f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{table[1]}"
 
 
 def _resources_of(request: IAMRequestBase) -> list[str]:

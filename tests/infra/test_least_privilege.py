@@ -58,6 +58,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from io import StringIO
 from types import SimpleNamespace
+from unittest import mock
 
 import boto3
 import pytest
@@ -70,6 +71,8 @@ from moto.sqs.models import sqs_backends
 
 from functions.scheduler import handler
 from functions.worker import handler as worker_handler
+from sqs_tasks import outbox
+from sqs_tasks.envelope import Envelope
 from sqs_tasks.infra.task_queues import queue_names
 from sqs_tasks.lambda_events import LambdaContext
 from sqs_tasks.models import OutboxEntry
@@ -233,6 +236,40 @@ def test_the_web_role_enqueues_on_every_queue_and_reads_results(stack, as_role):
     assert statuses == dict.fromkeys(ids, TaskResultStatus.READY)
     for name in ids:
         assert messages_in(session, roles.queues[name].url) == 1, name
+
+
+def test_the_web_role_enqueues_a_batch(stack, as_role):
+    """enqueue_many writes its items with PartiQL INSERTs (dynamodb:PartiQLInsert)."""
+    session, _, roles = stack
+    adds, _ = sqs_queues()["default"]
+    with acting_as(as_role("web")):
+        results = adds.enqueue_many([((n, n), {}) for n in range(30)])
+    assert not OutboxEntry.objects.exists(), "the relay after the commit failed"
+    assert messages_in(session, roles.queues["default"].url) == 30
+    statuses = {default_task_backend.get_result(r.id).status for r in results}
+    assert statuses == {TaskResultStatus.READY}
+
+
+def test_relay_outbox_relays_a_batch_left_behind_as_its_worker(stack, as_role):
+    """Rows a committing process left (it died before its relay), and rows a relay sent
+    before dying (their items exist: DuplicateItem, then read back), relayed by
+    relay-outbox on the worker of its queue."""
+    session, _, roles = stack
+    adds, _ = sqs_queues()["default"]
+    with mock.patch.object(outbox, "relay"):
+        results = adds.enqueue_many([((n, n), {}) for n in range(30)])
+    outbox.deliver(
+        default_task_backend,
+        [Envelope.from_json(r.envelope) for r in OutboxEntry.objects.all()[:10]],
+    )
+    queue = periodic_tasks.get("relay-outbox").task.queue_name
+    with acting_as(as_role(f"worker-{queue}")):
+        report = outbox.relay_all(default_task_backend, budget_seconds=30)
+    assert (len(report.sent), report.failed) == (30, [])
+    assert messages_in(session, roles.queues["default"].url) == 40  # ten went twice
+    assert {default_task_backend.get_result(r.id).status for r in results} == {
+        TaskResultStatus.READY
+    }
 
 
 def test_each_worker_role_runs_a_batch_from_its_queue(stack, as_role):
