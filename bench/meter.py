@@ -14,7 +14,8 @@ Time. moto answers in-process, in a time that says nothing about AWS (millisecon
 on a loaded machine). So an invocation is billed as the CPU time of the thread that runs
 it, less the time inside its AWS calls and in these hooks, plus pricing.ASSUMED_ROUND_TRIP
 per call; calls made on other threads (outbox.deliver's parallel requests) overlap, and
-are billed as a round trip per PUT_THREADS of them.
+are billed as a round trip per WRITE_THREADS of them (rounded up: a few in parallel take
+one round trip).
 """
 
 import math
@@ -25,7 +26,7 @@ from typing import Any
 
 from bench.counting import RequestCounter, inserted_keys, statement_outcomes
 from bench.pricing import ASSUMED_ROUND_TRIP, RRU_BYTES, WRU_BYTES, item_bytes
-from sqs_tasks.outbox import PUT_THREADS
+from sqs_tasks.outbox import WRITE_THREADS
 
 _WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
 
@@ -74,9 +75,9 @@ class Meter:
 
     def invocation_seconds(self) -> float:
         """Billed seconds since the mark: the main thread's own CPU time, and a round trip
-        per call (per PUT_THREADS calls on other threads). Marks again."""
+        per call (per WRITE_THREADS calls on other threads). Marks again."""
         own = time.thread_time() - self._cpu_mark - self._excluded
-        trips = self._calls[True] + self._calls[False] / PUT_THREADS
+        trips = self._calls[True] + math.ceil(self._calls[False] / WRITE_THREADS)
         self.mark()
         return max(0.0, own) + trips * ASSUMED_ROUND_TRIP
 

@@ -41,7 +41,7 @@ from bench.report import table
 from bench.requests_ours import WORKER_MEMORY_MB, process
 from bench.stats import Summary
 from sqs_tasks import aws, queues
-from sqs_tasks.outbox import PUT_THREADS
+from sqs_tasks.outbox import WRITE_THREADS
 
 GOAL = 1.3  # the workflow's requests and dollars per member, over the independent tasks'
 PATHS = {  # N: the number of members
@@ -267,7 +267,7 @@ def render(found: Comparison) -> str:
         f"the workflow's hold all {n} values and take several), and an invocation's "
         "duration is the worker's own CPU time plus "
         f"{ASSUMED_ROUND_TRIP * 1000:.0f} ms per AWS call (the fan-out's parallel requests "
-        f"as one per {PUT_THREADS}), whatever moto's answers cost on this machine. Nothing "
+        f"as one per {WRITE_THREADS}), whatever moto's answers cost on this machine. Nothing "
         "fails, so no index is written.",
         "### Requests per member\n\n" + _counts_table(found),
         "### Dollars and time per member\n\n" + _dollars_table(found),

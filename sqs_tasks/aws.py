@@ -57,6 +57,11 @@ def client(service: str) -> Any:
         return _client(service, _prompt.get())
 
 
+def prompting() -> bool:
+    """Whether this context's clients are the prompt ones (see prompt)."""
+    return _prompt.get()
+
+
 @contextmanager
 def prompt() -> Iterator[None]:
     """Within this block (and in what it runs with its context: see outbox.deliver),

@@ -49,7 +49,7 @@ from sqs_tasks.item import (
     stored_json_from,
 )
 from sqs_tasks.models import OutboxEntry
-from sqs_tasks.results import INSERT_BATCH
+from sqs_tasks.results import INSERT_BATCH, ResultStore
 from sqs_tasks.workflows.records import WorkflowRecords, workflow_key
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("sqs_tasks.outbox")
 
 RELAY_BATCH = 100  # rows one relay-outbox transaction locks and sends
-PUT_THREADS = 8  # parallel requests writing a batch's items
+WRITE_THREADS = 8  # parallel requests writing a batch's items
 LAST_ERROR_LIMIT = 500  # characters of a row's last_error
 MAX_PASSED_OVER = 1_000  # failed rows one relay-outbox run steps past before it gives up
 _local = threading.local()
@@ -411,20 +411,7 @@ def deliver(
     if not envelopes:
         return {}
 
-    items = [new_item(backend, envelope) for envelope in envelopes]
-    if len(items) == 1:  # a web request's one task: a PutItem, no thread to start
-        existing = _create_each(backend, items, one_by_one=True)
-    elif len(items) <= INSERT_BATCH:
-        existing = _create_each(backend, items)
-    else:
-        batches = [items[i : i + INSERT_BATCH] for i in range(0, len(items), INSERT_BATCH)]
-        with ThreadPoolExecutor(max_workers=min(PUT_THREADS, len(batches))) as pool:
-            # Each thread runs in a copy of this context, so aws.prompt() holds there too.
-            context = contextvars.copy_context()
-            written = pool.map(
-                lambda batch: context.copy().run(_create_each, backend, batch), batches
-            )
-            existing = [each for batch in written for each in batch]
+    existing = _create_items(backend.results, [new_item(backend, e) for e in envelopes])
     unwritten = {
         envelope.task_id: f"the item write failed: {item}"
         for envelope, item in zip(envelopes, existing, strict=True)
@@ -448,18 +435,36 @@ def deliver(
     return unwritten | refused
 
 
-def _create_each(
-    backend: "SQSBackend", items: list[TaskItem], *, one_by_one: bool = False
+def _create_items(store: ResultStore, items: list[TaskItem]) -> list[TaskItem | Exception | None]:
+    """Create each item if absent: one by a PutItem (a web request's one task, no thread to
+    start), more by INSERTs 25 a request, the requests in parallel. For each: the item as
+    it was (None: created now), or why it could not be written."""
+    if len(items) == 1:
+        return _written(lambda: [store.create(items[0])], 1)
+    batches = [items[i : i + INSERT_BATCH] for i in range(0, len(items), INSERT_BATCH)]
+
+    def write(batch: list[TaskItem]) -> list[TaskItem | Exception | None]:
+        return _written(lambda: store.create_many(batch), len(batch))
+
+    if len(batches) == 1:
+        return write(batches[0])
+    with ThreadPoolExecutor(max_workers=min(WRITE_THREADS, len(batches))) as pool:
+        # Each thread runs in a copy of this context, so aws.prompt() holds there too.
+        context = contextvars.copy_context()
+        written = pool.map(lambda batch: context.copy().run(write, batch), batches)
+        return [each for batch in written for each in batch]
+
+
+def _written(
+    write: Callable[[], list[TaskItem | Exception | None]], count: int
 ) -> list[TaskItem | Exception | None]:
-    """Each item as it was (None: created now), or why it could not be written: one item's
-    failure holds back its own row only, not the batch."""
+    """What `write` answers for its `count` items: each as it was (None: created now), or
+    why it could not be written. A request that fails holds back its own rows only."""
     try:
-        if one_by_one:
-            return [backend.results.create(items[0])]
-        return backend.results.create_many(items)
+        return write()
     except Exception as error:
         logger.warning("could not write tasks' items; their rows stay", exc_info=True)
-        return [error] * len(items)
+        return [error] * count
 
 
 def _send_messages(backend: "SQSBackend", envelopes: list[Envelope]) -> dict[str, str]:

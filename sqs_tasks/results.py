@@ -81,7 +81,8 @@ def insert_statement(table: str, item: dict[str, dict[str, Any]]) -> dict[str, A
     return {
         "Statement": f'INSERT INTO "{table}" VALUE {{{names}}}',
         "Parameters": list(item.values()),
-        # Where DynamoDB returns the item that was there, no read back is needed.
+        # The API reference says a refused statement then carries the item that was there
+        # (BatchStatementError.Item); create_many reads it back where it does not.
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
 
@@ -245,16 +246,18 @@ class ResultStore:
 
         A PartiQL INSERT is the one conditional write DynamoDB takes in batches
         (BatchWriteItem cannot be conditional, TransactWriteItems bills each write twice);
-        it costs what a PutItem costs. DynamoDB says only that an item existed
-        (DuplicateItem), so those are read back (one BatchGetItem, strongly consistent):
-        rare, a relay sending rows another relay already sent."""
+        it costs what a PutItem costs. A DuplicateItem may come without the item that
+        existed: those are read back (one BatchGetItem, strongly consistent). Rare: a relay
+        sending rows another relay already sent."""
         if len(items) > INSERT_BATCH:
             raise ValueError(f"at most {INSERT_BATCH} items a request, not {len(items)}")
         statements = [insert_statement(self.table_name, item.to_dynamo()) for item in items]
         results: list[TaskItem | Exception | None] = [None] * len(items)
         unread: dict[int, str] = {}  # index -> id of an item that existed, not returned
         pending = list(range(len(items)))
-        for attempt in range(INSERT_TRIES):
+        # A web request's relay asks once more, not twice: its rows are relay-outbox's next.
+        tries = INSERT_TRIES - 1 if aws.prompting() else INSERT_TRIES
+        for attempt in range(tries):
             if not pending:
                 break
             if attempt:
@@ -286,13 +289,23 @@ class ResultStore:
                     again += [index] if code in RETRIED_STATEMENT_ERRORS else []
             pending = again
         if unread:
-            found = {existing.id: existing for existing in self.get_many(list(unread.values()))}
-            for index, task_id in unread.items():
-                # Missing: deleted since (an operator); the row stays and is written again.
-                results[index] = found.get(task_id) or StatementRefused(
-                    "DuplicateItem", "the item existed, and then could not be read"
-                )
+            self._read_back(unread, results)
         return results
+
+    def _read_back(
+        self, unread: dict[int, str], results: list[TaskItem | Exception | None]
+    ) -> None:
+        """Put in `results` the items that existed (DuplicateItem) or, for each that cannot
+        be read, why: the batch's other items stand (they are written)."""
+        try:
+            found = {item.id: item for item in self.get_many(list(unread.values()))}
+        except Exception as error:
+            found, failure = {}, error
+        else:
+            # Missing: deleted since (an operator); the row stays and is written again.
+            failure = StatementRefused("DuplicateItem", "the item existed, then was not found")
+        for index, task_id in unread.items():
+            results[index] = found.get(task_id) or failure
 
     # -- attempts -----------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ moto 5.2 cannot run it: its PartiQL parser reads no `?` inside a tuple, and befo
 statement it copies every item of every table (a long test would grow quadratic). `install`
 answers that one shape as DynamoDB does (developer guide, ql-reference.insert and
 ql-reference.multiplestatements.batching): each statement on its own, an INSERT whose key
-exists fails with `DuplicateItem` and writes nothing, the others go through. It writes
+exists fails with `DuplicateItem` and writes nothing, the others go through; more than 25
+statements, or two on one item, and the whole request is refused. It writes
 through moto's own conditional put, so items, sizes and types are checked as a PutItem's
 are. Any other statement is left to moto.
 
@@ -14,15 +15,21 @@ Used wherever moto stands in for AWS: the tests (tests/conftest.py), the local s
 (stack.local) and the benchmarks (bench.inprocess).
 """
 
+import json
 import re
 from typing import Any
 
-from moto.dynamodb.exceptions import ConditionalCheckFailed, DynamodbException
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    DynamodbException,
+    MockValidationException,
+)
 from moto.dynamodb.models import DynamoDBBackend
 
 _INSERT = re.compile(r'\s*INSERT\s+INTO\s+"(?P<table>[^"]+)"\s+VALUE\s+\{(?P<tuple>.*)\}\s*', re.S)
 _NAME = re.compile(r"\s*'(?P<name>[^',]*)'\s*:\s*\?\s*")
 _moto_batch_execute_statement = DynamoDBBackend.batch_execute_statement
+MAX_STATEMENTS = 25
 
 
 def parse_insert(statement: str) -> tuple[str, list[str]] | None:
@@ -54,9 +61,25 @@ def install() -> None:
 def _batch_execute_statement(
     backend: DynamoDBBackend, statements: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    if not all(parse_insert(statement["Statement"]) for statement in statements):
+    inserts = [inserted_item(statement) for statement in statements]
+    if not all(inserts):
         return _moto_batch_execute_statement(backend, statements)
+    # What DynamoDB refuses for the whole request (botocore checks the count too).
+    if len(statements) > MAX_STATEMENTS:
+        raise MockValidationException(
+            f"Member must have length less than or equal to {MAX_STATEMENTS}"
+        )
+    keys = [
+        (table, json.dumps(item.get(_key_of(backend, table)), sort_keys=True))
+        for table, item in filter(None, inserts)
+    ]
+    if len(set(keys)) != len(keys):
+        raise MockValidationException("Provided list of item keys contains duplicates")
     return [_insert(backend, statement) for statement in statements]
+
+
+def _key_of(backend: DynamoDBBackend, table: str) -> str:
+    return backend.tables[table].hash_key_attr if table in backend.tables else ""
 
 
 def _insert(backend: DynamoDBBackend, statement: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +101,7 @@ def _insert(backend: DynamoDBBackend, statement: dict[str, Any]) -> dict[str, An
         duplicate = _error("DuplicateItem", "Duplicate primary key exists in table")
         return {"TableName": table_name, **duplicate}
     except DynamodbException as error:  # what a PutItem of this item would be refused for
-        return {"TableName": table_name, **_error("ValidationError", error.message)}
+        return _error("ValidationError", error.message)
     return {"TableName": table_name}
 
 

@@ -1,13 +1,17 @@
 """Small helpers the tests share."""
 
 import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
+from unittest import mock
 
 import boto3
 
 from sqs_tasks import aws
 from sqs_tasks.lambda_events import LambdaContext, sqs_event
 from sqs_tasks.testing import queue_arn, receive_batch
+from stack import emulator_dynamodb
 
 REGION = "us-east-1"
 
@@ -109,3 +113,24 @@ def sent_envelopes() -> list[dict]:
         lambda params, **kw: sent.append(json.loads(params["MessageBody"])),
     )
     return sent
+
+
+@contextmanager
+def refused_statements(
+    codes: Mapping[str, str] | Callable[[str], str | None],
+) -> Iterator[None]:
+    """DynamoDB refuses each INSERT of a batch (stack.emulator_dynamodb) whose task id
+    `codes` gives an error code for (by task id, or a function of it), with that code, and
+    writes nothing for it; the batch's other statements go through, as on AWS."""
+    code_for = codes.get if isinstance(codes, Mapping) else codes
+    insert = emulator_dynamodb._insert
+
+    def refusing(backend: Any, statement: dict[str, Any]) -> dict[str, Any]:
+        found = emulator_dynamodb.inserted_item(statement)
+        code = code_for(found[1]["id"]["S"]) if found else None
+        if code:
+            return {"Error": {"Code": code, "Message": "refused by the test"}}
+        return insert(backend, statement)
+
+    with mock.patch.object(emulator_dynamodb, "_insert", refusing):
+        yield

@@ -146,8 +146,8 @@ class SQSBackend(BaseTaskBackend):
         return self.enqueue_many([(task, args, kwargs)])[0]
 
     def enqueue_many(self, calls: Sequence[Call]) -> list[TaskResult]:
-        """Enqueue many calls at once: one outbox statement, then PutItems in parallel and
-        SendMessageBatch in tens. Deduplicated calls are written one by one.
+        """Enqueue many calls at once: one outbox statement, then the items 25 a request
+        (outbox.deliver) and SendMessageBatch in tens. Deduplicated calls are written one by one.
 
         Without a dedup key, every call is validated before the one statement that writes
         them all, so nothing needs a savepoint (or, outside a transaction, a transaction

@@ -17,10 +17,12 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
 from botocore.exceptions import ReadTimeoutError
 
 from sqs_tasks import aws
+from stack import emulator_dynamodb
 from tests.chaos.simulation import Process, ProcessDied, Simulation
 from tests.chaos.sqs import client_error
 
@@ -38,7 +40,9 @@ CRASH_WITHIN = {"invocation": 40, "web": 6, "relay": 8, "reconciler": 20}
 class FaultRates:
     refuse: float = 0.01  # a call refused: no effect
     lose_response: float = 0.004  # a call took effect, its answer was lost
-    refuse_entry: float = 0.02  # one entry of a SendMessageBatch / DeleteMessageBatch
+    # one entry of a SendMessageBatch / DeleteMessageBatch, one statement of a
+    # BatchExecuteStatement
+    refuse_entry: float = 0.02
     crash: dict[str, float] = field(
         default_factory=lambda: {"invocation": 0.05, "web": 0.08, "relay": 0.05, "reconciler": 0.05}
     )
@@ -143,6 +147,27 @@ class Faults:
     def _crash(self, process: Process, reason: str) -> None:
         self.stats.crashes[process.kind] = self.stats.crashes.get(process.kind, 0) + 1
         self.simulation.kill(process, reason)
+
+
+def statement_faults(faults: Faults) -> Any:
+    """DynamoDB answers each statement of a BatchExecuteStatement on its own (the outbox's
+    INSERTs, stack.emulator_dynamodb): at the batch-entry rate, half of those picked are
+    refused before they take effect (throttled), half fail after (an internal error on a
+    write that went through)."""
+    insert = emulator_dynamodb._insert
+
+    def answer(backend: Any, statement: dict[str, Any]) -> dict[str, Any]:
+        if not faults.refuse_entry("dynamodb", "BatchExecuteStatement"):
+            return insert(backend, statement)
+        if faults.rng.random() < 0.5:
+            code = faults.rng.choice(("ThrottlingError", "ProvisionedThroughputExceeded"))
+            return {"Error": {"Code": code, "Message": "chaos: statement refused"}}
+        written = insert(backend, statement)
+        if "Error" in written:
+            return written
+        return {"Error": {"Code": "InternalServerError", "Message": "chaos: written, then failed"}}
+
+    return mock.patch.object(emulator_dynamodb, "_insert", answer)
 
 
 def instrument(service: str, faults: Faults, observe: Any) -> None:

@@ -10,7 +10,8 @@ keeps delays and visibility in real time and forgives stale receipt handles; Dyn
 S3 are moto in process; the outbox is the test database.
 
 What is patched, and why (the code under test is otherwise as it ships):
-- `sqs_tasks.aws.client("sqs")` returns the fake; DynamoDB and S3 clients get fault hooks;
+- `sqs_tasks.aws.client("sqs")` returns the fake; DynamoDB and S3 clients get fault hooks,
+  and each statement of a batch of INSERTs may fail on its own (faults.statement_faults);
 - the worker's time limit uses a virtual SIGALRM per invocation (simulation.py);
 - `uuid.uuid4` draws from the seed, and the outbox's parallel puts run one after another
   (`InlineExecutor`), so that one seed replays one run exactly (a failing seed can be run
@@ -53,7 +54,7 @@ from sqs_tasks.testing import delete_done
 from stack.template import load_template, resources_of_type
 from tests.aws_resources import create_resources
 from tests.chaos import tasks as chaos
-from tests.chaos.faults import FaultRates, Faults, instrument, uninstrument
+from tests.chaos.faults import FaultRates, Faults, instrument, statement_faults, uninstrument
 from tests.chaos.ledger import Audit, Ledger, Plan, letter_of
 from tests.chaos.simulation import Process, ProcessDied, Simulation, VirtualSignals
 from tests.chaos.speed import fast_item_responses
@@ -379,6 +380,7 @@ class World:
         for service in ("dynamodb", "s3"):
             instrument(service, self.faults, self._observe)
             stack.callback(uninstrument, service)
+        stack.enter_context(statement_faults(self.faults))
         for spec in topology():
             dead_letter = self.sqs.create_queue(backend.sqs_queue_name(spec.dead_letter_queue))
             queue = self.sqs.create_queue(

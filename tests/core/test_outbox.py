@@ -7,8 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
@@ -26,10 +24,9 @@ from sqs_tasks import outbox
 from sqs_tasks.models import OutboxEntry
 from sqs_tasks.tasks import relay_outbox
 from sqs_tasks.testing import drain_queue
-from stack import emulator_dynamodb
 from tests import sample_tasks
 from tests.aws_resources import create_resources
-from tests.helpers import count, sqs
+from tests.helpers import count, refused_statements, sqs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -342,7 +339,7 @@ def test_a_refused_item_write_holds_back_its_own_row_only(aws):
         results = sample_tasks.records_call.enqueue_many([((tag,), {}) for tag in "abc"])
     refused_id = results[1].id
 
-    with refusing_inserts(lambda task_id: task_id == refused_id, "ThrottlingError"):
+    with refused_statements({refused_id: "ThrottlingError"}):
         report = outbox.relay_all(default_task_backend, budget_seconds=10)
     assert sorted(report.sent) == sorted([results[0].id, results[2].id])
     (row,) = OutboxEntry.objects.all()
@@ -350,22 +347,6 @@ def test_a_refused_item_write_holds_back_its_own_row_only(aws):
     relay_outbox.call()
     drain_queue("default")
     assert sorted(sample_tasks.CALLS) == ["a", "b", "c"]
-
-
-@contextmanager
-def refusing_inserts(refuse: Callable[[str], bool], code: str) -> Iterator[None]:
-    """DynamoDB refuses the INSERT statements of the task ids `refuse` picks, with `code`
-    (one statement of a batch, as AWS can); the others go through."""
-    insert = emulator_dynamodb._insert
-
-    def refusing(backend, statement):
-        found = emulator_dynamodb.inserted_item(statement)
-        if found and refuse(found[1]["id"]["S"]):
-            return {"Error": {"Code": code, "Message": "refused by the test"}}
-        return insert(backend, statement)
-
-    with mock.patch.object(emulator_dynamodb, "_insert", refusing):
-        yield
 
 
 # -- review (issue 13): sequences that break contract 9 -----------------------------------

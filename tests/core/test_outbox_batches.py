@@ -16,12 +16,12 @@ from sqs_tasks import aws as aws_clients
 from sqs_tasks import outbox
 from sqs_tasks.envelope import Envelope
 from sqs_tasks.models import OutboxEntry
-from sqs_tasks.results import INSERT_BATCH, StatementRefused
+from sqs_tasks.results import INSERT_BATCH
 from sqs_tasks.tasks import relay_outbox
 from sqs_tasks.testing import drain_queue
 from stack import emulator_dynamodb
 from tests import sample_tasks
-from tests.helpers import count
+from tests.helpers import count, refused_statements
 
 
 def calls_to_dynamodb() -> list[str]:
@@ -93,8 +93,9 @@ def test_rows_sent_before_go_again_only_if_unfinished_and_run_once(aws):
 
 
 def test_an_item_returned_with_its_duplicate_is_not_read_again(aws):
-    """Where DynamoDB returns the item that was there (ReturnValuesOnConditionCheckFailure),
-    the relay uses it and makes no read."""
+    """If DynamoDB returns the item that was there with a DuplicateItem (the API reference
+    says a refused statement carries it under ALL_OLD; it may not for an INSERT), the relay
+    uses it and makes no read."""
     results = unrelayed("ab")
     sent_without_delete(results)
     store = default_task_backend.results
@@ -159,15 +160,7 @@ def test_a_statement_refused_for_its_item_holds_back_that_row_only(aws):
     """DynamoDB refuses one statement for what it carries (ValidationError): that row
     stays, counted as a failed relay, and the batch's others are sent."""
     results = unrelayed("abc")
-    insert = emulator_dynamodb._insert
-
-    def refusing_b(backend, statement):
-        _, item = emulator_dynamodb.inserted_item(statement)
-        if item["id"]["S"] == results[1].id:
-            return {"Error": {"Code": "ValidationError", "Message": "Item size too large"}}
-        return insert(backend, statement)
-
-    with mock.patch.object(emulator_dynamodb, "_insert", refusing_b):
+    with refused_statements({results[1].id: "ValidationError"}):
         report = outbox.relay_all(default_task_backend, budget_seconds=10)
     assert report.failed == [results[1].id]
     (row,) = OutboxEntry.objects.all()
@@ -181,9 +174,33 @@ def test_create_many_takes_at_most_one_request_of_items(aws):
         store.create_many([None] * (INSERT_BATCH + 1))  # type: ignore[list-item]
 
 
-def test_a_refused_statement_is_an_error_naming_its_code():
-    refused = StatementRefused("ThrottlingError", "slow down")
-    assert refused.code == "ThrottlingError" and str(refused) == "ThrottlingError: slow down"
+def test_a_failed_read_back_holds_back_only_the_rows_it_was_for(aws):
+    """Found by review: the read back of a DuplicateItem throttled made the whole batch an
+    error, though the batch's other items were written; they now go at once."""
+    results = unrelayed("abc")
+    sent_without_delete(results[:1])  # its item exists: a DuplicateItem, then a read
+
+    def throttled(self, task_ids, **kwargs):
+        error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}
+        raise ClientError(error, "BatchGetItem")
+
+    with mock.patch.object(type(default_task_backend.results), "get_many", throttled):
+        report = outbox.relay_all(default_task_backend, budget_seconds=10)
+    assert sorted(report.sent) == sorted(r.id for r in results[1:])
+    assert list(OutboxEntry.objects.values_list("task_id", flat=True)) == [results[0].id]
+
+
+def test_a_web_request_asks_once_more_not_twice(aws):
+    """Under aws.prompt() (a web request's relay) a refused statement is asked again once:
+    its row is relay-outbox's a minute later, and the request does not wait longer."""
+    results = unrelayed("ab")
+    calls = calls_to_dynamodb()
+    throttled = {results[0].id: "ThrottlingError"}
+    with refused_statements(throttled), aws_clients.prompt():
+        report = outbox.relay_all(default_task_backend, budget_seconds=10)
+    assert calls == ["BatchExecuteStatement"] * 2
+    assert report.failed == [results[0].id]
+    assert "ThrottlingError" in OutboxEntry.objects.get().last_error
 
 
 def test_a_statement_throttled_once_goes_on_the_next_try(aws):
@@ -191,18 +208,16 @@ def test_a_statement_throttled_once_goes_on_the_next_try(aws):
     again for those (with a short back-off), so a passing throttle does not leave a row
     for relay-outbox (a minute later)."""
     results = unrelayed("abc")
-    insert = emulator_dynamodb._insert
     refused: list[str] = []
 
-    def throttled_once(backend, statement):
-        _, item = emulator_dynamodb.inserted_item(statement)
-        if item["id"]["S"] == results[1].id and not refused:
-            refused.append(item["id"]["S"])
-            return {"Error": {"Code": "ThrottlingError", "Message": "slow down"}}
-        return insert(backend, statement)
+    def throttled_once(task_id: str) -> str | None:
+        if task_id != results[1].id or refused:
+            return None
+        refused.append(task_id)
+        return "ThrottlingError"
 
     calls = calls_to_dynamodb()
-    with mock.patch.object(emulator_dynamodb, "_insert", throttled_once):
+    with refused_statements(throttled_once):
         report = outbox.relay_all(default_task_backend, budget_seconds=10)
     assert refused and calls == ["BatchExecuteStatement", "BatchExecuteStatement"]
     assert len(report.sent) == 3 and not OutboxEntry.objects.exists()
@@ -212,14 +227,6 @@ def test_a_retry_that_fails_keeps_what_the_first_request_wrote(aws):
     """The first request wrote two items and was refused one statement; the retry's
     request fails outright: the two are sent, the third row stays."""
     results = unrelayed("abc")
-    insert = emulator_dynamodb._insert
-
-    def refusing_b(backend, statement):
-        _, item = emulator_dynamodb.inserted_item(statement)
-        if item["id"]["S"] == results[1].id:
-            return {"Error": {"Code": "InternalServerError", "Message": "try again"}}
-        return insert(backend, statement)
-
     requests = []
 
     def second_request_fails(**kwargs):
@@ -229,7 +236,7 @@ def test_a_retry_that_fails_keeps_what_the_first_request_wrote(aws):
 
     events = aws_clients.events("dynamodb")
     events.register("provide-client-params.dynamodb.BatchExecuteStatement", second_request_fails)
-    with mock.patch.object(emulator_dynamodb, "_insert", refusing_b):
+    with refused_statements({results[1].id: "InternalServerError"}):
         report = outbox.relay_all(default_task_backend, budget_seconds=10)
     events.unregister("provide-client-params.dynamodb.BatchExecuteStatement", second_request_fails)
     assert sorted(report.sent) == sorted([results[0].id, results[2].id])
@@ -238,15 +245,7 @@ def test_a_retry_that_fails_keeps_what_the_first_request_wrote(aws):
 
 def test_a_statement_refused_for_good_is_not_asked_again(aws):
     results = unrelayed("ab")
-    insert = emulator_dynamodb._insert
-
-    def too_large(backend, statement):
-        _, item = emulator_dynamodb.inserted_item(statement)
-        if item["id"]["S"] == results[0].id:
-            return {"Error": {"Code": "ValidationError", "Message": "Item size too large"}}
-        return insert(backend, statement)
-
     calls = calls_to_dynamodb()
-    with mock.patch.object(emulator_dynamodb, "_insert", too_large):
+    with refused_statements({results[0].id: "ValidationError"}):
         outbox.relay_all(default_task_backend, budget_seconds=10)
     assert calls.count("BatchExecuteStatement") == 1

@@ -3,6 +3,9 @@ moto's own item checks, and leaves every other statement to moto."""
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
+from moto.dynamodb.exceptions import MockValidationException
+from moto.dynamodb.models import dynamodb_backends
 
 from sqs_tasks.results import insert_statement
 from stack import emulator_dynamodb
@@ -57,6 +60,20 @@ def test_a_statement_a_put_would_be_refused_for_is_refused_alone(db):
         None,
     ]
     assert "Item" not in db.get_item(TableName=TABLE, Key={"id": {"S": "big"}})
+
+
+def test_two_statements_on_one_item_are_refused_with_the_request(db):
+    statements = [insert_statement(TABLE, item("same")), insert_statement(TABLE, item("same"))]
+    with pytest.raises(ClientError, match="duplicates"):
+        db.batch_execute_statement(Statements=statements)
+    assert "Item" not in db.get_item(TableName=TABLE, Key={"id": {"S": "same"}})
+
+
+def test_more_than_25_statements_are_refused_with_the_request(aws):
+    backend = dynamodb_backends["123456789012"]["us-east-1"]
+    statements = [insert_statement(TABLE, item(f"n{n}")) for n in range(26)]
+    with pytest.raises(MockValidationException, match="25"):
+        backend.batch_execute_statement(statements)  # botocore would not even send it
 
 
 def test_parameters_must_match_the_names(db):
