@@ -15,7 +15,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from bench import template_facts
@@ -50,6 +50,11 @@ ESM_IDLE_POLLERS, ESM_IDLE_POLLERS_UNCAPPED, LONG_POLL_SECONDS = 5, 2, 20
 CELERY_POLL_SECONDS = 11
 CELERY_QUEUES = 2  # the same two queues as ours (default, heavy)
 CELERY_PEAK_TO_AVERAGE = 3.0
+# Ours with TableCapacity=provisioned: the same day, so the two are sized for the same traffic.
+PEAK_TO_AVERAGE = CELERY_PEAK_TO_AVERAGE
+# Target tracking lowers capacity after fifteen minutes well below the target, then applies
+# it (docs.aws.amazon.com, DynamoDB auto scaling): the busy hours' capacity outlives them.
+SCALE_IN_LAG_HOURS = 0.5
 CELERY_ROUND_TRIPS_PER_TASK = 3  # DeleteMessage, GetItem, PutItem (section 1)
 CELERY_OS_MB = 300  # the instance's OS and agent
 CELERY_EBS_GB = 8
@@ -67,7 +72,10 @@ ASSUMPTIONS = (
     f"{CELERY_PEAK_TO_AVERAGE:g}x the average rate, {CELERY_ROUND_TRIPS_PER_TASK} AWS round "
     f"trips a task, results kept {CELERY_RESULT_TTL_DAYS} day (a TTL set on its table), "
     f"{CELERY_EBS_GB} GB gp3 and a public IPv4 address per instance, logs on the instance's "
-    "disk; Zappa: the web stage's function (zappa_settings.json) runs its tasks"
+    "disk; Zappa: the web stage's function (zappa_settings.json) runs its tasks; ours with "
+    f"a provisioned table: each day's tasks arrive in busy hours at {PEAK_TO_AVERAGE:g}x "
+    "the average rate (Celery's peak) and none between, auto scaling follows them hour by "
+    f"hour and lowers capacity {SCALE_IN_LAG_HOURS:g} h after the busy hours end"
 )
 
 
@@ -93,6 +101,8 @@ class Quantities:
     secrets: float = 0.0
     s3_put_list: float = 0.0
     s3_get: float = 0.0
+    dynamodb_wcu_hours: float = 0.0  # provisioned capacity (TableCapacity=provisioned)
+    dynamodb_rcu_hours: float = 0.0
     ec2_dollars: float = 0.0  # instances, EBS and IPv4 addresses: hourly, no free tier here
     endpoint_hours: float = 0.0
 
@@ -129,6 +139,10 @@ def dollars(q: Quantities, *, free_tier: bool = False) -> float:
         + q.secrets * BILL["secrets_manager_secret_month"]
         + q.s3_put_list * BILL["s3_put_list"]
         + q.s3_get * BILL["s3_get"]
+        + above(q.dynamodb_wcu_hours, BILL["dynamodb_free_wcu"] * HOURS_PER_MONTH)
+        * BILL["dynamodb_provisioned_wcu_hour"]
+        + above(q.dynamodb_rcu_hours, BILL["dynamodb_free_rcu"] * HOURS_PER_MONTH)
+        * BILL["dynamodb_provisioned_rcu_hour"]
         + q.ec2_dollars
         + q.endpoint_hours * BILL["interface_endpoint_hour"]
     )
@@ -289,6 +303,87 @@ def ours(inputs: BillInputs, path: str) -> SystemBill:
         ),
     ]
     return SystemBill(path, lines)
+
+
+# -- ours with a provisioned table (TableCapacity=provisioned) ---------------------------
+
+
+def provisioned_units(average: float, minimum: float, target: float) -> float:
+    """Capacity units auto scaling keeps on average, for `average` units consumed a second
+    over the month: through the busy hours (a 1/PEAK_TO_AVERAGE share of the day, at
+    PEAK_TO_AVERAGE times the average) consumption over the target utilization, and for
+    SCALE_IN_LAG_HOURS after them still; the minimum the rest of the day, and never less."""
+    busy_share = 1 / PEAK_TO_AVERAGE
+    busy = max(minimum, PEAK_TO_AVERAGE * average / target)
+    lag_share = min(SCALE_IN_LAG_HOURS / 24, 1 - busy_share)
+    return (busy_share + lag_share) * busy + (1 - busy_share - lag_share) * minimum
+
+
+def with_provisioned_table(bill: SystemBill, usage: Usage) -> SystemBill:
+    """`bill` with the tasks table provisioned: every line's DynamoDB request units (the
+    tasks', the periodic jobs') become capacity that auto scaling keeps for them, the table
+    and each index on its own (each index takes the index writes measured, none for tasks
+    that succeed), at the minimum the template sets at least; and the alarms target
+    tracking makes. The rate-limits table stays on demand (no line here writes it)."""
+    facts = template_facts.provisioned_table()
+    index_share = usage.index_write_units / usage.wru if usage.wru else 0.0
+
+    def request_units(n: int) -> Quantities:
+        summed = Quantities()
+        for line in bill.lines:
+            if not line.optional:
+                summed = summed + line.quantities(n)
+        return summed
+
+    def capacity(n: int) -> Quantities:
+        units = request_units(n)
+        seconds = HOURS_PER_MONTH * 3600
+        consumed = {
+            ("table", True): units.dynamodb_wru * (1 - index_share) / seconds,
+            ("table", False): units.dynamodb_rru / seconds,
+        }
+        hours = Quantities()
+        for scaled in facts.capacities:
+            if scaled.part == "table":
+                average = consumed["table", scaled.writes]
+            else:
+                average = units.dynamodb_wru * index_share / seconds if scaled.writes else 0.0
+            unit_hours = provisioned_units(average, scaled.minimum, facts.target) * HOURS_PER_MONTH
+            if scaled.writes:
+                hours.dynamodb_wcu_hours += unit_hours
+            else:
+                hours.dynamodb_rcu_hours += unit_hours
+        return hours
+
+    lines = [_without_request_units(line) for line in bill.lines]
+    least = {
+        writes: sum(scaled.minimum for scaled in facts.capacities if scaled.writes == writes)
+        for writes in (True, False)
+    }
+    indexes = len({scaled.part for scaled in facts.capacities} - {"table"})
+    lines.append(
+        Line(
+            f"DynamoDB provisioned capacity: table and {indexes} index(es), "
+            f"{facts.target:.0%} target utilization, {least[True]} WCU and {least[False]} RCU "
+            "at least (the request units of the lines above)",
+            capacity,
+        )
+    )
+    alarms = facts.scaling_policies * template_facts.ALARMS_PER_SCALING_POLICY
+    lines.append(fixed(f"auto scaling's CloudWatch alarms ({alarms})", alarms=alarms))
+    return SystemBill(f"{bill.name}, provisioned table", lines)
+
+
+def _without_request_units(line: Line) -> Line:
+    def quantities(n: int) -> Quantities:
+        found = line.quantities(n)
+        return replace(found, dynamodb_wru=0.0, dynamodb_rru=0.0)
+
+    moved = line.quantities(VOLUMES[-1])
+    label = line.label
+    if moved.dynamodb_wru or moved.dynamodb_rru:
+        label += " (its DynamoDB units: in the capacity line)"
+    return Line(label, quantities, line.optional)
 
 
 @dataclass
@@ -504,10 +599,20 @@ def bills(inputs: BillInputs) -> list[SystemBill]:
     return found
 
 
+def provisioned_bills(inputs: BillInputs, found: list[SystemBill]) -> list[SystemBill]:
+    """Ours again, each path with TableCapacity=provisioned."""
+    return [
+        with_provisioned_table(bill, inputs.costs[bill.name].usages[0])
+        for bill in found
+        if bill.name in (OURS_SINGLE, OURS_BULK)
+    ]
+
+
 def render(inputs: BillInputs) -> str:
     found = bills(inputs)
+    provisioned = provisioned_bills(inputs, found)
     summary_rows = []
-    for bill in found:
+    for bill in [*found[:2], *provisioned, *found[2:]]:
         row = [bill.name]
         for n in VOLUMES:
             row.append(
@@ -528,13 +633,16 @@ def render(inputs: BillInputs) -> str:
         "storage, 10 alarms, 3 dashboards, 10 custom metrics, 5 GB of logs, 14 million "
         "Scheduler invocations; they are shared with whatever else the account runs.",
         _verdict(found),
+        _provisioned_verdict(found, provisioned),
         _what_dominates(found),
-        _what_would_lower_it(inputs, found[0]),
+        _what_would_lower_it(inputs, found[0], provisioned[0]),
         _floor(found),
     ]
     for n in VOLUMES:
         parts.append(f"### {n:,} tasks a month, by line")
         parts.append(_lines_table(found, n))
+    parts.append(f"### {VOLUMES[-1]:,} tasks a month with a provisioned table, by line")
+    parts.append(_lines_table(provisioned, VOLUMES[-1]))
     parts.append(_celery_note(found, inputs.celery_worker))
     parts += [
         f"Assumptions: {ASSUMPTIONS}.",
@@ -562,7 +670,7 @@ def _what_dominates(found: list[SystemBill]) -> str:
     return f"What dominates ours ({ours_bill.name}), list price:\n\n" + "\n".join(parts)
 
 
-def _what_would_lower_it(inputs: BillInputs, ours_bill: SystemBill) -> str:
+def _what_would_lower_it(inputs: BillInputs, ours_bill: SystemBill, provisioned: SystemBill) -> str:
     """The levers the figures point at, priced with the same inputs."""
     usage = inputs.costs[ours_bill.name].usages[0]
     big = VOLUMES[-1]
@@ -570,7 +678,6 @@ def _what_would_lower_it(inputs: BillInputs, ours_bill: SystemBill) -> str:
     log_saving = dollars(logs(repeated, inputs.logs.compression).times(big))
     on_demand_writes = usage.wru / usage.tasks * big * PRICES["dynamodb_wru"]
     average_wcu = usage.wru / usage.tasks * big / (HOURS_PER_MONTH * 3600)
-    provisioned = average_wcu / 0.7 * HOURS_PER_MONTH * BILL["dynamodb_provisioned_wcu_hour"]
     fixed = sum(
         dollars(line.quantities(0))
         for line in ours_bill.lines
@@ -588,10 +695,13 @@ def _what_would_lower_it(inputs: BillInputs, ours_bill: SystemBill) -> str:
             "What would lower ours (not applied above):",
             "",
             *(repeats if repeated else []),
-            f"- DynamoDB writes are ${on_demand_writes:,.2f} of the 100M bill on demand; "
-            f"provisioned capacity with auto scaling at 70% of the average "
-            f"({average_wcu:,.0f} WCU) would be about ${provisioned:,.2f} (it must be sized "
-            "for peaks: a lever for steady traffic only).",
+            f"- DynamoDB writes are ${on_demand_writes:,.2f} of the 100M bill on demand "
+            f"({average_wcu:,.0f} WCU on average). `TableCapacity=provisioned` bills the "
+            f"table's capacity instead: {provisioned.name} costs "
+            f"${provisioned.total(big):,.2f} in all at {big:,} a month, against "
+            f"${ours_bill.total(big):,.2f} (the rows above, and the last table). A lever for "
+            "steady traffic only: a burst faster than auto scaling follows is throttled "
+            '(README, "What it costs").',
             f"- The fixed monitoring (dashboard, alarms, custom metrics): ${fixed:,.2f} a month "
             "at list price, most of it inside the free tier when the account has no other "
             "dashboards, alarms or metrics. Zappa ships none. A dev stage (`Stage=dev`) "
@@ -670,6 +780,28 @@ def _floor(found: list[SystemBill]) -> str:
         "cannot be met by trimming the fixed costs: Zappa's asynchronous tasks have no "
         "queue, no retries, no dead letters and no schedule of their own to pay for."
     )
+
+
+def _provisioned_verdict(found: list[SystemBill], provisioned: list[SystemBill]) -> str:
+    """The goal checked again for ours with a provisioned table, against the same peers."""
+    peers = [bill for bill in found if bill.name not in (OURS_SINGLE, OURS_BULK)]
+    lines = [
+        "With a provisioned table (`TableCapacity=provisioned`; steady traffic only, see the "
+        "assumptions), against the same peers:"
+    ]
+    for bill in provisioned:
+        for n in VOLUMES:
+            totals = {peer.name: peer.total(n) for peer in peers}
+            cheapest = min(totals, key=totals.__getitem__)
+            ratio = bill.total(n) / totals[cheapest]
+            goal = 1.0 if n < VOLUMES[-1] else GOAL_VS_CHEAPEST
+            met = ratio <= goal + 1e-9
+            lines.append(
+                f"- {bill.name}, {n:,} a month, list price: ${bill.total(n):,.2f}, the "
+                f"cheapest is {cheapest} at ${totals[cheapest]:,.2f} ({ratio:.2f}x): "
+                f"**{'met' if met else 'missed'}**"
+            )
+    return "\n".join(lines)
 
 
 def _verdict(found: list[SystemBill]) -> str:

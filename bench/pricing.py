@@ -127,6 +127,8 @@ BILL = {
     "dynamodb_pitr_gb_month": 0.20,
     "dynamodb_provisioned_wcu_hour": 0.00065,
     "dynamodb_provisioned_rcu_hour": 0.00013,
+    "dynamodb_free_wcu": 25,  # provisioned capacity, per account and region, every month
+    "dynamodb_free_rcu": 25,
     "dynamodb_item_overhead_bytes": 100,  # storage counts 100 bytes per item besides its data
     "logs_ingestion_gb": 0.50,  # first 5 GB free
     "logs_storage_gb_month": 0.03,
@@ -166,8 +168,9 @@ BILL_SOURCES = (
     "(March 2026) quotes it; DynamoDB point-in-time recovery ($0.20/GB-month) as "
     "finops.com.py quotes aws.amazon.com/dynamodb/pricing/on-demand; table storage ($0.25 "
     "per GB-month, 25 GB free, 100 bytes of overhead per item), DynamoDB provisioned "
-    "capacity ($0.00065 per WCU-hour, $0.00013 per RCU-hour), Secrets Manager ($0.40 a "
-    "secret), SSM Parameter Store (standard parameters free), EC2 t4g on-demand, EBS gp3 "
+    "capacity ($0.00065 per WCU-hour, $0.00013 per RCU-hour, 25 WCU and 25 RCU free), "
+    "Secrets Manager ($0.40 a secret), SSM Parameter Store (standard parameters free), "
+    "EC2 t4g on-demand, EBS gp3 "
     "($0.08/GB-month), public IPv4 addresses ($0.005/hour, since February 2024), VPC "
     "interface endpoints ($0.01/hour per AZ), S3 requests, Lambda x86_64 ($0.0000166667 per "
     "GB-second) and the free tiers of SQS (1 million requests) and Lambda (1 million "

@@ -10,6 +10,7 @@ from bench.items import IndexShape
 from sqs_tasks.periodic.cron import CronExpression
 from sqs_tasks.periodic.expressions import parse_schedule
 from sqs_tasks.periodic.template import declared_schedules
+from stack.conditions import deployed
 from stack.template import Template, load_template, resources_of_type
 
 # A month of 30 days (November 2026): schedules are counted over it.
@@ -162,3 +163,59 @@ def batching_window(function: str) -> float:
         if event.get("Type") == "SQS":
             return float(event["Properties"].get("MaximumBatchingWindowInSeconds", 0))
     return 0.0
+
+
+# -- TableCapacity=provisioned -------------------------------------------------------------
+PROVISIONED = {"TableCapacity": "provisioned"}
+# Application Auto Scaling's target tracking makes and owns four CloudWatch alarms a policy
+# for DynamoDB (AlarmHigh, AlarmLow, ProvisionedCapacityHigh, ProvisionedCapacityLow).
+ALARMS_PER_SCALING_POLICY = 4
+
+
+@dataclass(frozen=True)
+class ScaledCapacity:
+    """One capacity auto scaling keeps: of the table or of an index, for writes or reads."""
+
+    part: str  # "table", or the index's name
+    writes: bool  # write capacity units, else read
+    minimum: int  # units, the parameter's default
+
+
+@dataclass(frozen=True)
+class ProvisionedTable:
+    capacities: tuple[ScaledCapacity, ...]
+    target: float  # the share of provisioned capacity auto scaling keeps in use (0-1)
+    scaling_policies: int
+
+
+def provisioned_table() -> ProvisionedTable:
+    """What TableCapacity=provisioned deploys with its other parameters' defaults."""
+    rendered = deployed(template(), PROVISIONED)
+    defaults = {name: value.get("Default") for name, value in rendered["Parameters"].items()}
+    capacities = []
+    for target in resources_of_type(
+        rendered, "AWS::ApplicationAutoScaling::ScalableTarget"
+    ).values():
+        properties = target["Properties"]
+        resource = properties["ResourceId"]["Fn::Sub"]
+        part = resource.split("/index/")[1] if "/index/" in resource else "table"
+        capacities.append(
+            ScaledCapacity(
+                part=part,
+                writes=properties["ScalableDimension"].endswith("WriteCapacityUnits"),
+                minimum=int(defaults[properties["MinCapacity"]["Ref"]]),
+            )
+        )
+    policies = resources_of_type(rendered, "AWS::ApplicationAutoScaling::ScalingPolicy")
+    targets = {
+        int(
+            defaults[
+                policy["Properties"]["TargetTrackingScalingPolicyConfiguration"]["TargetValue"][
+                    "Ref"
+                ]
+            ]
+        )
+        for policy in policies.values()
+    }
+    (target_percent,) = targets
+    return ProvisionedTable(tuple(capacities), target_percent / 100, len(policies))

@@ -183,3 +183,58 @@ def test_snapstart_saving_is_what_a_cold_start_pays_that_a_restore_does_not():
     )
     assert round(snapstart.saved_ms(result, "worker")) == 1400  # 1.5 s - 0.1 s
     assert "## 14. SnapStart" in snapstart.render(result)
+
+
+def test_provisioned_capacity_follows_the_busy_hours_and_keeps_the_minimum():
+    assert bill.provisioned_units(0.0, minimum=5, target=0.7) == 5
+    busy = bill.PEAK_TO_AVERAGE * 100 / 0.7
+    held = 1 / bill.PEAK_TO_AVERAGE + bill.SCALE_IN_LAG_HOURS / 24
+    expected = held * busy + (1 - held) * 5
+    assert bill.provisioned_units(100.0, minimum=5, target=0.7) == pytest.approx(expected)
+    # Above the average over the target: the busy hours' capacity is kept a while longer.
+    assert bill.provisioned_units(100.0, minimum=5, target=0.7) > 100 / 0.7
+
+
+def test_a_provisioned_table_bills_capacity_for_the_request_units_and_its_alarms():
+    from bench import template_facts
+
+    facts = template_facts.provisioned_table()
+    assert facts.target == 0.7 and facts.scaling_policies == 4
+    assert {(c.part, c.writes) for c in facts.capacities} == {
+        ("table", True),
+        ("table", False),
+        ("failed", True),
+        ("failed", False),
+    }
+    usage = Usage("ours", tasks=1, write_units=3, index_write_units=0, dynamodb_reads=1)
+    month = bill.HOURS_PER_MONTH * 3600
+    on_demand = bill.SystemBill(
+        "ours",
+        [
+            bill.Line(
+                "tasks",
+                lambda n: bill.Quantities(sqs_requests=n, dynamodb_wru=3 * n, dynamodb_rru=n),
+            )
+        ],
+    )
+    provisioned = bill.with_provisioned_table(on_demand, usage)
+    n = 100_000_000
+    moved, capacity, alarms = (line.quantities(n) for line in provisioned.lines)
+    assert (moved.dynamodb_wru, moved.dynamodb_rru, moved.sqs_requests) == (0, 0, n)
+    minimum = {(c.part, c.writes): c.minimum for c in facts.capacities}
+    hours = bill.HOURS_PER_MONTH
+    assert capacity.dynamodb_wcu_hours == pytest.approx(
+        (
+            bill.provisioned_units(3 * n / month, minimum["table", True], 0.7)
+            + minimum["failed", True]  # no index writes measured: the index at its minimum
+        )
+        * hours
+    )
+    assert capacity.dynamodb_rcu_hours == pytest.approx(
+        (bill.provisioned_units(n / month, minimum["table", False], 0.7) + minimum["failed", False])
+        * hours
+    )
+    assert alarms.alarms == 16
+    # The provisioned free tier (25 WCU and 25 RCU) covers the minimum of a quiet month.
+    quiet = bill.Quantities(dynamodb_wcu_hours=10 * hours, dynamodb_rcu_hours=10 * hours)
+    assert bill.dollars(quiet) > 0 and bill.dollars(quiet, free_tier=True) == 0

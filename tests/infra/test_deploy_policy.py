@@ -154,6 +154,23 @@ RESOURCE_TYPES: dict[str, tuple[list[str], str]] = {
         ],
         arn("secretsmanager", f"secret:{APP}/dev/django-secret-key-AbCdEf"),
     ),
+    # TableCapacity=provisioned: a scalable target's ARN ends in an id AWS makes up, so "*".
+    "AWS::ApplicationAutoScaling::ScalableTarget": (
+        [
+            "application-autoscaling:RegisterScalableTarget",
+            "application-autoscaling:DeregisterScalableTarget",
+            "application-autoscaling:DescribeScalableTargets",
+        ],
+        "*",
+    ),
+    "AWS::ApplicationAutoScaling::ScalingPolicy": (
+        [
+            "application-autoscaling:PutScalingPolicy",
+            "application-autoscaling:DeleteScalingPolicy",
+            "application-autoscaling:DescribeScalingPolicies",
+        ],
+        "*",
+    ),
     # The stack's VPC (Database=aurora): EC2 names no resources by name, so "*".
     "AWS::EC2::VPC": (["ec2:CreateVpc", "ec2:DeleteVpc", "ec2:ModifyVpcAttribute"], "*"),
     "AWS::EC2::Subnet": (["ec2:CreateSubnet", "ec2:DeleteSubnet"], "*"),
@@ -233,6 +250,17 @@ TOOLS = {
         "arn:aws:apigateway:eu-west-1::/restapis/abc123",
     ),
     "zappa manage/invoke": (["lambda:InvokeFunction"], arn("lambda", f"function:{APP}-dev")),
+    # TableCapacity=provisioned: what a scaling policy makes (alarms named after the table)
+    # and the role Application Auto Scaling acts through, made on first use.
+    "auto scaling: target tracking's alarms": (
+        ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"],
+        arn("cloudwatch", f"alarm:TargetTracking-table/{APP}-dev-tasks-AlarmHigh-0b7cf273"),
+    ),
+    "auto scaling: its service-linked role for DynamoDB": (
+        ["iam:CreateServiceLinkedRole"],
+        "arn:aws:iam::123456789012:role/aws-service-role/dynamodb.application-autoscaling"
+        ".amazonaws.com/AWSServiceRoleForApplicationAutoScaling_DynamoDBTable",
+    ),
     "sam deploy: its artifact bucket": (
         ["s3:PutObject", "s3:GetObject"],
         "arn:aws:s3:::aws-sam-cli-managed-default-samclisourcebucket-abc/shop-dev/x.zip",
@@ -290,7 +318,8 @@ def test_another_apps_resources_are_out_of_reach(foreign):
         if statement["Effect"] == "Allow"
         for action in as_list(statement["Action"])
         if any(fnmatch.fnmatchcase(foreign, p) for p in as_list(statement["Resource"]))
-        and not action.startswith(("ec2:", "kms:", "sts:", "ses:"))
+        # EC2 and Application Auto Scaling name no resource after the app (ids they make up).
+        and not action.startswith(("ec2:", "kms:", "sts:", "ses:", "application-autoscaling:"))
         and "Condition" not in statement
     ]
     allowed_anywhere = {
