@@ -3,8 +3,9 @@ scaling catches up (two minutes above the target, then minutes to apply), Dynamo
 writes to the tasks table with ProvisionedThroughputExceededException, after botocore's own
 retries. What each write that a task's path makes does then, one sequence at a time:
 
-- enqueue: the item's PutItem refused, the task waits in the outbox (READY to get_result),
-  no message goes, and relay-outbox sends it once the burst has passed; it runs once.
+- enqueue: the item's PutItem (or a batch's INSERTs, statement by statement) refused, the
+  task waits in the outbox (READY to get_result), no message goes, and relay-outbox sends
+  it once the burst has passed; it runs once.
 - a worker's claim refused: the message comes back in seconds, no attempt spent.
 - a worker's outcome refused (the body ran): the message comes back, finds the task still
   held by the attempt's lease, and the task runs again once that lease ends: the body runs
@@ -29,7 +30,7 @@ from sqs_tasks.models import OutboxEntry
 from sqs_tasks.tasks import relay_outbox
 from sqs_tasks.testing import delete_done, drain_queue, receive_batch
 from tests import sample_tasks
-from tests.helpers import event_for
+from tests.helpers import event_for, refused_statements
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -127,6 +128,23 @@ def test_an_enqueue_refused_waits_in_the_outbox_and_runs_once_after_the_burst(bu
     drain_queue("default")
     assert sample_tasks.CALLS == ["queued"]
     assert sample_tasks.records_call.get_result(result.id).status == TaskResultStatus.SUCCESSFUL
+
+
+def test_a_bulk_enqueue_refused_waits_in_the_outbox_and_runs_once_after_the_burst(burst):
+    """enqueue_many's INSERTs are refused statement by statement (a batch's request goes
+    through; each statement is throttled on its own, and asked again, in vain)."""
+    sample_tasks.CALLS.clear()
+    throttled = refused_statements(lambda task_id: "ProvisionedThroughputExceeded")
+    with over_capacity(burst), throttled:
+        results = sample_tasks.records_call.enqueue_many([((tag,), {}) for tag in "abc"])
+    assert OutboxEntry.objects.count() == 3
+    assert drain_queue("default").processed == 0
+    relay_outbox.call()  # the next tick, the burst over
+    assert not OutboxEntry.objects.exists()
+    drain_queue("default")
+    assert sorted(sample_tasks.CALLS) == ["a", "b", "c"]
+    statuses = {sample_tasks.records_call.get_result(r.id).status for r in results}
+    assert statuses == {TaskResultStatus.SUCCESSFUL}
 
 
 def test_a_claim_refused_comes_back_in_seconds_with_no_attempt_spent(burst):
