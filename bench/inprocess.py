@@ -18,7 +18,6 @@ from bench.tasks import noop
 from sqs_tasks import aws, queues
 from sqs_tasks.lambda_events import LambdaContext, sqs_event
 from sqs_tasks.testing import queue_arn, receive_batch
-from stack import emulator_dynamodb
 from tests.aws_resources import create_resources
 
 REGION = "us-east-1"
@@ -31,7 +30,6 @@ def mocked_aws() -> Iterator[dict[str, str]]:
     test suite makes them); yields the queue URLs by name."""
     aws.reset_clients()
     queues.clear_caches()
-    emulator_dynamodb.install()
     try:
         with mock_aws():
             yield create_resources(boto3.session.Session(region_name=REGION))

@@ -10,6 +10,7 @@ keeps delays and visibility in real time and forgives stale receipt handles; Dyn
 S3 are moto in process; the outbox is the test database.
 
 What is patched, and why (the code under test is otherwise as it ships):
+- moto gets what it lacks of DynamoDB (stack.emulator_dynamodb: the outbox's INSERT batches);
 - `sqs_tasks.aws.client("sqs")` returns the fake; DynamoDB and S3 clients get fault hooks,
   and each statement of a batch of INSERTs may fail on its own (faults.statement_faults);
 - the worker's time limit uses a virtual SIGALRM per invocation (simulation.py);
@@ -51,6 +52,7 @@ from sqs_tasks.lambda_events import LambdaContext, sqs_event
 from sqs_tasks.models import OutboxEntry
 from sqs_tasks.task_results import to_task_result
 from sqs_tasks.testing import delete_done
+from stack import emulator_dynamodb
 from stack.template import load_template, resources_of_type
 from tests.aws_resources import create_resources
 from tests.chaos import tasks as chaos
@@ -355,6 +357,7 @@ class World:
         stack.callback(queues.clear_caches)
         stack.callback(aws.reset_clients)
         stack.enter_context(mock_aws())
+        emulator_dynamodb.install()  # the outbox's INSERT batches (this may run outside pytest)
         stack.enter_context(fast_item_responses())
         real_client = aws.client
 
