@@ -692,7 +692,7 @@ def _what_would_lower_it(inputs: BillInputs, ours_bill: SystemBill, provisioned:
     ]
     return "\n".join(
         [
-            "What would lower ours (not applied above):",
+            "What would lower ours (not in the on-demand rows above):",
             "",
             *(repeats if repeated else []),
             f"- DynamoDB writes are ${on_demand_writes:,.2f} of the 100M bill on demand "
