@@ -36,7 +36,7 @@ BEFORE_TABLE_WRU, BEFORE_INDEX_WRU, BEFORE_DOLLARS = 3.0, 5.0, 5.46
 
 # Why a request's count changed, or why it did not.
 WHY = {
-    (ENQUEUE, "dynamodb:BatchWriteItem"): "replaced by BatchExecuteStatement (next row)",
+    (ENQUEUE, "dynamodb:BatchWriteItem"): "replaced by BatchExecuteStatement (the row above)",
     (ENQUEUE, "dynamodb:BatchExecuteStatement"): (
         "25 PartiQL INSERTs a request, as BatchWriteItem's 25 puts, but each creates its "
         "item only if absent (a relay that sends a task twice can never reset one that ran; "

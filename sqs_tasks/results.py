@@ -66,8 +66,9 @@ RETRIED_STATEMENT_ERRORS = frozenset(
 
 
 class StatementRefused(Exception):
-    """One statement of a batch that DynamoDB did not carry out (throttled, too large...):
-    its item was not written; the batch's others were."""
+    """One statement of a batch that DynamoDB refused (throttled, too large...): its row
+    stays. If it was written after all (an internal error after the write), the next
+    relay's INSERT finds the item and reads it back."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
