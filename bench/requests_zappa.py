@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
+from unittest import mock
 
 import boto3
 from botocore.awsrequest import AWSResponse
@@ -28,12 +29,14 @@ from bench.pricing import Usage, item_bytes
 REGION = "us-east-1"
 RESPONSE_TABLE = "zappa-async-responses"
 FUNCTION_NAME = "app-dev"  # the web function: Zappa runs async tasks in it
+# What Lambda sets in a function's environment, which Zappa's decorator reads.
+LAMBDA_ENVIRONMENT = {"AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME, "AWS_DEFAULT_REGION": REGION}
 MEMORY_MB = 512  # as our worker, to compare like with like (zappa_settings.json says 1024)
 
 
 def measure(tasks: int) -> tuple[Usage, RequestCounter]:
     usage = Usage("Zappa @task(capture_response=True)", tasks, lambda_memory_mb=MEMORY_MB)
-    with mock_aws(), _lambda_environment():
+    with mock_aws(), mock.patch.dict(os.environ, LAMBDA_ENVIRONMENT):
         _create_response_table()
         import zappa.asynchronous as zappa_async
         from zappa.handler import LambdaHandler
@@ -91,21 +94,6 @@ def _hooked(events: Any, event_name: str, handler: Any) -> Iterator[None]:
         yield
     finally:
         events.unregister(event_name, handler)
-
-
-@contextmanager
-def _lambda_environment() -> Iterator[None]:
-    """What Lambda sets in a function's environment, which Zappa's decorator reads."""
-    saved = {k: os.environ.get(k) for k in ("AWS_LAMBDA_FUNCTION_NAME", "AWS_DEFAULT_REGION")}
-    os.environ.update(AWS_LAMBDA_FUNCTION_NAME=FUNCTION_NAME, AWS_DEFAULT_REGION=REGION)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _create_response_table() -> None:

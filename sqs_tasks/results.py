@@ -287,7 +287,8 @@ class ResultStore:
                         unread[index] = items[index].id
                 else:
                     results[index] = StatementRefused(code, error.get("Message", ""))
-                    again += [index] if code in RETRIED_STATEMENT_ERRORS else []
+                    if code in RETRIED_STATEMENT_ERRORS:
+                        again.append(index)
             pending = again
         if unread:
             self._read_back(unread, results)

@@ -28,7 +28,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 from sqs_tasks.infra.cfn import parameter_values
-from stack import emulator, emulator_dynamodb
+from stack import emulator
 from stack.artifact import copy_sources, zip_tree
 from stack.template import ROOT, TEMPLATE, Template, load_template, resources_of_type
 
@@ -109,7 +109,6 @@ def deploy(
     if not region:
         raise ValueError("The boto3 session needs a region (AWS_DEFAULT_REGION).")
     emulator.install()
-    emulator_dynamodb.install()
     s3 = session.client("s3", endpoint_url=endpoint_url)
     _ensure_bucket(s3, artifact_bucket, region)
     expanded = load_template(template_path, parameters)

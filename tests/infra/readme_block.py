@@ -22,10 +22,11 @@ import shlex
 import shutil
 import subprocess
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import botocore.session
@@ -104,23 +105,9 @@ def python_module(run: Run, words: list[str]) -> str:
         "stack.first_admin": first_admin.main,
     }[module]
     out = io.StringIO()
-    with contextlib.redirect_stdout(out), _environ(run.env):
+    with contextlib.redirect_stdout(out), mock.patch.dict(os.environ, run.env):
         assert main() == 0, (module, args)
     return out.getvalue()
-
-
-@contextlib.contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
 
 
 def command_substitution(run: Run, word: str) -> str:
@@ -162,7 +149,7 @@ def sam_command(run: Run, words: list[str]) -> None:
         deploy = run.samconfig()[config_env]["deploy"]["parameters"]
         parameters = dict(p.split("=", 1) for p in deploy["parameter_overrides"].split())
         # In the region the block exported, as SAM CLI would.
-        with _environ(run.env):
+        with mock.patch.dict(os.environ, run.env):
             outputs = sam.deploy(boto3.session.Session(), parameters=parameters)
         assert sam.stack_name(parameters) == deploy["stack_name"]
         run.deployments[deploy["stack_name"]] = {"parameters": parameters, "outputs": outputs}
