@@ -704,9 +704,10 @@ def _what_would_lower_it(inputs: BillInputs, ours_bill: SystemBill, provisioned:
             '(README, "What it costs").',
             f"- The fixed monitoring (dashboard, alarms, custom metrics): ${fixed:,.2f} a month "
             "at list price, most of it inside the free tier when the account has no other "
-            "dashboards, alarms or metrics. Zappa ships none. A dev stage (`Stage=dev`) "
-            f"makes {template_facts.dashboards('dev')} dashboard(s) where prod makes "
-            f"{template_facts.dashboards()}: the queues' own pages are prod's only.",
+            "dashboards, alarms or metrics. Zappa ships none. A stage makes "
+            f"{template_facts.dashboards()} dashboard, whatever its queues: each queue's "
+            "dead letters, backlog and worker are found on it by SEARCH, not on a page a "
+            "queue at $3 a month each.",
             f"- The secret: Secrets Manager ${BILL['secrets_manager_secret_month']:.2f} a month; "
             "an SSM Parameter Store standard SecureString costs nothing, but CloudFormation "
             "resolves `ssm-secure` references for a few properties only (not a function's "

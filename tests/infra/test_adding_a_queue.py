@@ -94,7 +94,6 @@ def test_the_translated_template_has_everything_a_queue_needs(seen):
         "BacklogAlarmemails": "AWS::CloudWatch::Alarm",
         "WorkerErrorsAlarmemails": "AWS::CloudWatch::Alarm",
         "WorkerThrottlesAlarmemails": "AWS::CloudWatch::Alarm",
-        "Dashboardemails": "AWS::CloudWatch::Dashboard",
     }.items():
         assert resources.get(logical_id) == kind, logical_id
     assert seen["translated"]["mapping"] == {
