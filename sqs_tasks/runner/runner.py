@@ -251,9 +251,9 @@ class TaskRunner:
         owned = {"owner": attempt.worker_id, "also": releases, "until": attempt.outcome_until}
         if error is None and value is not None:
             # S3 refusing a large value (throttled, unreachable) raises on, as DynamoDB
-            # refusing the write of a success does: this attempt's outcome is not recorded,
-            # and the task runs again once its lease ends (at-least-once), rather than
-            # failing for good a task whose body succeeded.
+            # refusing the write of a success past outcome_until does: this attempt's
+            # outcome is not recorded, and the task runs again once its lease ends
+            # (at-least-once), rather than failing for good a task whose body succeeded.
             try:
                 stored = self._stored_return_value(task_id, value)
             except PayloadTooLongLived as storing:  # it never will be: fail once, not again

@@ -7,12 +7,16 @@ retries. What each write that a task's path makes does then, one sequence at a t
   task waits in the outbox (READY to get_result), no message goes, and relay-outbox sends
   it once the burst has passed; it runs once.
 - a worker's claim refused: the message comes back in seconds, no attempt spent.
-- a worker's outcome refused (the body ran): the message comes back, finds the task still
+- a worker's outcome refused (the body ran): the worker asks again, with jittered
+  back-off, while the attempt's lease and its invocation allow a try (sqs_tasks/refusals.py,
+  worker/deadline.py). A burst that passes by then: the same attempt records its outcome,
+  the body runs once. One that outlasts them: the message comes back, finds the task still
   held by the attempt's lease, and the task runs again once that lease ends: the body runs
   twice, the second attempt records a WorkerLost before it.
 
 The throttle here refuses every write to the tasks table, as a table at its capacity does;
-reads have capacity of their own and go on."""
+reads have capacity of their own and go on. The pauses between an outcome's tries pass at
+once, on a clock of their own (tries_clock): nothing else sees them."""
 
 import time
 from collections.abc import Iterator
@@ -183,8 +187,9 @@ def test_a_claim_refused_comes_back_in_seconds_with_no_attempt_spent(burst):
 
 
 def test_an_outcome_refused_runs_the_task_again_once_its_lease_ends(burst):
-    """The one sequence where a burst costs more than a delay: the body ran, its outcome
-    was not recorded, so it runs again (at least once, as after a crash)."""
+    """The one sequence where a burst costs more than a delay: it outlasts the attempt's
+    invocation, so the body ran but its outcome, asked for until then, was not recorded;
+    it runs again (at least once, as after a crash)."""
     sample_tasks.CALLS.clear()
     result = runs_into_a_burst.enqueue("twice")
     response = one_invocation()  # the claim goes through; the body turns the burst on
