@@ -27,6 +27,14 @@ _PROMPT_CONFIG = {
     "connect_timeout": 2,
     "read_timeout": 4,
 }
+# The longest one prompt call can take: each attempt's connect and read timeouts, and
+# botocore's pause before each retry (standard mode: up to 2 ** i s, and 5 s more when AWS
+# asks for it with x-amz-retry-after).
+PROMPT_CALL_LIMIT = float(
+    _PROMPT_CONFIG["retries"]["max_attempts"]
+    * (_PROMPT_CONFIG["connect_timeout"] + _PROMPT_CONFIG["read_timeout"])
+    + sum(2**i + 5 for i in range(_PROMPT_CONFIG["retries"]["max_attempts"] - 1))
+)
 _prompt: ContextVar[bool] = ContextVar("sqs_tasks_aws_prompt", default=False)
 # A boto3 session is not safe to create clients from in several threads at once (the web
 # app's first requests may race); clients themselves are.

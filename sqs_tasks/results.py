@@ -22,14 +22,16 @@ else is ever written to an index, so a task that succeeds costs its three writes
 """
 
 import heapq
-import random
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqs_tasks import aws
+from botocore.exceptions import ClientError
+
+from sqs_tasks import aws, refusals
 from sqs_tasks.dynamo import Update, from_item, to_item
 from sqs_tasks.errors import ErrorRecord
 from sqs_tasks.item import (
@@ -53,16 +55,6 @@ LEASE = ("lease_owner", "lease_until")
 INSERT_BATCH = 25  # statements in one BatchExecuteStatement: DynamoDB's limit
 INSERT_TRIES = 3  # requests for a batch's statements refused for a passing reason
 INSERT_BACKOFF = 0.025  # seconds; doubled each time, with full jitter
-# A statement refused for these may go through a moment later (BatchStatementError's codes).
-RETRIED_STATEMENT_ERRORS = frozenset(
-    {
-        "ThrottlingError",
-        "ProvisionedThroughputExceeded",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "TransactionConflict",
-    }
-)
 
 
 class StatementRefused(Exception):
@@ -265,7 +257,7 @@ class ResultStore:
                 # botocore retries a refused request, not a refused statement: these are
                 # retried here, as it would (an INSERT that went through after all is a
                 # DuplicateItem next time, read back like any other).
-                time.sleep(random.uniform(0, INSERT_BACKOFF * 2**attempt))
+                refusals.clock.sleep(refusals.backoff(INSERT_BACKOFF, attempt))
             try:
                 answers = self._db.batch_execute_statement(
                     Statements=[statements[index] for index in pending]
@@ -287,7 +279,7 @@ class ResultStore:
                         unread[index] = items[index].id
                 else:
                     results[index] = StatementRefused(code, error.get("Message", ""))
-                    if code in RETRIED_STATEMENT_ERRORS:
+                    if code in refusals.PASSING_REASONS:
                         again.append(index)
             pending = again
         if unread:
@@ -362,12 +354,14 @@ class ResultStore:
         value: StoredJSON,
         carried: list[ErrorRecord],
         also: Sequence[Also] = (),
+        until: float | None = None,
     ) -> Written:
+        """SUCCESSFUL, with its return value. `until`: see _update."""
         update = self._finishing(now, carried)
         update.set("status", SUCCESSFUL)
         for name, attribute in stored_json_attributes("return_value", value).items():
             update.set(name, attribute)
-        return self._update(task_id, self._owned(update, owner), also=also)
+        return self._update(task_id, self._owned(update, owner), also=also, until=until)
 
     def record_retry(
         self,
@@ -378,8 +372,9 @@ class ResultStore:
         errors: list[ErrorRecord],
         not_before: float,
         also: Sequence[Also] = (),
+        until: float | None = None,
     ) -> Written:
-        """READY again, not before `not_before`."""
+        """READY again, not before `not_before`. `until`: see _update."""
         update = (
             Update()
             .set("status", READY)
@@ -388,7 +383,7 @@ class ResultStore:
             .append("errors", [error.to_dict() for error in errors])
             .remove(*LEASE)
         )
-        return self._update(task_id, self._owned(update, owner), also=also)
+        return self._update(task_id, self._owned(update, owner), also=also, until=until)
 
     def record_failure(
         self,
@@ -400,13 +395,15 @@ class ResultStore:
         owner: str | None = None,
         expected: bool = False,
         also: Sequence[Also] = (),
+        until: float | None = None,
     ) -> Written:
         """FAILED for good. `letter_copy` is the message copy whose body the dead letter
         will carry; None when the failure owes no letter (expected, or cancelled).
 
-        With `owner`, only the attempt holding the lease may write; without, only while
-        the item is still unfinished on the copy `item.copy` (an unrunnable message, a task
-        out of attempts, a stranded task the reconciler found)."""
+        With `owner`, only the attempt holding the lease may write (asking again until
+        `until`: see _update); without, only while the item is still unfinished on the copy
+        `item.copy` (an unrunnable message, a task out of attempts, a stranded task the
+        reconciler found)."""
         all_errors = [*item.errors, *errors]
         update = self._finishing(now, errors)
         update.set("status", FAILED)
@@ -419,7 +416,7 @@ class ResultStore:
         if expected:
             update.set("expected_failure", True)
         if owner is not None:
-            return self._update(item.id, self._owned(update, owner), also=also)
+            return self._update(item.id, self._owned(update, owner), also=also, until=until)
         update.when(
             "#copy = :copy AND #status IN (:ready, :running)",
             copy=item.copy,
@@ -533,29 +530,43 @@ class ResultStore:
         *,
         return_old: bool = False,
         also: Sequence[Also] = (),
+        until: float | None = None,
     ) -> Written:
+        """Write `update` to the task's item (with `also`, in one transaction). Refused for a
+        passing reason (refusals.py), it is asked again until `until` (time.time()), the
+        same request each time; with None, once (botocore's own retries aside)."""
         if also:
-            return self._transact(task_id, update, also)
-        db = self._db
+            return self._transact(task_id, update, also, until)
         # A refused write always says why, free: the item as it was (ALL_OLD). A write
-        # whose response was lost and that botocore retried is refused by its own first
-        # try, and only the item tells the caller so (runner.py).
-        extra = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
-        if return_old:
-            extra["ReturnValues"] = "ALL_OLD"
+        # whose response was lost and that was asked again (by botocore, or until `until`)
+        # is refused by its own first try, and only the item tells the caller so (runner.py).
+        request = {
+            "TableName": self.table_name,
+            "Key": {"id": {"S": task_id}},
+            **update.request(),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            **({"ReturnValues": "ALL_OLD"} if return_old else {}),
+        }
         try:
-            response = db.update_item(
-                TableName=self.table_name, Key={"id": {"S": task_id}}, **update.request(), **extra
-            )
-        except db.exceptions.ConditionalCheckFailedException as error:
+            response = refusals.keep_asking(lambda: self._db.update_item(**request), until)
+        except ClientError as error:
+            if refusals.error_code(error) != "ConditionalCheckFailedException":
+                raise
             old = error.response.get("Item")
             return Written(False, TaskItem.from_dynamo(old) if old else None)
         old = response.get("Attributes")
         return Written(True, TaskItem.from_dynamo(old) if old else None)
 
-    def _transact(self, task_id: str, update: Update, also: Sequence[Also]) -> Written:
+    def _transact(
+        self, task_id: str, update: Update, also: Sequence[Also], until: float | None
+    ) -> Written:
         """The task's write and the others, all or none. Only the task's is conditional;
-        when it fails, the item as it was comes back, as from a plain UpdateItem."""
+        when it fails, the item as it was comes back, as from a plain UpdateItem.
+
+        Every try carries one ClientRequestToken: within ten minutes of the first that went
+        through, DynamoDB answers a try of the same request as it answered that one, and
+        writes nothing again. A try later than that is refused by the task's condition
+        (its own write), all of it, the releases too."""
         writes = [
             {
                 "Update": {
@@ -574,12 +585,15 @@ class ResultStore:
                 *((a.table, a.key, a.update) for a in also),
             ]
         ]
-        db = self._db
+        request = {"TransactItems": writes, "ClientRequestToken": str(uuid.uuid4())}
         try:
-            db.transact_write_items(TransactItems=writes)
-        except db.exceptions.TransactionCanceledException as error:
+            refusals.keep_asking(lambda: self._db.transact_write_items(**request), until)
+        except ClientError as error:
             reasons = error.response.get("CancellationReasons") or [{}]
-            if reasons[0].get("Code") != "ConditionalCheckFailed":
+            if (
+                refusals.error_code(error) != "TransactionCanceledException"
+                or reasons[0].get("Code") != "ConditionalCheckFailed"
+            ):
                 raise
             old = reasons[0].get("Item")
             return Written(False, TaskItem.from_dynamo(old) if old else None)

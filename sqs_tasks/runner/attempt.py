@@ -22,6 +22,9 @@ class Attempt:
     worker_id: str
     number: int  # 1 for the first attempt
     time_limit: float  # seconds
+    # Until when (time.time()) its outcome's write is asked for again, refused for a
+    # passing reason; None: once (runner.TaskRunner.run).
+    outcome_until: float | None = None
 
     @property
     def task_id(self) -> str:

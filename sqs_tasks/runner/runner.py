@@ -34,9 +34,9 @@ from sqs_tasks.exceptions import (
     UnstorableResult,
     WorkerLost,
 )
-from sqs_tasks.item import FAILED, StoredJSON, TaskItem
+from sqs_tasks.item import FAILED, READY, SUCCESSFUL, StoredJSON, TaskItem
 from sqs_tasks.limits.gate import Admission, Held, NotStartable
-from sqs_tasks.results import Also, ResultStore
+from sqs_tasks.results import Also, ResultStore, Written
 from sqs_tasks.runner import retry, verdict
 from sqs_tasks.runner.attempt import Attempt
 from sqs_tasks.runner.middleware import (
@@ -115,7 +115,13 @@ class TaskRunner:
         time_limit: float,
         lease_until: float,
         secrets: sensitive.Values | None = None,
+        outcome_until: float | None = None,
     ) -> Outcome:
+        """Claim, run and record one attempt. `outcome_until`: until when the outcome's
+        write is asked for again while DynamoDB refuses it for a passing reason (a burst
+        above the table's capacity), rather than left for the lease to end and the body to
+        run again (worker/deadline.py sets it inside the lease and the invocation); None:
+        asked once."""
         gate = self.backend.gate
         admission = Admission()
         if envelope.limits:
@@ -172,6 +178,7 @@ class TaskRunner:
             worker_id=worker_id,
             number=before.attempts + 1,
             time_limit=time_limit,
+            outcome_until=outcome_until,
         )
         carried = [self._lost_error(now)] if claim.lease_lost else []
 
@@ -227,36 +234,37 @@ class TaskRunner:
     ) -> "Outcome | Unwritten":
         """Write what the attempt came to, if this attempt still holds the task.
 
+        DynamoDB refusing the write for a passing reason (a burst above the table's
+        capacity), it is asked again until `attempt.outcome_until` (results.py): given up,
+        the task's body runs again once the lease ends.
+
         A refused write is not always someone else's win. DynamoDB may apply an
-        UpdateItem whose response never arrives; botocore sends it again, and the second
-        try finds its own first one (no longer RUNNING under this lease) and is refused.
-        Either way the item, returned with the refusal, is the truth, and the copy is
-        judged on it like any refused claim: SUCCESSFUL continues its workflow, a letter
-        still owed is sent, READY brings the message back. (A TransactWriteItems retry
-        carries the same ClientRequestToken, so DynamoDB answers it as the first.)"""
+        UpdateItem whose response never arrives; botocore, or the asking again, sends it
+        again, and the next try finds its own first one (no longer RUNNING under this
+        lease) and is refused. The item, returned with the refusal, is the truth: when it
+        is this attempt's outcome as written (_as_written), the outcome stands as if the
+        answer had come; otherwise the copy is judged on it like any refused claim. (A
+        TransactWriteItems asked again carries the same ClientRequestToken, so DynamoDB
+        answers it as the first.)"""
         now = timezone.now()
         result, task_id = attempt.task_result, attempt.task_id
+        owned = {"owner": attempt.worker_id, "also": releases, "until": attempt.outcome_until}
         if error is None and value is not None:
             # S3 refusing a large value (throttled, unreachable) raises on, as DynamoDB
-            # refusing the write of a success does: this attempt's outcome is not recorded,
-            # and the task runs again once its lease ends (at-least-once), rather than
-            # failing for good a task whose body succeeded.
+            # refusing the write of a success past outcome_until does: this attempt's
+            # outcome is not recorded, and the task runs again once its lease ends
+            # (at-least-once), rather than failing for good a task whose body succeeded.
             try:
                 stored = self._stored_return_value(task_id, value)
             except PayloadTooLongLived as storing:  # it never will be: fail once, not again
                 error = UnstorableResult(f"the return value could not be stored: {storing}")
             else:
                 written = self.results.record_success(
-                    task_id,
-                    owner=attempt.worker_id,
-                    now=now,
-                    value=stored,
-                    carried=carried,
-                    also=releases,
+                    task_id, now=now, value=stored, carried=carried, **owned
                 )
                 _update(result, TaskResultStatus.SUCCESSFUL, now, finished=True)
                 object.__setattr__(result, "_return_value", value)
-                return Succeeded() if written.done else Unwritten(written.before)
+                return _as_written(attempt, written, Succeeded(), SUCCESSFUL, now)
 
         assert error is not None
         record = ErrorRecord.from_exception(
@@ -266,44 +274,27 @@ class TaskRunner:
         errors = [*carried, record]
         if isinstance(error, ExpectedFailure):
             written = self.results.record_failure(
-                before,
-                now=now,
-                errors=errors,
-                letter_copy=None,
-                owner=attempt.worker_id,
-                expected=True,
-                also=releases,
+                before, now=now, errors=errors, letter_copy=None, expected=True, **owned
             )
             _update(result, TaskResultStatus.FAILED, now, finished=True)
-            return Finished(FAILED, record) if written.done else Unwritten(written.before)
+            return _as_written(attempt, written, Finished(FAILED, record), FAILED, now)
         config = self.backend.config
         if retry.should_retry(error, attempt.envelope.policy, attempt.number):
             delay = retry.retry_delay(
                 error, attempt.number, config.retry_backoff_base, config.retry_backoff_max
             )
             written = self.results.record_retry(
-                task_id,
-                owner=attempt.worker_id,
-                now=now,
-                errors=errors,
-                not_before=now.timestamp() + delay,
-                also=releases,
+                task_id, now=now, errors=errors, not_before=now.timestamp() + delay, **owned
             )
             _update(result, TaskResultStatus.READY, now, finished=False)
-            return RetryLater(record, delay) if written.done else Unwritten(written.before)
+            return _as_written(attempt, written, RetryLater(record, delay), READY, now)
         written = self.results.record_failure(
-            before,
-            now=now,
-            errors=errors,
-            letter_copy=attempt.envelope.copy,
-            owner=attempt.worker_id,
-            also=releases,
+            before, now=now, errors=errors, letter_copy=attempt.envelope.copy, **owned
         )
         _update(result, TaskResultStatus.FAILED, now, finished=True)
-        if not written.done:
-            return Unwritten(written.before)
         failed = replace(before, errors=(*before.errors, *errors), attempts=attempt.number)
-        return Failed(dead_letter_of(failed, attempt.envelope.copy), record)
+        letter = dead_letter_of(failed, attempt.envelope.copy)
+        return _as_written(attempt, written, Failed(letter, record), FAILED, now)
 
     def _stored_return_value(self, task_id: str, text: str) -> StoredJSON:
         config = self.backend.config
@@ -388,6 +379,28 @@ class TaskRunner:
             errors=task_errors(list(before.errors)),
             worker_ids=[*before.worker_ids, worker_id],
         )
+
+
+def _as_written(
+    attempt: Attempt, written: Written, outcome: Outcome, status: str, now: datetime
+) -> Outcome | Unwritten:
+    """`outcome` if the attempt's write went through: it said so, or it was refused by its
+    own earlier try, whose answer was lost. The item then is as that write left it: in
+    `status`, finished `now` (READY: not finished), its lease gone, with this attempt's
+    number and worker last. No other write leaves it so: another attempt's claim counts
+    itself and names its own worker, and a failure written without the lease (the task
+    out of attempts, found stranded) is stamped with its own time. The limits' places went
+    back with that write (one transaction): they are not given back again."""
+    item = written.before
+    own = (
+        item is not None
+        and item.status == status
+        and item.finished_at == (None if status == READY else now)
+        and item.lease is None
+        and item.attempts == attempt.number
+        and item.worker_ids[-1:] == (attempt.worker_id,)
+    )
+    return outcome if written.done or own else Unwritten(item)
 
 
 def _reservation_token(envelope: Envelope) -> str:

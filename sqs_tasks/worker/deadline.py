@@ -42,5 +42,19 @@ class Deadline:
         left = self._left() if self.context is not None else time_limit
         return time.time() + max(left, time_limit) + LEASE_SLACK
 
+    def outcome_until(self, lease_until: float) -> float:
+        """Until when the outcome of an attempt under this lease may still be asked for
+        again (results.py), DynamoDB refusing it for a passing reason.
+
+        Within the lease, by LEASE_SLACK: once the lease has ended, another copy may start
+        the task again, by a clock a little ahead of ours. Within this invocation, by the
+        margin kept to answer Lambda: in Lambda the lease outlasts the invocation (above),
+        so its end bounds only where no invocation does (outside Lambda). Both are fixed
+        here, before the attempt starts, as times of the clock the tries read."""
+        until = lease_until - LEASE_SLACK
+        if self.context is not None:
+            until = min(until, time.time() + self._left() - self.margin)
+        return until
+
     def _left(self) -> float:
         return self.context.get_remaining_time_in_millis() / 1000

@@ -124,6 +124,7 @@ class RecordHandler:
                 outcome = Waiting(NOT_STARTED_DELAY, "not started: too little time left")
             else:
                 args, kwargs, secrets = self._arguments(task, envelope)
+                lease_until = self.deadline.lease_until(time_limit)
                 outcome = self.runner.run(
                     task,
                     envelope,
@@ -132,7 +133,8 @@ class RecordHandler:
                     secrets=secrets,
                     worker_id=self.worker_id,
                     time_limit=time_limit,
-                    lease_until=self.deadline.lease_until(time_limit),
+                    lease_until=lease_until,
+                    outcome_until=self.deadline.outcome_until(lease_until),
                 )
             self.disposition.apply(message, envelope, outcome)
 

@@ -13,7 +13,9 @@ What is patched, and why (the code under test is otherwise as it ships):
 - moto gets what it lacks of DynamoDB (stack.emulator_dynamodb: the outbox's INSERT batches);
 - `sqs_tasks.aws.client("sqs")` returns the fake; DynamoDB and S3 clients get fault hooks,
   and each statement of a batch of INSERTs may fail on its own (faults.statement_faults);
-- the worker's time limit uses a virtual SIGALRM per invocation (simulation.py);
+- the worker's time limit uses a virtual SIGALRM per invocation (simulation.py), and the
+  pauses between the tries of a write DynamoDB refused (sqs_tasks.refusals) pass in
+  virtual time, as the process's own (`VirtualClock`);
 - `uuid.uuid4` draws from the seed, and the outbox's parallel puts run one after another
   (`InlineExecutor`), so that one seed replays one run exactly (a failing seed can be run
   again and read).
@@ -46,7 +48,7 @@ from django.test import override_settings
 from moto import mock_aws
 
 from functions.worker import handler
-from sqs_tasks import aws, outbox, queues
+from sqs_tasks import aws, outbox, queues, refusals
 from sqs_tasks.item import FAILED, SUCCESSFUL
 from sqs_tasks.lambda_events import LambdaContext, sqs_event
 from sqs_tasks.models import OutboxEntry
@@ -205,6 +207,17 @@ class VirtualContext(LambdaContext):
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.hard_end - time.time()) * 1000))
+
+
+class VirtualClock(refusals.Clock):
+    """The clock a refused write's tries wait on: a pause is the process's, in virtual
+    time (time.time() is virtual already)."""
+
+    def __init__(self, simulation: Simulation) -> None:
+        self.simulation = simulation
+
+    def sleep(self, seconds: float) -> None:
+        self.simulation.pause(seconds)
 
 
 @dataclass(eq=False)
@@ -369,6 +382,7 @@ class World:
             mock.patch("sqs_tasks.runner.middleware.signal", VirtualSignals(self.simulation))
         )
         stack.enter_context(mock.patch.object(outbox, "ThreadPoolExecutor", InlineExecutor))
+        stack.enter_context(mock.patch.object(refusals, "clock", VirtualClock(self.simulation)))
         task_enqueued.connect(self._committed)
         stack.callback(task_enqueued.disconnect, self._committed)
         chaos.world = self
