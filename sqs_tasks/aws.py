@@ -27,14 +27,22 @@ _PROMPT_CONFIG = {
     "connect_timeout": 2,
     "read_timeout": 4,
 }
-# The longest one prompt call can take: each attempt's connect and read timeouts, and
-# botocore's pause before each retry (standard mode: up to 2 ** i s, and 5 s more when AWS
-# asks for it with x-amz-retry-after).
-PROMPT_CALL_LIMIT = float(
-    _PROMPT_CONFIG["retries"]["max_attempts"]
-    * (_PROMPT_CONFIG["connect_timeout"] + _PROMPT_CONFIG["read_timeout"])
-    + sum(2**i + 5 for i in range(_PROMPT_CONFIG["retries"]["max_attempts"] - 1))
-)
+
+
+def _call_limit(config: dict) -> float:
+    """The longest one call can take: each attempt's connect and read timeouts, and
+    botocore's pause before each retry (standard mode: up to 2 ** i s, and 5 s more when AWS
+    asks for it with x-amz-retry-after). The timeouts bound each socket operation, not name
+    resolution: a call may, rarely, overrun; LEASE_SLACK and the worker's margin absorb it."""
+    attempts = config["retries"]["max_attempts"]
+    return float(
+        attempts * (config["connect_timeout"] + config["read_timeout"])
+        + sum(2**i + 5 for i in range(attempts - 1))
+    )
+
+
+CALL_LIMIT = _call_limit(_CONFIG)
+PROMPT_CALL_LIMIT = _call_limit(_PROMPT_CONFIG)
 _prompt: ContextVar[bool] = ContextVar("sqs_tasks_aws_prompt", default=False)
 # A boto3 session is not safe to create clients from in several threads at once (the web
 # app's first requests may race); clients themselves are.

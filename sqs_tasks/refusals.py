@@ -13,7 +13,7 @@ caller can afford. An answer (ConditionalCheckFailed) or a request that is wrong
 import random
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
@@ -82,7 +82,7 @@ def error_code(error: ClientError) -> str:
 
 def backoff(base: float, tries: int, cap: float = BACKOFF_MAX) -> float:
     """How long to wait before asking again after `tries` refusals: full jitter."""
-    return random.uniform(0, min(cap, base * 2**tries))
+    return random.uniform(0, min(cap, base * 2 ** min(tries, 30)))
 
 
 def keep_asking[T](send: Callable[[], T], until: float | None) -> T:
@@ -90,16 +90,17 @@ def keep_asking[T](send: Callable[[], T], until: float | None) -> T:
     as long as the next try would be over by `until` (time.time()); then the last refusal
     raises on. Any other error raises at once; so does a refusal when `until` is None.
 
-    The first try is the caller's own; the next ones use the prompt clients (aws.prompt),
-    whose calls end within aws.PROMPT_CALL_LIMIT, so that no try, however it goes, outlasts
-    `until`. `send` must get its client when called, and send the very same request each
-    time: the one that went through, its answer lost, is then refused by its own write
-    (ConditionalCheckFailed, with the item) or answered as the first (a TransactWriteItems'
-    ClientRequestToken)."""
+    Each try goes on the patient clients if their slowest call would still end by `until`
+    (aws.CALL_LIMIT), else on the prompt ones (aws.PROMPT_CALL_LIMIT); a try after a refusal
+    starts only if a prompt call would end by then. The first try is always made, as it was
+    before there was an `until`. `send` must get its client when called, and send the very
+    same request each time: the one that went through, its answer lost, is then refused by
+    its own write (ConditionalCheckFailed, with the item) or answered as the first (a
+    TransactWriteItems' ClientRequestToken)."""
     tries = 0
     while True:
         try:
-            with aws.prompt() if tries else nullcontext():
+            with _clients_for(until):
                 return send()
         except Exception as error:
             if until is None or not passing(error):
@@ -109,3 +110,9 @@ def keep_asking[T](send: Callable[[], T], until: float | None) -> T:
             if clock.now() + pause + aws.PROMPT_CALL_LIMIT > until:
                 raise
             clock.sleep(pause)
+
+
+def _clients_for(until: float | None) -> AbstractContextManager[None]:
+    if until is None or clock.now() + aws.CALL_LIMIT <= until:
+        return nullcontext()
+    return aws.prompt()

@@ -55,6 +55,10 @@ LEASE = ("lease_owner", "lease_until")
 INSERT_BATCH = 25  # statements in one BatchExecuteStatement: DynamoDB's limit
 INSERT_TRIES = 3  # requests for a batch's statements refused for a passing reason
 INSERT_BACKOFF = 0.025  # seconds; doubled each time, with full jitter
+# How long a transaction is asked for again with one ClientRequestToken: DynamoDB answers a
+# token for ten minutes after the first try that used it; a replay later would write again
+# (its condition refuses it, but its releases would be given back twice: runner.py).
+TOKEN_WINDOW = 540.0
 
 
 class StatementRefused(Exception):
@@ -563,10 +567,13 @@ class ResultStore:
         """The task's write and the others, all or none. Only the task's is conditional;
         when it fails, the item as it was comes back, as from a plain UpdateItem.
 
-        Every try carries one ClientRequestToken: within ten minutes of the first that went
-        through, DynamoDB answers a try of the same request as it answered that one, and
-        writes nothing again. A try later than that is refused by the task's condition
-        (its own write), all of it, the releases too."""
+        A try that may have gone through (its answer lost, a server error, a transaction
+        with this token still in progress) is asked again with the same ClientRequestToken:
+        within ten minutes of the first that went through, DynamoDB answers it as it
+        answered that one and writes nothing again (so the tries stop within TOKEN_WINDOW).
+        A try cancelled (TransactionCanceledException) wrote nothing, and the next is a new
+        request with a token of its own: what DynamoDB does with a token whose transaction
+        was cancelled is not documented."""
         writes = [
             {
                 "Update": {
@@ -585,9 +592,21 @@ class ResultStore:
                 *((a.table, a.key, a.update) for a in also),
             ]
         ]
-        request = {"TransactItems": writes, "ClientRequestToken": str(uuid.uuid4())}
+        token = str(uuid.uuid4())
+
+        def send() -> dict:
+            nonlocal token
+            try:
+                return self._db.transact_write_items(TransactItems=writes, ClientRequestToken=token)
+            except ClientError as error:
+                if refusals.error_code(error) == "TransactionCanceledException":
+                    token = str(uuid.uuid4())
+                raise
+
+        if until is not None:
+            until = min(until, time.time() + TOKEN_WINDOW)
         try:
-            refusals.keep_asking(lambda: self._db.transact_write_items(**request), until)
+            refusals.keep_asking(send, until)
         except ClientError as error:
             reasons = error.response.get("CancellationReasons") or [{}]
             if (

@@ -6,6 +6,10 @@ from typing import Any
 
 # Beyond the invocation's end, before a lease counts as run out: clocks differ a little.
 LEASE_SLACK = 5.0
+# Kept back, beyond the margin, for what follows an outcome's last try (its dead letter
+# and the letter's mark, a fresh copy, the batch's answer) under the same burst: botocore's
+# own pauses alone may take 7 s.
+AFTER_OUTCOME = 10.0
 
 
 @dataclass(slots=True)
@@ -48,12 +52,13 @@ class Deadline:
 
         Within the lease, by LEASE_SLACK: once the lease has ended, another copy may start
         the task again, by a clock a little ahead of ours. Within this invocation, by the
-        margin kept to answer Lambda: in Lambda the lease outlasts the invocation (above),
-        so its end bounds only where no invocation does (outside Lambda). Both are fixed
-        here, before the attempt starts, as times of the clock the tries read."""
+        margin kept to answer Lambda and AFTER_OUTCOME: in Lambda the lease outlasts the
+        invocation (above), so its end bounds only where no invocation does (outside
+        Lambda). Both are fixed here, before the attempt starts, as times of the clock the
+        tries read."""
         until = lease_until - LEASE_SLACK
         if self.context is not None:
-            until = min(until, time.time() + self._left() - self.margin)
+            until = min(until, time.time() + self._left() - self.margin - AFTER_OUTCOME)
         return until
 
     def _left(self) -> float:

@@ -15,9 +15,9 @@ from sqs_tasks import aws as aws_clients
 from sqs_tasks import refusals
 from sqs_tasks.dynamo import Update
 from sqs_tasks.item import StoredJSON
-from sqs_tasks.results import Also
+from sqs_tasks.results import TOKEN_WINDOW, Also
 from sqs_tasks.testing import deliver, drain_queue, receive_batch
-from sqs_tasks.worker.deadline import LEASE_SLACK, Deadline
+from sqs_tasks.worker.deadline import AFTER_OUTCOME, LEASE_SLACK, Deadline
 from tests import limit_tasks, sample_tasks
 from tests.helpers import count, short_context
 
@@ -229,26 +229,30 @@ def test_a_retry_written_whose_answer_was_lost_brings_the_message_back_when_due(
 
 
 @pytest.mark.parametrize(
-    "error",
+    ("error", "same_token"),
     [
-        cancelled("None", "TransactionConflict"),
-        cancelled("ThrottlingError", "None"),
-        cancelled("ProvisionedThroughputExceeded", "None"),
-        lambda params: client_error("TransactionConflictException"),
-        lost_answer,  # a try that went through: DynamoDB answers its token (moto refuses it)
+        # Cancelled: nothing was written, and the next try is a request of its own.
+        (cancelled("None", "TransactionConflict"), False),
+        (cancelled("ThrottlingError", "None"), False),
+        (cancelled("ProvisionedThroughputExceeded", "None"), False),
+        # May have gone through: asked again as the same request, which DynamoDB answers
+        # as the first (moto ignores the token, and refuses a replay by its condition).
+        (lambda params: client_error("TransactionInProgressException"), True),
+        (lambda params: client_error("InternalServerError"), True),
+        (lost_answer, True),
     ],
-    ids=["conflict", "throttled", "over capacity", "conflict exception", "answer lost"],
+    ids=["conflict", "throttled", "over capacity", "in progress", "server error", "answer lost"],
 )
-def test_an_outcome_with_its_releases_is_asked_for_again_with_one_token(
-    refuse, fresh, tries_clock, error
+def test_an_outcome_with_releases_keeps_its_token_while_it_may_have_gone_through(
+    refuse, fresh, tries_clock, error, same_token
 ):
     result = limit_tasks.one_per_account.enqueue("acct", "t1")
     after = error is lost_answer
     refusal = refuse("TransactWriteItems", error, times=1, after=after)
     assert drain_queue("default").returned == []
-    assert len(refusal.tries) == 2
-    tokens = {try_["ClientRequestToken"] for try_ in refusal.tries}
-    assert len(tokens) == 1 and all(try_ == refusal.tries[0] for try_ in refusal.tries)
+    first, second = refusal.tries
+    assert (first["ClientRequestToken"] == second["ClientRequestToken"]) is same_token
+    assert first["TransactItems"] == second["TransactItems"]
     done = default_task_backend.results.get(result.id)
     assert done.status == TaskResultStatus.SUCCESSFUL and done.attempts == 1
     assert [run[0] for run in limit_tasks.RUNS] == ["t1"]
@@ -285,7 +289,8 @@ def test_the_tries_stop_within_the_lease_and_the_invocation():
     outside = Deadline(None, margin)
     assert outside.outcome_until(lease_until) == lease_until - LEASE_SLACK
     inside = Deadline(short_context(30), margin)
-    assert inside.outcome_until(lease_until) <= time.time() + 30 - margin
+    # What follows the last try (a dead letter, the batch's answer) keeps time of its own.
+    assert inside.outcome_until(lease_until) <= time.time() + 30 - margin - AFTER_OUTCOME
     lease = inside.lease_until(inside.time_limit(10) or 0)
     assert inside.outcome_until(lease) < lease - LEASE_SLACK
 
@@ -331,6 +336,49 @@ def test_the_tries_of_an_outcome_with_releases_stop_at_their_deadline(refuse, tr
     record_success(task_id, until, also=[Also(table, "a-counter", Update().add("releases", 1))])
     assert len(refusal.tries) == len(tries_clock.pauses) + 1 > 2
     assert tries_clock.now() + aws_clients.PROMPT_CALL_LIMIT <= until
+
+
+def test_the_tries_of_a_transaction_stop_while_its_token_is_answered(refuse, tries_clock):
+    """DynamoDB answers a ClientRequestToken for ten minutes: a replay after that would be
+    a new request, so the tries stop within TOKEN_WINDOW whatever `until` allows."""
+    task_id = claimed_task(lease=3600)
+    started = tries_clock.now()
+    error = lambda params: client_error("InternalServerError")  # noqa: E731
+    refusal = refuse("TransactWriteItems", error, times=10**6)
+    table = default_task_backend.results.table_name
+    also = [Also(table, "a-counter", Update().add("releases", 1))]
+    record_success(task_id, started + 3000, also=also)
+    assert len(refusal.tries) > 2
+    assert tries_clock.now() + aws_clients.PROMPT_CALL_LIMIT <= started + TOKEN_WINDOW + 1
+    assert len({try_["ClientRequestToken"] for try_ in refusal.tries}) == 1
+
+
+@pytest.mark.parametrize(
+    ("left", "prompt"),
+    [(10**4, [False, False, False]), (60, [True, True, True]), (0, [True])],
+    ids=["time for a patient call", "time for prompt calls only", "no time: one try"],
+)
+def test_each_try_ends_by_the_deadline_if_any_can(tries_clock, left, prompt):
+    """A try goes on the patient clients when their slowest call (aws.CALL_LIMIT) ends by
+    the deadline, else on the prompt ones; the first is made even with no time left."""
+    seen = []
+
+    def send() -> str:
+        seen.append(aws_clients.prompting())
+        if len(seen) < 3:
+            raise client_error("ThrottlingException")
+        return "written"
+
+    if left:
+        assert refusals.keep_asking(send, until=tries_clock.now() + left) == "written"
+    else:
+        with pytest.raises(ClientError):
+            refusals.keep_asking(send, until=tries_clock.now() + left)
+    assert seen == prompt
+
+
+def test_the_pause_between_tries_is_capped_however_many():
+    assert 0 <= refusals.backoff(refusals.BACKOFF, 5000) <= refusals.BACKOFF_MAX
 
 
 # -- what a passing refusal is --------------------------------------------------------------
