@@ -85,6 +85,9 @@ class Ledger:
         self.runs: dict[str, list[BodyRun]] = defaultdict(list)
         # (written at, not_before, what wrote it): "enqueue" or "retry"
         self.gates: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
+        # Each retry's gate beside the moment its attempt failed (the body's end): the
+        # backoff counts from there, however long the outcome's write took to go through.
+        self.retries: dict[str, list[tuple[float, float]]] = defaultdict(list)
         self.claims: dict[str, list[float]] = defaultdict(list)
         # Runs of relay-outbox / reconcile-tasks that raised: with max_attempts=1, each such
         # run fails its periodic task for good, and so leaves a dead letter of its own.
@@ -120,7 +123,10 @@ class Ledger:
         task_id = params["Key"]["id"]["S"]
         sets = _assignments(params)
         if "not_before" in sets:
-            self.gates[task_id].append((now, float(sets["not_before"]["N"]), "retry"))
+            gate = float(sets["not_before"]["N"])
+            self.gates[task_id].append((now, gate, "retry"))
+            failed = last_run.ended if last_run and last_run.task_id == task_id else None
+            self.retries[task_id].append((now if failed is None else failed, gate))
         status = sets.get("status", {}).get("S")
         if status == TaskResultStatus.RUNNING.value and "lease_owner" in sets:
             self.claims[task_id].append(now)
@@ -233,8 +239,7 @@ class Ledger:
             in_force = [gate for at, gate, _ in gates if at <= claimed]
             if in_force and claimed < in_force[-1]:
                 return f"claimed {in_force[-1] - claimed:.1f}s before its not_before"
-        retries = [(at, gate) for at, gate, by in gates if by == "retry"]
-        for number, (at, gate) in enumerate(retries, start=1):
+        for number, (at, gate) in enumerate(self.retries.get(task_id, []), start=1):
             # The backoff's step for attempt n is base * 2^(n-1), of which it waits at least
             # half; attempts lost in between only raise n, so the k-th recorded retry waits
             # at least half of step k. A Retry-After is honoured in full.
