@@ -449,17 +449,21 @@ class ResultStore:
     # -- message copies -----------------------------------------------------------------
 
     def begin_copy(self, task_id: str, *, from_copy: int) -> Written:
-        """Name copy `from_copy + 1` the live one, while the task is unfinished and
-        `from_copy` is live: the intent, written before the fresh copy is sent."""
+        """Name copy `from_copy + 1` the live one, while the task is unfinished, `from_copy`
+        is live and no attempt holds a live lease (that attempt may be running copy
+        `from_copy`, whose message its dead letter must come from): the intent, written
+        before the fresh copy is sent."""
         update = (
             Update()
             .set("copy", from_copy + 1)
             .set("copy_sending", True)
             .when(
-                "#copy = :copy AND #status IN (:ready, :running)",
+                "#copy = :copy AND (#status = :ready OR "
+                "(#status = :running AND #lease_until < :now))",
                 copy=from_copy,
                 ready=READY,
                 running=RUNNING,
+                now=round(time.time(), 3),
             )
         )
         return self._update(task_id, update, return_old=True)

@@ -6,10 +6,10 @@ reconciler for messages SQS moved to a dead-letter queue on its own.
     SUCCESSFUL                           -> Done          delete the copy
     FAILED, letter owed for this copy    -> LetterOwed    send it, mark it sent, delete
     FAILED otherwise                     -> Done
+    RUNNING under a live lease           -> Busy          come back when the lease ends
     not this copy, its successor unsent  -> Predecessor   send the successor, then delete
     not this copy                        -> Stray         delete: the live copy is elsewhere
     no attempts left                     -> OutOfAttempts fail it for good (a letter)
-    RUNNING under a live lease           -> Busy          come back when the lease ends
     READY before not_before              -> NotDue        come back when it is due
     otherwise                            -> Due           it may start now
 """
@@ -76,13 +76,15 @@ def judge(item: TaskItem | None, copy: int, now: float) -> Verdict:
         note = item.dead_letter
         owed = note is not None and not note.sent and note.copy == copy
         return LetterOwed() if owed else Done(item.status)
+    if item.lease_live(now):
+        # Whatever this copy's number: the running attempt may be this copy's own (a busy
+        # duplicate may have replaced it since the claim), and owe its letter.
+        assert item.lease is not None
+        return Busy(item.lease.until)
     if copy != item.copy:
         if item.copy_sending and copy == item.copy - 1:
             return Predecessor(item.copy)
         return Stray()
-    if item.lease_live(now):
-        assert item.lease is not None
-        return Busy(item.lease.until)
     if not item.attempts_left:
         return OutOfAttempts()
     if item.status != RUNNING and item.not_before > now:

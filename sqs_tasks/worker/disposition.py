@@ -65,6 +65,12 @@ class Disposition:
                 return
             case Superseded(successor=int(successor)):
                 self.copies.send(message.queue_url, envelope.with_copy(successor))
+            case Waiting(delay=delay, reason="busy"):
+                # Never replaced: the attempt holding the task may be running this very
+                # copy (a duplicate delivery of it), and owe a dead letter only its message
+                # can carry (letters.py). It comes back once, when the lease ends;
+                # what starts it then (its reservations, if spent) is decided then.
+                return_later(message, delay)
             case Waiting(delay=delay, reserved=reserved) if (
                 reserved is not None and reserved != envelope.reserved
             ):

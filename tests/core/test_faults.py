@@ -26,7 +26,15 @@ from sqs_tasks.operations.reconcile import reconcile
 from sqs_tasks.testing import delete_done, drain_queue, receive_batch
 from sqs_tasks.worker import letters as letters_module
 from tests import sample_tasks
-from tests.helpers import body_of, count, event_for, expire_delays, sqs, visible_messages
+from tests.helpers import (
+    body_of,
+    count,
+    event_for,
+    expire_delays,
+    expire_visibility,
+    sqs,
+    visible_messages,
+)
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -170,7 +178,10 @@ def test_a_copy_handed_back_twice_is_replaced_by_a_fresh_one():
     assert item(result.id).status == TaskResultStatus.SUCCESSFUL
 
 
-def test_a_busy_copy_is_replaced_rather_than_walked_to_the_dead_letter_queue():
+def test_a_busy_copy_comes_back_when_the_lease_ends_and_is_never_replaced(visibility):
+    """Another attempt holds the task: this copy is hidden until that lease ends, once, even
+    on its third receive. Replacing it would delete the message the running attempt may
+    be its own (a duplicate delivery) and owe its dead letter from."""
     result = sample_tasks.add.enqueue(1, 1)
     default_task_backend.results.claim(
         result.id, copy=0, worker_id="elsewhere", lease_until=time.time() + 300, now=timezone.now()
@@ -178,9 +189,11 @@ def test_a_busy_copy_is_replaced_rather_than_walked_to_the_dead_letter_queue():
     queue_url = default_task_backend.queue_url("default")
     (message,) = receive_batch(queue_url)
     response = run(queue_url, [message], receive_count=3)
-    assert returned(response) == set()
-    assert item(result.id).copy == 1
-    assert count(queue_url, "ApproximateNumberOfMessagesDelayed") == 1  # back after the lease
+    assert returned(response) == {message["MessageId"]}
+    assert item(result.id).copy == 0 and not item(result.id).copy_sending
+    assert len(visibility) == 1 and 300 <= visibility[0] <= 300 + 5  # back after the lease
+    assert count(queue_url, "ApproximateNumberOfMessagesNotVisible") == 1
+    assert not default_task_backend.results.begin_copy(result.id, from_copy=0).done
 
 
 def test_crashed_invocations_until_sqs_dead_letters_it_then_the_reconciler_resumes_it():
@@ -301,6 +314,49 @@ def test_a_dead_letter_send_that_fails_is_sent_on_the_next_delivery():
     assert item(result.id).dead_letter.sent
     assert count(queue_url + "-dlq") == 1
     assert item(result.id).attempts == 1  # the body ran once
+
+
+DUPLICATES: list[dict] = []
+
+
+@task(max_attempts=1)
+def fails_while_a_duplicate_replaces_its_copy() -> None:
+    """While it runs, a duplicate delivery of its message finds it busy, twice (on receives
+    after which a copy handed back is otherwise replaced by a fresh one)."""
+    queue_url = default_task_backend.queue_url("default")
+    for receives in (3, 4):
+        duplicate = dict(DUPLICATES[0], Attributes=dict(DUPLICATES[0]["Attributes"]))
+        run(queue_url, [duplicate], receive_count=receives)
+    raise ValueError("fails for good")
+
+
+def test_a_failure_whose_message_a_duplicate_found_busy_still_sends_its_letter():
+    """Found by the chaos run: the duplicate replaced the busy copy (deleting the message
+    the attempt was running), the attempt failed and owed copy 0's letter, its first send
+    failed, and no message of copy 0 was left to send it. A busy copy is never replaced
+    now, nor deleted as stale while a lease holds (runner/verdict.py)."""
+    result = fails_while_a_duplicate_replaces_its_copy.enqueue()
+    queue_url = default_task_backend.queue_url("default")
+    (message,) = receive_batch(queue_url)
+    DUPLICATES[:] = [message]
+    real_send = letters_module.queues.send
+
+    def letters_refused(url, *args, **kwargs):
+        if url.endswith("-dlq"):
+            raise ConnectionError("the dead-letter queue is out of reach")
+        return real_send(url, *args, **kwargs)
+
+    with mock.patch.object(letters_module.queues, "send", side_effect=letters_refused):
+        run(queue_url, [message])
+    owed = item(result.id)
+    assert owed.status == TaskResultStatus.FAILED and owed.copy == 0
+    assert owed.dead_letter.copy == 0 and not owed.dead_letter.sent
+    for _ in range(3):  # every copy, whenever it comes back
+        expire_delays(queue_url)
+        expire_visibility(queue_url)
+        drain_queue("default")
+    assert item(result.id).dead_letter.sent
+    assert count(queue_url + "-dlq") == 1
 
 
 def test_a_task_finished_receiver_that_raises_changes_nothing():
