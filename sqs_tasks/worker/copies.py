@@ -5,6 +5,9 @@ and every receive counts: an attempt, but also a copy that came back too early, 
 task busy, or arrived too late in an invocation to start. Attempts are counted in the
 item; a message handed back without an attempt more than once is replaced by a fresh copy
 (receive count 0), and the item names the live copy, so every other copy deletes itself.
+Not while an attempt holds a live lease (begin_copy refuses): it may be running that very
+message (a duplicate delivery), and owe a dead letter only that message can carry; a busy
+copy waits hidden until the lease ends, a receive more at most per lease.
 
 Replacing copy n, the intent is written before the send (Powertools' idempotency has the
 same shape: record first, act, then confirm):
