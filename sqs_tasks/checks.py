@@ -26,8 +26,9 @@ from sqs_tasks.queues import NON_ATTEMPT_RECEIVES
 
 TAG = "tasks"
 # Receives of a message that are not attempts (the worker's own count: it hands a copy back
-# unstarted at most this often, sqs_tasks/queues.py). SQS's maxReceiveCount must leave room
-# for them above max_attempts, or SQS dead-letters a message the worker would still retry.
+# unstarted this often before replacing it, sqs_tasks/queues.py, which says the exception).
+# SQS's maxReceiveCount must leave room for them above max_attempts, or SQS dead-letters a
+# message the worker would still retry.
 RECEIVES_NOT_ATTEMPTS = NON_ATTEMPT_RECEIVES
 # Lambda's advice for SQS: visibility of at least six function timeouts (plus the batching
 # window), so a message is not handed to a second worker while the first still runs it.

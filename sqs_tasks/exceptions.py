@@ -73,6 +73,16 @@ class WorkerLost(Exception):
     """An earlier attempt stopped without recording an outcome (Lambda timeout or crash)."""
 
 
+class OutcomeUnrecorded(Exception):
+    """An attempt ran under its lease, but its outcome could not be recorded (DynamoDB or
+    S3 refused past every try). Nothing can start the task before `lease_until`: its
+    message is better hidden until then than back in seconds to find it busy."""
+
+    def __init__(self, lease_until: float) -> None:
+        super().__init__(f"the outcome was not recorded; the lease holds until {lease_until}")
+        self.lease_until = lease_until
+
+
 class TaskCancelled(Exception):
     """An operator cancelled the task before it started."""
 

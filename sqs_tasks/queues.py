@@ -15,9 +15,12 @@ from sqs_tasks import aws
 from sqs_tasks.codec import OutgoingMessage
 
 MAX_DELAY_SECONDS = 900  # SQS's limit for DelaySeconds
-# Receives of one message that are not attempts, at most: a copy handed back this many
-# times is replaced by a fresh one (worker/disposition.py). Every task's max_attempts
-# must leave room for them under the queue's maxReceiveCount.
+# Receives of one message that are not attempts: a copy handed back this many times is
+# replaced by a fresh one (worker/disposition.py), except while another attempt's lease
+# holds the task: then it waits hidden until the lease ends, one receive more per lease it
+# waits out (only a duplicate delivery meets a running task). Every task's max_attempts
+# must leave room for them under the queue's maxReceiveCount; a message SQS still moves
+# on its own is resumed by reconcile-tasks.
 NON_ATTEMPT_RECEIVES = 2
 BATCH_SIZE = 10  # SendMessageBatch entries per request
 BATCH_BYTES = 1024 * 1024 - 16 * 1024  # SendMessageBatch payload limit, less attribute headroom

@@ -30,6 +30,7 @@ from sqs_tasks.errors import ErrorRecord
 from sqs_tasks.exceptions import (
     ExpectedFailure,
     MissingResult,
+    OutcomeUnrecorded,
     TaskTimeout,
     UnstorableResult,
     WorkerLost,
@@ -196,7 +197,10 @@ class TaskRunner:
         # The limits' places go back with the outcome, in one request (results.Also).
         ran_for = (timezone.now() - now).total_seconds()
         releases = gate.releases(admission, envelope.task_id, ran_for)
-        outcome = self._record(attempt, value, error, carried, before, releases)
+        try:
+            outcome = self._record(attempt, value, error, carried, before, releases)
+        except Exception as unrecorded:
+            raise OutcomeUnrecorded(lease_until) from unrecorded
         if isinstance(outcome, Unwritten):
             # Neither the outcome nor the releases were written (one transaction). Why
             # not, the item says: see _record.

@@ -7,7 +7,7 @@ item; a message handed back without an attempt more than once is replaced by a f
 (receive count 0), and the item names the live copy, so every other copy deletes itself.
 Not while an attempt holds a live lease (begin_copy refuses): it may be running that very
 message (a duplicate delivery), and owe a dead letter only that message can carry; a busy
-copy waits hidden until the lease ends, a receive more at most per lease.
+copy waits hidden until the lease ends (disposition.py), a receive more per lease.
 
 Replacing copy n, the intent is written before the send (Powertools' idempotency has the
 same shape: record first, act, then confirm):
@@ -31,6 +31,7 @@ from dataclasses import replace
 from sqs_tasks import queues, sensitive
 from sqs_tasks.codec import MessageCodec
 from sqs_tasks.envelope import Envelope
+from sqs_tasks.item import TaskItem
 from sqs_tasks.limits.gate import Reservations
 from sqs_tasks.results import ResultStore
 
@@ -38,7 +39,12 @@ logger = logging.getLogger("sqs_tasks.worker")
 
 
 class CopyChanged(Exception):
-    """The item no longer names this copy: judge it again on its next receive."""
+    """The item no longer names this copy, or an attempt holds it under a live lease:
+    judge it again on its next receive. `item`: the item as the refusal found it."""
+
+    def __init__(self, message: str, item: TaskItem | None = None) -> None:
+        super().__init__(message)
+        self.item = item
 
 
 class Copies:
@@ -58,7 +64,10 @@ class Copies:
             fresh = replace(fresh, sensitive=mac)
         written = self.results.begin_copy(envelope.task_id, from_copy=envelope.copy)
         if not written.done:
-            raise CopyChanged(f"task {envelope.task_id} moved on from copy {envelope.copy}")
+            raise CopyChanged(
+                f"task {envelope.task_id} moved on from copy {envelope.copy}, or is running",
+                written.before,
+            )
         self.send(queue_url, fresh, delay)
 
     def send(self, queue_url: str, envelope: Envelope, delay: float = 0) -> None:

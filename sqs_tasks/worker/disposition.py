@@ -7,6 +7,7 @@ A message is deleted only when the item says nothing more needs it: the task fin
 """
 
 import logging
+import time
 from collections.abc import Callable
 
 from sqs_tasks import aws, queues
@@ -109,8 +110,12 @@ class Disposition:
             carried = envelope.reserved if reserved is None else reserved
             try:
                 self.copies.replace(message.queue_url, envelope, delay, carried)
-            except CopyChanged:
-                return_later(message, NOT_STARTED_DELAY)  # judged again on its next receive
+            except CopyChanged as changed:
+                # Judged again on its next receive: soon, or when a live lease ends (until
+                # then it could only come back busy, a receive spent each time).
+                lease = changed.item.lease if changed.item is not None else None
+                wait = lease.until - time.time() if lease is not None else 0.0
+                return_later(message, max(NOT_STARTED_DELAY, wait))
             return
         return_later(message, delay)
 

@@ -6,6 +6,7 @@ also fails that task's item, once, so the FAILED list and the dead letters agree
 """
 
 import logging
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from sqs_tasks.exceptions import (
     KeysBehind,
     MalformedEnvelope,
     MisroutedMessage,
+    OutcomeUnrecorded,
     RejectedMessage,
     UnknownTask,
 )
@@ -100,6 +102,9 @@ class RecordHandler:
                 self._reject(message, rejection)
             except ReturnToQueue:
                 raise
+            except OutcomeUnrecorded as unrecorded:
+                logger.exception("outcome not recorded; the message returns when the lease ends")
+                return_later(message, max(TRANSIENT_DELAY, unrecorded.lease_until - time.time()))
             except KeysBehind as behind:
                 logger.info("signing key not read yet; the message returns: %s", behind)
                 return_later(message, behind.retry_in)

@@ -196,6 +196,39 @@ def test_a_busy_copy_comes_back_when_the_lease_ends_and_is_never_replaced(visibi
     assert not default_task_backend.results.begin_copy(result.id, from_copy=0).done
 
 
+def test_a_busy_copy_too_late_in_its_invocation_waits_for_the_lease_not_seconds(visibility):
+    """Too little time left to start it, on its third receive: the fresh copy it would get
+    is refused while another attempt's lease holds, and it hides until that lease ends,
+    not for two seconds at a time (each return a receive, walking it to the DLQ)."""
+    result = sample_tasks.add.enqueue(1, 1)
+    default_task_backend.results.claim(
+        result.id, copy=0, worker_id="elsewhere", lease_until=time.time() + 900, now=timezone.now()
+    )
+    queue_url = default_task_backend.queue_url("default")
+    (message,) = receive_batch(queue_url)
+    response = run(queue_url, [message], receive_count=3, context=LambdaContext(timeout_seconds=3))
+    assert returned(response) == {message["MessageId"]}
+    assert item(result.id).copy == 0
+    assert len(visibility) == 1 and 890 <= visibility[0] <= 900
+
+
+def test_an_outcome_not_recorded_returns_its_message_when_the_lease_ends(visibility):
+    """Nothing can start the task before its lease ends: back sooner, the message would
+    only find it busy, a receive spent."""
+    result = sample_tasks.add.enqueue(1, 1)
+    queue_url = default_task_backend.queue_url("default")
+    (message,) = receive_batch(queue_url)
+    refused = ClientError({"Error": {"Code": "ValidationException"}}, "UpdateItem")
+    results = default_task_backend.results
+    with mock.patch.object(results, "record_success", side_effect=refused):
+        response = run(queue_url, [message], context=LambdaContext(timeout_seconds=60))
+    assert returned(response) == {message["MessageId"]}
+    held = item(result.id)
+    assert held.status == TaskResultStatus.RUNNING
+    assert len(visibility) == 1
+    assert held.lease.until - time.time() - 2 <= visibility[0] <= held.lease.until - time.time() + 1
+
+
 def test_crashed_invocations_until_sqs_dead_letters_it_then_the_reconciler_resumes_it():
     """Every crash burns a receive of every record; after maxReceiveCount SQS moves the
     message on its own. The task was READY: the reconciler sends a fresh copy."""
