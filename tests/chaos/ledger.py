@@ -125,7 +125,10 @@ class Ledger:
         if "not_before" in sets:
             gate = float(sets["not_before"]["N"])
             self.gates[task_id].append((now, gate, "retry"))
-            failed = last_run.ended if last_run and last_run.task_id == task_id else None
+            # This process's run of this task whose outcome this is (an older run has had
+            # its own outcome recorded already).
+            ours = last_run and last_run.task_id == task_id and last_run.recorded is None
+            failed = last_run.ended if ours else None
             self.retries[task_id].append((now if failed is None else failed, gate))
         status = sets.get("status", {}).get("S")
         if status == TaskResultStatus.RUNNING.value and "lease_owner" in sets:
