@@ -111,8 +111,8 @@ def _plan(envelope: Envelope | None, item: TaskItem | None) -> str:
             return "task has since succeeded"
         case verdict.Predecessor() if item and item.redriven_from == envelope.copy:
             return "redrive"  # interrupted before its send: send again
-        case verdict.Stray() if item and item.redriven_from == envelope.copy:
-            return "finish"
+        case verdict.Stray() | verdict.Busy() if item and item.redriven_from == envelope.copy:
+            return "finish"  # (Busy: the redriven copy is running already)
         case verdict.Busy():
             return "task is running"
         case _:

@@ -1,12 +1,14 @@
 """Issue 7's command line: list, show, redrive, purge, cancel; and the worker's metrics."""
 
 import json
+import time
 from io import StringIO
 from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.tasks import TaskResultStatus, default_task_backend
+from django.utils import timezone
 
 from sqs_tasks.operations import redrive as redrive_module
 from sqs_tasks.testing import drain_queue
@@ -106,6 +108,29 @@ def test_redrive_interrupted_after_the_send_is_finished_by_a_rerun(aws, failed):
     report = run_json("tasks_redrive", "--task-id", task_id)
     assert report["redriven"] == [] and report["skipped"][0]["reason"] == "already redriven"
     assert count(aws["default"]) == 1 and count(aws["default-dlq"]) == 2  # once, nothing lost
+
+
+def test_a_rerun_finishes_an_interrupted_redrive_whose_task_already_runs(aws, failed):
+    """The redriven copy was received and runs: its old letter is deleted, not left (and
+    the DLQ alarm with it) until the task's lease ends."""
+    task_id = failed["value"][0]
+    with (
+        mock.patch.object(redrive_module, "delete", side_effect=KeyboardInterrupt),
+        pytest.raises(KeyboardInterrupt),
+    ):
+        run("tasks_redrive", "--task-id", task_id)
+    redriven = default_task_backend.results.get(task_id)
+    claim = default_task_backend.results.claim(
+        task_id,
+        copy=redriven.copy,
+        worker_id="w",
+        lease_until=time.time() + 300,
+        now=timezone.now(),
+    )
+    assert claim.granted
+    report = run_json("tasks_redrive", "--task-id", task_id)
+    assert report["skipped"][0]["reason"] == "already redriven"
+    assert count(aws["default-dlq"]) == 2
 
 
 def test_redrive_interrupted_before_the_send_loses_nothing(aws, failed):
