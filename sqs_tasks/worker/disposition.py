@@ -69,8 +69,9 @@ class Disposition:
             case Waiting(delay=delay, reason="busy"):
                 # Never replaced: the attempt holding the task may be running this very
                 # copy (a duplicate delivery of it), and owe a dead letter only its message
-                # can carry (letters.py). It comes back once, when the lease ends;
-                # what starts it then (its reservations, if spent) is decided then.
+                # can carry (letters.py). begin_copy would refuse; this spares the write.
+                # It comes back once, when the lease ends; what starts it then (its
+                # reservations, if spent) is decided then.
                 return_later(message, delay)
             case Waiting(delay=delay, reserved=reserved) if (
                 reserved is not None and reserved != envelope.reserved
@@ -114,8 +115,7 @@ class Disposition:
                 # Judged again on its next receive: soon, or when a live lease ends (until
                 # then it could only come back busy, a receive spent each time).
                 lease = changed.item.lease if changed.item is not None else None
-                wait = lease.until - time.time() if lease is not None else 0.0
-                return_later(message, max(NOT_STARTED_DELAY, wait))
+                return_at(message, lease.until if lease else 0.0, at_least=NOT_STARTED_DELAY)
             return
         return_later(message, delay)
 
@@ -134,6 +134,11 @@ def return_later(message: IncomingMessage, delay: float) -> None:
     except Exception:
         logger.warning("could not change visibility", exc_info=True)
     raise ReturnToQueue(f"returns in {seconds}s")
+
+
+def return_at(message: IncomingMessage, until: float, *, at_least: float) -> None:
+    """return_later, until `until` (time.time()), and in `at_least` seconds at the soonest."""
+    return_later(message, max(at_least, until - time.time()))
 
 
 def visibility_seconds(delay: float) -> int:

@@ -6,7 +6,6 @@ also fails that task's item, once, so the FAILED list and the dead letters agree
 """
 
 import logging
-import time
 from dataclasses import replace
 from typing import Any
 
@@ -40,6 +39,7 @@ from sqs_tasks.worker.disposition import (
     NOT_STARTED_DELAY,
     Disposition,
     ReturnToQueue,
+    return_at,
     return_later,
 )
 from sqs_tasks.worker.letters import send_letter
@@ -104,7 +104,7 @@ class RecordHandler:
                 raise
             except OutcomeUnrecorded as unrecorded:
                 logger.exception("outcome not recorded; the message returns when the lease ends")
-                return_later(message, max(TRANSIENT_DELAY, unrecorded.lease_until - time.time()))
+                return_at(message, unrecorded.lease_until, at_least=TRANSIENT_DELAY)
             except KeysBehind as behind:
                 logger.info("signing key not read yet; the message returns: %s", behind)
                 return_later(message, behind.retry_in)
